@@ -1,0 +1,109 @@
+# nsfast build. `make` builds everything into build/; `make test` and
+# `make demo` first install any missing Debian package (scripts/deps.sh).
+# Layout follows libbpf-bootstrap: BPF objects -> bpftool skeletons -> loader.
+
+BUILD     ?= build
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+CC        ?= cc
+PREFIX    ?= /usr/local
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+WARN      := -Wall -Wextra -Werror
+CFLAGS    ?= -O2 -g
+CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD)/skel -Iloader
+LDLIBS    := -lbpf -lxdp -lmnl -lcjson -lelf -lz
+BPF_CFLAGS := -O2 -g $(WARN) -target bpf -D__TARGET_ARCH_$(ARCH) \
+	      -Iinclude -I/usr/include/$(MULTIARCH)
+
+# SANITIZE=1: loader and tests under AddressSanitizer + UBSan.
+ifeq ($(SANITIZE),1)
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=address,undefined
+BUILD     := build-san
+endif
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
+BPF_HDRS   := $(wildcard bpf/lib/*.h include/nsfast/*.h)
+
+LOADER_SRCS := $(wildcard loader/*.c)
+LOADER_OBJS := $(patsubst loader/%.c,$(BUILD)/loader/%.o,$(LOADER_SRCS))
+LIB_OBJS    := $(filter-out $(BUILD)/loader/main.o,$(LOADER_OBJS))
+LOADER_HDRS := $(wildcard loader/*.h include/nsfast/*.h)
+
+UNIT_SRCS  := $(wildcard tests/unit/*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPFT_SRCS  := $(wildcard tests/bpf/*.c)
+BPFT_BINS  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/%,$(BPFT_SRCS))
+TEST_HDRS  := $(wildcard tests/bpf/*.h tests/unit/*.h)
+
+NSFAST := $(BUILD)/nsfast
+
+.PHONY: all deps test unit demo bench install uninstall clean format \
+	check-format lint
+
+all: deps $(NSFAST)
+
+deps:
+	@bash scripts/deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@mkdir -p $(@D)
+	$(BPFTOOL) gen skeleton $< name $(subst .,_,$*) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(NSFAST): $(LOADER_OBJS)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/%: tests/bpf/%.c $(LIB_OBJS) $(SKELS) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+# Unit and BPF tests only (no namespaces): quick, for development.
+unit: all $(UNIT_BINS) $(BPFT_BINS)
+	@bash tests/run.sh --build $(BUILD) --only-unit
+
+test: all $(UNIT_BINS) $(BPFT_BINS)
+	@bash tests/run.sh --build $(BUILD)
+
+demo: all
+	@bash scripts/demo.sh $(NSFAST)
+
+bench: all
+	@bash bench/run.sh $(NSFAST)
+
+install: all
+	install -D -m 0755 $(NSFAST) $(DESTDIR)$(PREFIX)/bin/nsfast
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/nsfast
+
+format:
+	clang-format -i $(LOADER_SRCS) loader/*.h include/nsfast/*.h \
+		$(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS)
+
+check-format:
+	clang-format --dry-run --Werror $(LOADER_SRCS) loader/*.h \
+		include/nsfast/*.h $(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS)
+
+lint: $(SKELS)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--inline-suppr -Iinclude -Iloader -I$(BUILD)/skel loader
+	clang-tidy --quiet $(LOADER_SRCS) -- $(CFLAGS)
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Header parsing with the bounds checks the verifier demands. Each helper
+ * returns NULL when the header does not fit in the linear data or is not
+ * valid, and never looks past what it checked.
+ */
+#ifndef NSF_BPF_PARSE_H
+#define NSF_BPF_PARSE_H
+
+#include "common.h"
+
+/* ARP for Ethernet/IPv4, as on the wire (RFC 826). */
+struct arp_eth_ipv4 {
+	__be16 htype;
+	__be16 ptype;
+	__u8 hlen;
+	__u8 plen;
+	__be16 op;
+	__u8 sha[ETH_ALEN];
+	__be32 spa;
+	__u8 tha[ETH_ALEN];
+	__be32 tpa;
+} __attribute__((packed));
+
+#define ARP_HTYPE_ETHER 1
+#define ARP_OP_REQUEST 1
+#define ARP_OP_REPLY 2
+
+static __always_inline struct ethhdr *parse_eth(void *data, void *data_end)
+{
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end)
+		return NULL;
+	return eth;
+}
+
+/*
+ * An IPv4 header the kernel would also accept for forwarding: version 4,
+ * IHL >= 5, the whole header present, and a total length that covers the
+ * header and fits in the frame (@l3_len = bytes from the IP header on).
+ */
+static __always_inline struct iphdr *parse_ipv4(void *l3, void *data_end,
+						__u32 l3_len)
+{
+	struct iphdr *ip = l3;
+	__u32 hdr_len, tot_len;
+
+	if ((void *)(ip + 1) > data_end)
+		return NULL;
+	hdr_len = ip->ihl * 4;
+	tot_len = bpf_ntohs(ip->tot_len);
+	if (ip->version != 4 || hdr_len < sizeof(*ip))
+		return NULL;
+	if (l3 + hdr_len > data_end)
+		return NULL;
+	if (tot_len < hdr_len || tot_len > l3_len)
+		return NULL;
+	return ip;
+}
+
+static __always_inline struct arp_eth_ipv4 *parse_arp(void *l3, void *data_end)
+{
+	struct arp_eth_ipv4 *arp = l3;
+
+	if ((void *)(arp + 1) > data_end)
+		return NULL;
+	if (arp->htype != bpf_htons(ARP_HTYPE_ETHER) ||
+	    arp->ptype != bpf_htons(ETH_P_IP) || arp->hlen != ETH_ALEN ||
+	    arp->plen != 4)
+		return NULL;
+	return arp;
+}
+
+#endif /* NSF_BPF_PARSE_H */

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tc ingress on every pod's host-side veth: everything a pod sends starts
+ * here. Pod-to-pod IPv4 is forwarded straight into the destination pod;
+ * ARP for the gateway is answered; everything else goes to the kernel
+ * stack (TC_ACT_OK) with a counted reason, so the fast path never decides
+ * what it does not understand.
+ */
+#include "lib/common.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/stats.h"
+#include "lib/route.h"
+#include "lib/arp.h"
+
+static __always_inline int pass(enum nsf_reason reason, __u32 len)
+{
+	count_reason(reason, len);
+	return TC_ACT_OK;
+}
+
+static __always_inline int pass_from(const struct nsf_endpoint *src,
+				     enum nsf_reason reason, __u32 len)
+{
+	count_fallback(src, len);
+	return pass(reason, len);
+}
+
+SEC("tc")
+int nsf_from_pod(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct nsf_endpoint *src, *dst;
+	struct arp_eth_ipv4 *arp;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	__u32 len = skb->len;
+
+	eth = parse_eth(data, data_end);
+	if (!eth)
+		return pass(NSF_R_PASS_MALFORMED, len);
+	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
+		arp = parse_arp(eth + 1, data_end);
+		if (!arp)
+			return pass(NSF_R_PASS_ARP, len);
+		return arp_respond(skb, eth, arp);
+	}
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return pass(NSF_R_PASS_NOT_IPV4, len);
+
+	ip = parse_ipv4(eth + 1, data_end, len - sizeof(*eth));
+	if (!ip)
+		return pass(NSF_R_PASS_MALFORMED, len);
+
+	/* Only an endpoint's own address, from its own veth, is fast-pathed. */
+	src = endpoint_v4(ip->saddr);
+	if (!src || src->ifindex != skb->ingress_ifindex)
+		return pass(NSF_R_PASS_UNKNOWN_SRC, len);
+	if (ip->ttl <= 1)
+		return pass_from(src, NSF_R_PASS_TTL, len);
+
+	dst = endpoint_v4(ip->daddr);
+	if (!dst)
+		return pass_from(src, NSF_R_PASS_NOT_LOCAL, len);
+
+	count_from_pod(src, len);
+	count_to_pod(dst, len);
+	count_reason(NSF_R_FWD_LOCAL, len);
+	return deliver_local(eth, ip, dst);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Why the datapath did what it did with a packet. One list, expanded into the
+ * enum the BPF programs count with and into the names the CLI prints, so the
+ * two can never drift apart. Append only: the value indexes a pinned map.
+ *
+ * X(name, "cli-name", kind, "what it means")
+ * kind: FWD = handled by the fast path, PASS = handed to the kernel stack,
+ *       DROP = dropped.
+ */
+#ifndef NSFAST_REASONS_H
+#define NSFAST_REASONS_H
+
+#define NSF_REASONS(X)                                                        \
+	X(FWD_LOCAL, "fwd-local", FWD, "forwarded to a pod on this host")     \
+	X(ARP_REPLY, "arp-reply", FWD, "ARP request for the gateway answered")\
+	X(PASS_NOT_IPV4, "pass-not-ipv4", PASS, "not IPv4 or ARP")            \
+	X(PASS_ARP, "pass-arp", PASS, "ARP not for the gateway")              \
+	X(PASS_MALFORMED, "pass-malformed", PASS,                             \
+	  "truncated or invalid header, left for the kernel to judge")        \
+	X(PASS_FRAGMENT, "pass-fragment", PASS, "IPv4 fragment")              \
+	X(PASS_TTL, "pass-ttl", PASS,                                         \
+	  "TTL would expire: the kernel sends time exceeded")                 \
+	X(PASS_NOT_LOCAL, "pass-not-local", PASS,                             \
+	  "destination is not a pod on this host")                            \
+	X(PASS_UNKNOWN_SRC, "pass-unknown-src", PASS,                         \
+	  "sent from an interface that is not a known endpoint")
+
+enum nsf_reason_kind { NSF_KIND_FWD, NSF_KIND_PASS, NSF_KIND_DROP };
+
+#define NSF_REASON_ENUM(name, str, kind, help) NSF_R_##name,
+enum nsf_reason { NSF_REASONS(NSF_REASON_ENUM) NSF_R_MAX };
+#undef NSF_REASON_ENUM
+
+/* Size of the counters array: room to append reasons without a new map. */
+#define NSF_MAX_REASONS 64
+
+#endif /* NSFAST_REASONS_H */

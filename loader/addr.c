@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "addr.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Parse one decimal part of at most @max, advancing *s. */
+static int parse_dec(const char **s, unsigned int max, unsigned int *out)
+{
+	const char *p = *s;
+	unsigned int v = 0;
+	int digits = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		if (digits > 0 && v == 0)
+			return -EINVAL; /* leading zero */
+		v = v * 10 + (unsigned int)(*p - '0');
+		if (v > max)
+			return -EINVAL;
+		p++;
+		digits++;
+	}
+	if (digits == 0)
+		return -EINVAL;
+	*s = p;
+	*out = v;
+	return 0;
+}
+
+static int parse_ipv4_prefix(const char **s, uint32_t *addr)
+{
+	uint32_t a = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned int part;
+
+		if (i > 0 && *(*s)++ != '.')
+			return -EINVAL;
+		if (parse_dec(s, 255, &part))
+			return -EINVAL;
+		a = (a << 8) | part;
+	}
+	*addr = a;
+	return 0;
+}
+
+int nsf_parse_ipv4(const char *s, uint32_t *addr)
+{
+	if (parse_ipv4_prefix(&s, addr) || *s != '\0')
+		return -EINVAL;
+	return 0;
+}
+
+uint32_t nsf_cidr4_mask(uint8_t prefix)
+{
+	return prefix == 0 ? 0 : ~0u << (32 - prefix);
+}
+
+int nsf_parse_cidr4(const char *s, struct nsf_cidr4 *cidr, bool allow_host_bits)
+{
+	unsigned int prefix;
+	uint32_t addr;
+
+	if (parse_ipv4_prefix(&s, &addr) || *s++ != '/')
+		return -EINVAL;
+	if (parse_dec(&s, 32, &prefix) || *s != '\0')
+		return -EINVAL;
+	if (!allow_host_bits && (addr & ~nsf_cidr4_mask((uint8_t)prefix)))
+		return -EINVAL;
+	cidr->prefix = (uint8_t)prefix;
+	cidr->net = addr & nsf_cidr4_mask(cidr->prefix);
+	return 0;
+}
+
+void nsf_format_ipv4(uint32_t addr, char out[NSF_ADDR_STRLEN])
+{
+	snprintf(out, NSF_ADDR_STRLEN, "%u.%u.%u.%u", addr >> 24,
+		 (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff);
+}
+
+void nsf_format_cidr4(const struct nsf_cidr4 *cidr, char out[NSF_CIDR_STRLEN])
+{
+	char a[NSF_ADDR_STRLEN];
+
+	nsf_format_ipv4(cidr->net, a);
+	snprintf(out, NSF_CIDR_STRLEN, "%s/%u", a, cidr->prefix);
+}
+
+bool nsf_cidr4_contains(const struct nsf_cidr4 *cidr, uint32_t addr)
+{
+	return (addr & nsf_cidr4_mask(cidr->prefix)) == cidr->net;
+}
+
+uint32_t nsf_cidr4_last(const struct nsf_cidr4 *cidr)
+{
+	return cidr->net | ~nsf_cidr4_mask(cidr->prefix);
+}
+
+bool nsf_cidr4_assignable(const struct nsf_cidr4 *cidr, uint32_t addr)
+{
+	if (!nsf_cidr4_contains(cidr, addr))
+		return false;
+	if (cidr->prefix <= 30 &&
+	    (addr == cidr->net || addr == nsf_cidr4_last(cidr)))
+		return false;
+	return true;
+}

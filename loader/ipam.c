@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "ipam.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int pool_init(struct nsf_pool *pool, const char *dir,
+		     enum nsf_pool_kind kind, uint32_t first, uint32_t last)
+{
+	if (first > last)
+		return -ERANGE;
+	if (!nsf_strlcpy(pool->dir, dir, sizeof(pool->dir)))
+		return -ENAMETOOLONG;
+	pool->kind = kind;
+	pool->first = first;
+	pool->last = last;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int nsf_pool_init_cidr(struct nsf_pool *pool, const char *dir,
+		       const struct nsf_cidr4 *cidr)
+{
+	uint32_t first = cidr->net, last = nsf_cidr4_last(cidr);
+
+	if (cidr->prefix <= 30) {
+		first++;
+		last--;
+	}
+	return pool_init(pool, dir, NSF_POOL_IPV4, first, last);
+}
+
+int nsf_pool_init_range(struct nsf_pool *pool, const char *dir,
+			uint32_t first, uint32_t last)
+{
+	return pool_init(pool, dir, NSF_POOL_ID, first, last);
+}
+
+static void value_path(const struct nsf_pool *pool, uint32_t value,
+		       char *path, size_t len)
+{
+	char name[NSF_ADDR_STRLEN];
+
+	if (pool->kind == NSF_POOL_IPV4)
+		nsf_format_ipv4(value, name);
+	else
+		snprintf(name, sizeof(name), "%u", value);
+	snprintf(path, len, "%s/%s", pool->dir, name);
+}
+
+int nsf_pool_reserve(const struct nsf_pool *pool, uint32_t value,
+		     const char *owner)
+{
+	char path[512];
+	size_t len = strlen(owner);
+	int fd, err = 0;
+
+	if (value < pool->first || value > pool->last)
+		return -ERANGE;
+	value_path(pool, value, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, owner, len) != (ssize_t)len)
+		err = errno ? -errno : -EIO;
+	if (close(fd) && !err)
+		err = -errno;
+	if (err)
+		unlink(path);
+	return err;
+}
+
+/* The value after the one last handed out, or pool->first. */
+static uint32_t next_start(const struct nsf_pool *pool)
+{
+	char path[512], buf[32] = "";
+	unsigned long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/last", pool->dir);
+	f = fopen(path, "re");
+	if (!f)
+		return pool->first;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	v = strtoul(buf, NULL, 10);
+	if (v < pool->first || v >= pool->last)
+		return pool->first;
+	return (uint32_t)v + 1;
+}
+
+/* Remember @value as the last handed out. Only a hint: failing to write it
+ * costs a longer search next time, never a wrong answer. */
+static void save_last(const struct nsf_pool *pool, uint32_t value)
+{
+	char path[512], tmp[520];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/last", pool->dir);
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
+	f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", value);
+	if (fclose(f) || rename(tmp, path))
+		unlink(tmp);
+}
+
+int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
+		   uint32_t *value)
+{
+	uint64_t size = (uint64_t)pool->last - pool->first + 1;
+	uint32_t v = next_start(pool);
+
+	for (uint64_t i = 0; i < size; i++) {
+		int err = nsf_pool_reserve(pool, v, owner);
+
+		if (!err) {
+			save_last(pool, v);
+			*value = v;
+			return 0;
+		}
+		if (err != -EEXIST)
+			return err;
+		v = v == pool->last ? pool->first : v + 1;
+	}
+	return -ENOSPC;
+}
+
+int nsf_pool_release(const struct nsf_pool *pool, uint32_t value)
+{
+	char path[512];
+
+	value_path(pool, value, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int nsf_pool_owner(const struct nsf_pool *pool, uint32_t value, char *owner,
+		   size_t len)
+{
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	if (len == 0)
+		return -EINVAL;
+	value_path(pool, value, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, owner, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	owner[n] = '\0';
+	return 0;
+}

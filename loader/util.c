@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static char last_error[NSF_ERR_MAX];
+
+int nsf_fail(int err, const char *fmt, ...)
+{
+	size_t used;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	used = strlen(last_error);
+	if (err > 0 && used < sizeof(last_error))
+		snprintf(last_error + used, sizeof(last_error) - used, ": %s",
+			 strerror(err));
+	return err > 0 ? -err : -EINVAL;
+}
+
+const char *nsf_last_error(void)
+{
+	return last_error;
+}
+
+void nsf_clear_error(void)
+{
+	last_error[0] = '\0';
+}
+
+void nsf_report(const char *fmt, ...)
+{
+	char ctx[NSF_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx, sizeof(ctx), fmt, ap);
+	va_end(ap);
+	if (last_error[0])
+		fprintf(stderr, "nsfast: %s: %s\n", ctx, last_error);
+	else
+		fprintf(stderr, "nsfast: %s\n", ctx);
+}
+
+bool nsf_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > NSF_NAME_MAX)
+		return false;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const char *p = name; *p; p++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
+}
+
+bool nsf_valid_ifname(const char *ifname)
+{
+	size_t len = strlen(ifname);
+
+	if (len == 0 || len > 15)
+		return false;
+	if (!strcmp(ifname, ".") || !strcmp(ifname, ".."))
+		return false;
+	for (const char *p = ifname; *p; p++)
+		if (*p == '/' || *p == ':' || *p == ' ' || *p == '\t' ||
+		    *p == '\n')
+			return false;
+	return true;
+}
+
+/* FNV-1a: tiny, stable, good enough to spread names over 32 bits. */
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+void nsf_host_ifname(const char *name, char out[16])
+{
+	snprintf(out, 16, "nsf%08x", fnv1a(name));
+}
+
+bool nsf_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t len = strlen(src);
+
+	if (size == 0)
+		return false;
+	if (len >= size) {
+		memcpy(dst, src, size - 1);
+		dst[size - 1] = '\0';
+		return false;
+	}
+	memcpy(dst, src, len + 1);
+	return true;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Error reporting with context. Lower layers record what failed
+ * ("veth nsf1a2b: File exists") with nsf_fail() and return a negative errno;
+ * the command prefixes its own context once, so every error is one line:
+ *   nsfast: attach web: veth nsf1a2b: File exists
+ */
+#ifndef NSF_UTIL_H
+#define NSF_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NSF_ERR_MAX 512
+
+/* Record "<fmt>: strerror(err)" (err > 0) or "<fmt>" (err == 0); returns -err
+ * (or -EINVAL when err == 0) so callers can `return nsf_fail(...)`. */
+int nsf_fail(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The last recorded error, "" when none. */
+const char *nsf_last_error(void);
+void nsf_clear_error(void);
+/* Print "nsfast: <context>: <last error>" to stderr. */
+void nsf_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Longest endpoint name: also the longest named netns we create. */
+#define NSF_NAME_MAX 63
+
+/* Endpoint and namespace names: 1..NSF_NAME_MAX of [A-Za-z0-9_.-], not "."
+ * or "..", so they are safe as file names and as iproute2 netns names. */
+bool nsf_valid_name(const char *name);
+/* Interface names: 1..15 bytes, no '/', ':' or white space (dev_valid_name). */
+bool nsf_valid_ifname(const char *ifname);
+/* Host-side veth name for an endpoint: "nsf" + 8 hex digits of a hash of the
+ * endpoint name, stable across runs (like Cilium's "lxc" + hash). */
+void nsf_host_ifname(const char *name, char out[16]);
+
+/* Copy with truncation detection: returns false if @src did not fit. */
+bool nsf_strlcpy(char *dst, const char *src, size_t size);
+
+#endif /* NSF_UTIL_H */
