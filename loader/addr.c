@@ -106,3 +106,22 @@ bool nsf_cidr4_assignable(const struct nsf_cidr4 *cidr, uint32_t addr)
 		return false;
 	return true;
 }
+
+void nsf_format_mac(const uint8_t mac[6], char out[NSF_MAC_STRLEN])
+{
+	snprintf(out, NSF_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0],
+		 mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+int nsf_parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6)
+		return -EINVAL;
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}

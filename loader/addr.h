@@ -31,4 +31,9 @@ uint32_t nsf_cidr4_last(const struct nsf_cidr4 *cidr);
  * to /30, neither the network nor the broadcast address. */
 bool nsf_cidr4_assignable(const struct nsf_cidr4 *cidr, uint32_t addr);
 
+#define NSF_MAC_STRLEN 18 /* "aa:bb:cc:dd:ee:ff" */
+
+void nsf_format_mac(const uint8_t mac[6], char out[NSF_MAC_STRLEN]);
+int nsf_parse_mac(const char *s, uint8_t mac[6]);
+
 #endif /* NSF_ADDR_H */

@@ -8,7 +8,7 @@ set -euo pipefail
 build="clang llvm make pkg-config libbpf-dev libxdp-dev bpftool libmnl-dev
 libcjson-dev libelf-dev zlib1g-dev libcmocka-dev"
 # Tests, demo and benchmark: traffic tools, the netfilter baseline and scapy.
-tools="iproute2 iptables nftables conntrack ethtool iperf3 sockperf netsniff-ng
+tools="iproute2 iputils-ping iptables nftables conntrack ethtool iperf3 sockperf netsniff-ng
 tcpdump tshark python3 python3-scapy gnuplot-nox xdp-tools"
 
 missing=()

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* nsfast attach NAME: put a pod on the fast path; prints its address. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "commands.h"
+#include "endpoint.h"
+
+static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
+{
+	static const struct option opts[] = {
+		{ "ip", required_argument, NULL, 'i' },
+		{ "ifname", required_argument, NULL, 'f' },
+		{ "netns-path", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ip = NULL;
+	int c;
+
+	req->ifname = "eth0";
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'i')
+			ip = optarg;
+		else if (c == 'f')
+			req->ifname = optarg;
+		else if (c == 'p')
+			req->netns_path = optarg;
+		else
+			return nsf_fail(0, "usage: nsfast attach NAME [--ip "
+					   "ADDR] [--ifname IF] [--netns-path "
+					   "PATH]");
+	}
+	if (optind + 1 != argc)
+		return nsf_fail(0, "usage: nsfast attach NAME [--ip ADDR] "
+				   "[--ifname IF] [--netns-path PATH]");
+	req->name = argv[optind];
+	if (!nsf_valid_name(req->name))
+		return nsf_fail(0, "invalid name '%s' (1-%d characters of "
+				   "A-Z a-z 0-9 _ . -)", req->name,
+				NSF_NAME_MAX);
+	if (!nsf_valid_ifname(req->ifname))
+		return nsf_fail(0, "invalid interface name '%s' (1-15 "
+				   "characters, no '/', ':' or spaces)",
+				req->ifname);
+	if (ip && nsf_parse_ipv4(ip, &req->ip))
+		return nsf_fail(0, "invalid address '%s'", ip);
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	struct nsf_attach_req req = { 0 };
+	enum nsf_attach_result res;
+	char addr[NSF_ADDR_STRLEN];
+	struct nsf_host_config cfg;
+	struct nsf_ep_rec rec;
+	struct nsf_host h = { .lock_fd = -1 };
+	int err;
+
+	err = parse_args(argc, argv, &req);
+	if (err) {
+		nsf_report("attach");
+		return 1;
+	}
+	err = cli_host_open(&h, "attach", true, false);
+	if (!err)
+		err = nsf_config_load(&h, &cfg);
+	if (!err)
+		err = nsf_endpoint_attach(&h, &cfg, &req, &rec, &res);
+	nsf_host_close(&h);
+	if (err) {
+		nsf_report("attach %s", req.name);
+		return 1;
+	}
+	nsf_format_ipv4(rec.ip, addr);
+	printf("%s\n", addr);
+	return 0;
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* nsfast reset: detach every pod and remove this host's pins and state. */
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "endpoint.h"
+
+struct reset_ctx {
+	const struct nsf_host *h;
+	int detached;
+	int failed;
+};
+
+static int reset_endpoint(const struct nsf_ep_rec *rec, void *arg)
+{
+	struct reset_ctx *ctx = arg;
+
+	if (nsf_endpoint_detach(ctx->h, rec)) {
+		nsf_report("reset: endpoint %s", rec->name);
+		ctx->failed++;
+	} else {
+		ctx->detached++;
+	}
+	return 0;
+}
+
+int cmd_reset(int argc, char **argv)
+{
+	struct nsf_host h = { .lock_fd = -1 };
+	struct reset_ctx ctx = { .h = &h };
+	struct stat st;
+	int err;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: nsfast reset\n");
+		return 2;
+	}
+	err = nsf_host_open(&h);
+	if (err) {
+		nsf_report("reset");
+		return 1;
+	}
+	if (stat(h.state_dir, &st) && stat(h.pin_dir, &st)) {
+		printf("nsfast: host %s: nothing to reset\n", h.id);
+		return 0;
+	}
+	err = nsf_host_lock(&h);
+	if (!err)
+		err = nsf_ep_foreach(&h, reset_endpoint, &ctx);
+	if (!err && !ctx.failed)
+		err = nsf_dp_unpin(&h);
+	if (!err && !ctx.failed)
+		err = nsf_host_remove_state(&h);
+	nsf_host_close(&h);
+	if (err || ctx.failed) {
+		nsf_report("reset");
+		return 1;
+	}
+	printf("nsfast: host %s reset: %d endpoint(s) detached\n", h.id,
+	       ctx.detached);
+	return 0;
+}

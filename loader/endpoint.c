@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "endpoint.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hooks.h"
+#include "netlink.h"
+#include "netns.h"
+
+/* What an attach has done so far: exactly what a rollback must undo. */
+struct attach_tx {
+	struct nsf_pool addrs;
+	struct nsf_pool ids;
+	bool ip_reserved;
+	bool id_reserved;
+	bool netns_created;
+	bool veth_created;
+	bool in_map;
+	int netns_fd;
+	struct nsf_nl host_nl;
+	struct nsf_nl pod_nl;
+	struct nsf_maps maps;
+};
+
+static int claim_address(const struct nsf_host_config *cfg,
+			 struct attach_tx *tx, const struct nsf_attach_req *req,
+			 uint32_t *ip)
+{
+	char addr[NSF_ADDR_STRLEN], cidr[NSF_CIDR_STRLEN], owner[NSF_OWNER_MAX];
+	int err;
+
+	nsf_format_cidr4(&cfg->pod_cidr, cidr);
+	if (!req->ip) {
+		err = nsf_pool_alloc(&tx->addrs, req->name, ip);
+		if (err == -ENOSPC)
+			return nsf_fail(0, "pod CIDR %s is full", cidr);
+		if (err)
+			return nsf_fail(-err, "allocate address");
+		tx->ip_reserved = true;
+		return 0;
+	}
+	nsf_format_ipv4(req->ip, addr);
+	if (!nsf_cidr4_contains(&cfg->pod_cidr, req->ip))
+		return nsf_fail(0, "address %s is outside the pod CIDR %s",
+				addr, cidr);
+	if (!nsf_cidr4_assignable(&cfg->pod_cidr, req->ip))
+		return nsf_fail(0,
+				"address %s is the network or broadcast "
+				"address of %s",
+				addr, cidr);
+	err = nsf_pool_reserve(&tx->addrs, req->ip, req->name);
+	if (err == -EEXIST) {
+		if (nsf_pool_owner(&tx->addrs, req->ip, owner, sizeof(owner)))
+			snprintf(owner, sizeof(owner), "another endpoint");
+		return nsf_fail(0, "address %s already in use by %s", addr,
+				owner);
+	}
+	if (err)
+		return nsf_fail(-err, "reserve address %s", addr);
+	tx->ip_reserved = true;
+	*ip = req->ip;
+	return 0;
+}
+
+static int claim_id(struct attach_tx *tx, const char *name, uint32_t *id)
+{
+	int err = nsf_pool_alloc(&tx->ids, name, id);
+
+	if (err == -ENOSPC)
+		return nsf_fail(0, "too many endpoints (max %d)",
+				NSF_MAX_ENDPOINTS - 1);
+	if (err)
+		return nsf_fail(-err, "allocate endpoint id");
+	tx->id_reserved = true;
+	return 0;
+}
+
+/* Open the pod's namespace, creating the named one if it is absent. */
+static int open_pod_netns(struct attach_tx *tx,
+			  const struct nsf_attach_req *req,
+			  struct nsf_ep_rec *rec)
+{
+	int err;
+
+	if (req->netns_path) {
+		nsf_strlcpy(rec->netns, req->netns_path, sizeof(rec->netns));
+		tx->netns_fd = nsf_netns_open(req->netns_path);
+		return tx->netns_fd < 0 ? tx->netns_fd : 0;
+	}
+	nsf_strlcpy(rec->netns, req->name, sizeof(rec->netns));
+	if (!nsf_netns_exists(req->name)) {
+		err = nsf_netns_add(req->name);
+		if (err)
+			return err;
+		tx->netns_created = true;
+		rec->netns_created = true;
+	}
+	tx->netns_fd = nsf_netns_open(req->name);
+	return tx->netns_fd < 0 ? tx->netns_fd : 0;
+}
+
+static int create_veth(struct attach_tx *tx, struct nsf_ep_rec *rec)
+{
+	struct nsf_link link;
+	int err;
+
+	err = nsf_nl_open_in(&tx->pod_nl, tx->netns_fd);
+	if (err)
+		return nsf_fail(-err, "netns %s: netlink", rec->netns);
+	if (!nsf_nl_link_get(&tx->pod_nl, rec->ifname, &link))
+		return nsf_fail(EEXIST, "netns %s: interface %s", rec->netns,
+				rec->ifname);
+	if (!nsf_nl_link_get(&tx->host_nl, rec->host_ifname, &link))
+		return nsf_fail(EEXIST, "veth %s", rec->host_ifname);
+	err = nsf_nl_veth_add(&tx->host_nl, rec->host_ifname, rec->ifname,
+			      tx->netns_fd);
+	if (err)
+		return nsf_fail(-err, "veth %s", rec->host_ifname);
+	tx->veth_created = true;
+	err = nsf_nl_link_get(&tx->host_nl, rec->host_ifname, &link);
+	if (err)
+		return nsf_fail(-err, "veth %s", rec->host_ifname);
+	rec->host_ifindex = link.ifindex;
+	memcpy(rec->host_mac, link.mac, 6);
+	err = nsf_nl_link_get(&tx->pod_nl, rec->ifname, &link);
+	if (err)
+		return nsf_fail(-err, "netns %s: %s", rec->netns, rec->ifname);
+	memcpy(rec->pod_mac, link.mac, 6);
+	return 0;
+}
+
+/*
+ * Pod side: a /32 and a default route through the link-local gateway, whose
+ * MAC (the host veth's) is a permanent neighbour, so the pod never ARPs.
+ */
+static int configure_pod_side(struct attach_tx *tx,
+			      const struct nsf_host_config *cfg,
+			      const struct nsf_ep_rec *rec)
+{
+	struct nsf_nl *nl = &tx->pod_nl;
+	struct nsf_link link;
+	int err;
+
+	if (tx->netns_created && !nsf_nl_link_get(nl, "lo", &link)) {
+		err = nsf_nl_link_up(nl, link.ifindex);
+		if (err)
+			return nsf_fail(-err, "netns %s: lo up", rec->netns);
+	}
+	err = nsf_nl_link_get(nl, rec->ifname, &link);
+	if (!err)
+		err = nsf_nl_addr_add(nl, link.ifindex, rec->ip, 32);
+	if (!err)
+		err = nsf_nl_link_up(nl, link.ifindex);
+	if (!err)
+		err = nsf_nl_neigh_add(nl, link.ifindex, cfg->gateway,
+				       rec->host_mac);
+	if (!err)
+		err = nsf_nl_route_add(nl, link.ifindex, cfg->gateway, 32, 0);
+	if (!err)
+		err = nsf_nl_route_add(nl, link.ifindex, 0, 0, cfg->gateway);
+	if (err)
+		return nsf_fail(-err, "netns %s: configure %s", rec->netns,
+				rec->ifname);
+	return 0;
+}
+
+/* Host side: the kernel stack reaches the pod (fallback traffic) through a
+ * /32 route and a permanent neighbour, again without ARP. */
+static int configure_host_side(struct attach_tx *tx,
+			       const struct nsf_ep_rec *rec)
+{
+	struct nsf_nl *nl = &tx->host_nl;
+	int err;
+
+	err = nsf_nl_link_up(nl, rec->host_ifindex);
+	if (!err)
+		err = nsf_nl_neigh_add(nl, rec->host_ifindex, rec->ip,
+				       rec->pod_mac);
+	if (!err)
+		err = nsf_nl_route_add(nl, rec->host_ifindex, rec->ip, 32, 0);
+	if (err)
+		return nsf_fail(-err, "veth %s: configure", rec->host_ifname);
+	return 0;
+}
+
+static int enable_fast_path(const struct nsf_host *h, struct attach_tx *tx,
+			    const struct nsf_ep_rec *rec)
+{
+	int err;
+
+	err = nsf_maps_open(h, &tx->maps);
+	if (!err)
+		err = nsf_maps_zero_ep_stats(&tx->maps, rec->id);
+	if (!err)
+		err = nsf_maps_add_endpoint(&tx->maps, rec);
+	if (err)
+		return err;
+	tx->in_map = true;
+	return nsf_endpoint_reattach(h, -1, rec);
+}
+
+int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
+			  const struct nsf_ep_rec *rec)
+{
+	int fd = prog_fd, err;
+
+	if (fd < 0) {
+		fd = nsf_dp_prog_fd(h, NSF_PROG_FROM_POD);
+		if (fd < 0)
+			return fd;
+	}
+	err = nsf_tc_attach(rec->host_ifindex, true, fd);
+	if (fd != prog_fd)
+		close(fd);
+	if (err)
+		return nsf_fail(-err, "veth %s: attach tc ingress",
+				rec->host_ifname);
+	return 0;
+}
+
+static void rollback(struct attach_tx *tx, const struct nsf_ep_rec *rec)
+{
+	if (tx->in_map)
+		nsf_maps_del_endpoint(&tx->maps, rec->ip);
+	/* Deleting one end of a veth deletes its peer in the pod too. */
+	if (tx->veth_created && rec->host_ifindex)
+		nsf_nl_link_del(&tx->host_nl, rec->host_ifindex);
+	else if (tx->veth_created) {
+		struct nsf_link link;
+
+		if (!nsf_nl_link_get(&tx->host_nl, rec->host_ifname, &link))
+			nsf_nl_link_del(&tx->host_nl, link.ifindex);
+	}
+	if (tx->netns_created)
+		nsf_netns_del(rec->netns);
+	if (tx->id_reserved)
+		nsf_pool_release(&tx->ids, rec->id);
+	if (tx->ip_reserved)
+		nsf_pool_release(&tx->addrs, rec->ip);
+}
+
+static void tx_close(struct attach_tx *tx)
+{
+	nsf_nl_close(&tx->host_nl);
+	nsf_nl_close(&tx->pod_nl);
+	nsf_maps_close(&tx->maps);
+	if (tx->netns_fd >= 0)
+		close(tx->netns_fd);
+}
+
+/* A repeated attach of the same endpoint is fine; a different one is not. */
+static int check_existing(const struct nsf_attach_req *req,
+			  const struct nsf_ep_rec *old)
+{
+	char addr[NSF_ADDR_STRLEN];
+	struct nsf_nl nl;
+	struct nsf_link link;
+	int err;
+
+	nsf_format_ipv4(old->ip, addr);
+	if (req->ip && req->ip != old->ip)
+		return nsf_fail(0, "already attached with address %s", addr);
+	if (strcmp(req->ifname, old->ifname))
+		return nsf_fail(0, "already attached with interface %s",
+				old->ifname);
+	if (req->netns_path && strcmp(req->netns_path, old->netns))
+		return nsf_fail(0, "already attached in netns %s", old->netns);
+	err = nsf_nl_open(&nl);
+	if (err)
+		return nsf_fail(-err, "netlink");
+	err = nsf_nl_link_get(&nl, old->host_ifname, &link);
+	nsf_nl_close(&nl);
+	if (err || link.ifindex != old->host_ifindex)
+		return nsf_fail(0,
+				"stale: veth %s is gone (run 'nsfast detach "
+				"%s')",
+				old->host_ifname, old->name);
+	return 0;
+}
+
+int nsf_endpoint_attach(const struct nsf_host *h,
+			const struct nsf_host_config *cfg,
+			const struct nsf_attach_req *req,
+			struct nsf_ep_rec *rec, enum nsf_attach_result *res)
+{
+	struct attach_tx tx = { .netns_fd = -1,
+				.maps = { -1, -1, -1, -1 } };
+	int err;
+
+	err = nsf_ep_load(h, req->name, rec);
+	if (!err) {
+		*res = NSF_ATTACH_EXISTS;
+		return check_existing(req, rec);
+	}
+	if (err != -ENOENT)
+		return err;
+	*res = NSF_ATTACH_CREATED;
+	memset(rec, 0, sizeof(*rec));
+	nsf_strlcpy(rec->name, req->name, sizeof(rec->name));
+	nsf_strlcpy(rec->ifname, req->ifname, sizeof(rec->ifname));
+	nsf_host_ifname(req->name, rec->host_ifname);
+
+	err = nsf_pool_addresses(h, cfg, &tx.addrs);
+	if (!err)
+		err = nsf_pool_ids(h, &tx.ids);
+	if (!err)
+		err = claim_address(cfg, &tx, req, &rec->ip);
+	if (!err)
+		err = claim_id(&tx, req->name, &rec->id);
+	if (!err)
+		err = nsf_nl_open(&tx.host_nl) ?
+			      nsf_fail(errno, "netlink") : 0;
+	if (!err)
+		err = open_pod_netns(&tx, req, rec);
+	if (!err)
+		err = create_veth(&tx, rec);
+	if (!err)
+		err = configure_pod_side(&tx, cfg, rec);
+	if (!err)
+		err = configure_host_side(&tx, rec);
+	if (!err)
+		err = enable_fast_path(h, &tx, rec);
+	if (!err)
+		err = nsf_ep_save(h, rec);
+	if (err)
+		rollback(&tx, rec);
+	tx_close(&tx);
+	return err;
+}
+
+int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
+	struct nsf_pool addrs, ids;
+	struct nsf_host_config cfg;
+	struct nsf_maps maps;
+	struct nsf_link link;
+	struct nsf_nl nl;
+	int err;
+
+	/* Off the fast path first, so nothing is redirected to a dying veth. */
+	err = nsf_maps_open(h, &maps);
+	if (!err) {
+		err = nsf_maps_del_endpoint(&maps, rec->ip);
+		nsf_maps_close(&maps);
+	}
+	if (err && err != -ENOENT)
+		return err;
+	err = nsf_nl_open(&nl);
+	if (err)
+		return nsf_fail(-err, "netlink");
+	if (!nsf_nl_link_get(&nl, rec->host_ifname, &link) &&
+	    link.ifindex == rec->host_ifindex)
+		err = nsf_nl_link_del(&nl, link.ifindex);
+	nsf_nl_close(&nl);
+	if (err && err != -ENODEV)
+		return nsf_fail(-err, "veth %s", rec->host_ifname);
+	if (rec->netns_created && nsf_netns_exists(rec->netns)) {
+		err = nsf_netns_del(rec->netns);
+		if (err)
+			return err;
+	}
+	err = nsf_config_load(h, &cfg);
+	if (!err)
+		err = nsf_pool_addresses(h, &cfg, &addrs);
+	if (!err)
+		err = nsf_pool_release(&addrs, rec->ip);
+	if (!err)
+		err = nsf_pool_ids(h, &ids);
+	if (!err)
+		err = nsf_pool_release(&ids, rec->id);
+	if (err)
+		return err;
+	return nsf_ep_remove(h, rec->name);
+}

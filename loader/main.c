@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * nsfast: kernel fast path for container networking. main() only parses the
+ * global options, enters the host namespace (-n) and dispatches.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "maps.h"
+#include "netns.h"
+#include "util.h"
+
+#define NSFAST_VERSION "0.1.0"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	bool privileged;
+};
+
+static const struct command commands[] = {
+	{ "ns", cmd_ns, true },
+	{ "init", cmd_init, true },
+	{ "attach", cmd_attach, true },
+	{ "detach", cmd_detach, true },
+	{ "status", cmd_status, true },
+	{ "reset", cmd_reset, true },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: nsfast [-n HOSTNS] [-v] COMMAND [ARGS]\n"
+"\n"
+"Kernel fast path between pod network namespaces (tc/XDP eBPF instead of a\n"
+"bridge and iptables).\n"
+"\n"
+"Global options:\n"
+"  -n, --netns HOSTNS   act inside network namespace HOSTNS (an iproute2\n"
+"                       name or a path), as if it were the host\n"
+"  -v, --verbose        show libbpf's messages\n"
+"  -h, --help           this help;  -V, --version  the version\n"
+"\n"
+"Commands:\n"
+"  init [--pod-cidr CIDR]          load programs, create and pin maps\n"
+"                                  (default CIDR 10.244.0.0/16); idempotent,\n"
+"                                  re-run to reload programs keeping state\n"
+"  attach NAME [--ip ADDR] [--ifname IF] [--netns-path PATH]\n"
+"                                  put pod NAME on the fast path: creates\n"
+"                                  netns NAME if absent (or uses PATH), a\n"
+"                                  veth pair, addresses and routes; prints\n"
+"                                  the pod's address\n"
+"  detach NAME                     remove the pod's veth, routes, map\n"
+"                                  entries (and the netns attach created)\n"
+"  status [--json]                 endpoints, programs and counters\n"
+"  reset                           detach every pod, remove all pins/state\n"
+"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
+"  ns list                         named namespaces, as `ip netns list`\n"
+"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"
+"\n"
+"State: pins in /sys/fs/bpf/nsfast/<netns-cookie>/ (NSFAST_BPFFS), files in\n"
+"/run/nsfast/<netns-cookie>/ (NSFAST_STATE_DIR), one set per host netns.\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "netns", required_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *host_netns = NULL;
+	const struct command *cmd;
+	bool verbose = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+n:vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			host_netns = optarg;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("nsfast %s\n", NSFAST_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[optind], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		fprintf(stderr, "nsfast: unknown command '%s' (see nsfast --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	if (cmd->privileged && !cli_privileged(cmd->name))
+		return 1;
+	nsf_libbpf_logging(verbose);
+	if (host_netns && nsf_netns_switch(host_netns)) {
+		nsf_report("%s", cmd->name);
+		return 1;
+	}
+	argv += optind;
+	argc -= optind;
+	optind = 0; /* glibc: 0 resets getopt fully for the command */
+	return cmd->run(argc, argv);
+}

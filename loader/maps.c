@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "maps.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pod_ingress.skel.h"
+
+static bool libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (!libbpf_verbose || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void nsf_libbpf_logging(bool verbose)
+{
+	libbpf_verbose = verbose;
+	libbpf_set_print(libbpf_print);
+}
+
+static int pin_path(const struct nsf_host *h, const char *name, char *path,
+		    size_t len)
+{
+	if (snprintf(path, len, "%s/%s", h->pin_dir, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int make_pin_dir(const struct nsf_host *h)
+{
+	char parent[NSF_PATH_MAX + 8];
+
+	snprintf(parent, sizeof(parent), "%s/nsfast", h->bpffs);
+	if (mkdir(parent, 0700) && errno != EEXIST)
+		return nsf_fail(errno, "pin directory %s", parent);
+	if (mkdir(h->pin_dir, 0700) && errno != EEXIST)
+		return nsf_fail(errno, "pin directory %s", h->pin_dir);
+	return 0;
+}
+
+/*
+ * Pin @prog under its name, replacing an older program of that name without
+ * a moment where the pin is missing: pin beside it, then rename over it.
+ */
+static int pin_program(const struct nsf_host *h, struct bpf_program *prog)
+{
+	char path[NSF_PATH_MAX * 2], tmp[NSF_PATH_MAX * 2 + 8];
+	const char *name = bpf_program__name(prog);
+	int err;
+
+	if (pin_path(h, name, path, sizeof(path)))
+		return nsf_fail(ENAMETOOLONG, "pin %s", name);
+	/* bpffs rejects names with a dot (reserved for its own entries). */
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
+	unlink(tmp);
+	err = bpf_obj_pin(bpf_program__fd(prog), tmp);
+	if (err)
+		return nsf_fail(-err, "pin %s", tmp);
+	if (rename(tmp, path)) {
+		err = errno;
+		unlink(tmp);
+		return nsf_fail(err, "pin %s", path);
+	}
+	return 0;
+}
+
+static int load_pod_ingress(const struct nsf_host *h)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = h->pin_dir);
+	struct pod_ingress *skel;
+	int err;
+
+	skel = pod_ingress__open_opts(&opts);
+	if (!skel)
+		return nsf_fail(errno, "open pod_ingress");
+	err = pod_ingress__load(skel);
+	if (err)
+		err = nsf_fail(-err,
+			       "load pod_ingress (incompatible pinned maps "
+			       "need 'nsfast reset'; -v shows libbpf's log)");
+	else
+		err = pin_program(h, skel->progs.nsf_from_pod);
+	/* Pinned maps and programs stay alive after the skeleton is gone. */
+	pod_ingress__destroy(skel);
+	return err;
+}
+
+int nsf_dp_load(const struct nsf_host *h)
+{
+	int err = nsf_host_check_bpffs(h);
+
+	if (!err)
+		err = make_pin_dir(h);
+	if (!err)
+		err = load_pod_ingress(h);
+	return err;
+}
+
+bool nsf_dp_loaded(const struct nsf_host *h)
+{
+	char path[NSF_PATH_MAX * 2];
+
+	pin_path(h, NSF_PROG_FROM_POD, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+int nsf_dp_unpin(const struct nsf_host *h)
+{
+	char path[NSF_PATH_MAX * 2], parent[NSF_PATH_MAX + 8];
+	struct dirent *de;
+	int err = 0;
+	DIR *d;
+
+	d = opendir(h->pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 :
+					 nsf_fail(errno, "%s", h->pin_dir);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", h->pin_dir, de->d_name);
+		if (unlink(path) && !err)
+			err = nsf_fail(errno, "unpin %s", path);
+	}
+	closedir(d);
+	if (!err && rmdir(h->pin_dir))
+		err = nsf_fail(errno, "remove %s", h->pin_dir);
+	/* The shared parent goes once the last host is gone. */
+	snprintf(parent, sizeof(parent), "%s/nsfast", h->bpffs);
+	rmdir(parent);
+	return err;
+}
+
+int nsf_dp_prog_fd(const struct nsf_host *h, const char *prog)
+{
+	char path[NSF_PATH_MAX * 2];
+	int fd;
+
+	pin_path(h, prog, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return nsf_fail(-fd, "program %s", path);
+	return fd;
+}
+
+uint32_t nsf_dp_prog_id(const struct nsf_host *h, const char *prog)
+{
+	struct bpf_prog_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[NSF_PATH_MAX * 2];
+	int fd;
+
+	pin_path(h, prog, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+static int open_map(const struct nsf_host *h, const char *name, int *fd)
+{
+	char path[NSF_PATH_MAX * 2];
+
+	pin_path(h, name, path, sizeof(path));
+	*fd = bpf_obj_get(path);
+	if (*fd < 0)
+		return nsf_fail(-*fd, "map %s", path);
+	return 0;
+}
+
+int nsf_maps_open(const struct nsf_host *h, struct nsf_maps *m)
+{
+	int err;
+
+	m->config = m->ep4 = m->ep_stats = m->counters = -1;
+	err = nsf_host_check_bpffs(h);
+	if (!err)
+		err = open_map(h, NSF_MAP_CONFIG, &m->config);
+	if (!err)
+		err = open_map(h, NSF_MAP_EP4, &m->ep4);
+	if (!err)
+		err = open_map(h, NSF_MAP_EP_STATS, &m->ep_stats);
+	if (!err)
+		err = open_map(h, NSF_MAP_COUNTERS, &m->counters);
+	if (err)
+		nsf_maps_close(m);
+	return err;
+}
+
+void nsf_maps_close(struct nsf_maps *m)
+{
+	int *fds[] = { &m->config, &m->ep4, &m->ep_stats, &m->counters };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int nsf_maps_write_config(const struct nsf_maps *m,
+			  const struct nsf_host_config *cfg)
+{
+	struct nsf_config val = {
+		.pod_net4 = htonl(cfg->pod_cidr.net),
+		.pod_mask4 = htonl(nsf_cidr4_mask(cfg->pod_cidr.prefix)),
+		.gateway4 = htonl(cfg->gateway),
+	};
+	__u32 key = 0;
+	int err = bpf_map_update_elem(m->config, &key, &val, BPF_ANY);
+
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_CONFIG) : 0;
+}
+
+int nsf_maps_add_endpoint(const struct nsf_maps *m,
+			  const struct nsf_ep_rec *rec)
+{
+	struct nsf_endpoint ep = {
+		.ifindex = (__u32)rec->host_ifindex,
+		.id = rec->id,
+		.flags = NSF_EP_F_LOCAL,
+	};
+	__be32 key = htonl(rec->ip);
+	int err;
+
+	memcpy(ep.pod_mac, rec->pod_mac, sizeof(ep.pod_mac));
+	memcpy(ep.host_mac, rec->host_mac, sizeof(ep.host_mac));
+	err = bpf_map_update_elem(m->ep4, &key, &ep, BPF_ANY);
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_EP4) : 0;
+}
+
+int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip)
+{
+	__be32 key = htonl(ip);
+	int err = bpf_map_delete_elem(m->ep4, &key);
+
+	if (err && err != -ENOENT)
+		return nsf_fail(-err, "map %s", NSF_MAP_EP4);
+	return 0;
+}
+
+/* Read one per-CPU entry as an array of @ncpu values of @size bytes. */
+static void *percpu_lookup(int fd, __u32 key, size_t size, int *ncpu, int *err)
+{
+	void *vals;
+
+	*ncpu = libbpf_num_possible_cpus();
+	if (*ncpu <= 0) {
+		*err = *ncpu ? *ncpu : -EINVAL;
+		return NULL;
+	}
+	vals = calloc((size_t)*ncpu, size);
+	if (!vals) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = bpf_map_lookup_elem(fd, &key, vals);
+	if (*err) {
+		free(vals);
+		return NULL;
+	}
+	return vals;
+}
+
+int nsf_maps_ep_stats(const struct nsf_maps *m, uint32_t id,
+		      struct nsf_ep_stats *out)
+{
+	struct nsf_ep_stats *vals;
+	int ncpu, err;
+
+	memset(out, 0, sizeof(*out));
+	vals = percpu_lookup(m->ep_stats, id, sizeof(*vals), &ncpu, &err);
+	if (!vals)
+		return nsf_fail(-err, "map %s", NSF_MAP_EP_STATS);
+	for (int c = 0; c < ncpu; c++) {
+		out->from_pod_packets += vals[c].from_pod_packets;
+		out->from_pod_bytes += vals[c].from_pod_bytes;
+		out->to_pod_packets += vals[c].to_pod_packets;
+		out->to_pod_bytes += vals[c].to_pod_bytes;
+		out->fallback_packets += vals[c].fallback_packets;
+		out->fallback_bytes += vals[c].fallback_bytes;
+		out->drop_packets += vals[c].drop_packets;
+		out->drop_bytes += vals[c].drop_bytes;
+	}
+	free(vals);
+	return 0;
+}
+
+int nsf_maps_zero_ep_stats(const struct nsf_maps *m, uint32_t id)
+{
+	int ncpu = libbpf_num_possible_cpus(), err;
+	struct nsf_ep_stats *zero;
+
+	if (ncpu <= 0)
+		return nsf_fail(EINVAL, "possible CPUs");
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero)
+		return nsf_fail(ENOMEM, "map %s", NSF_MAP_EP_STATS);
+	err = bpf_map_update_elem(m->ep_stats, &id, zero, BPF_ANY);
+	free(zero);
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_EP_STATS) : 0;
+}
+
+int nsf_maps_counters(const struct nsf_maps *m, struct nsf_counter *out)
+{
+	for (__u32 r = 0; r < NSF_R_MAX; r++) {
+		struct nsf_counter *vals;
+		int ncpu, err;
+
+		out[r].packets = out[r].bytes = 0;
+		vals = percpu_lookup(m->counters, r, sizeof(*vals), &ncpu, &err);
+		if (!vals)
+			return nsf_fail(-err, "map %s", NSF_MAP_COUNTERS);
+		for (int c = 0; c < ncpu; c++) {
+			out[r].packets += vals[c].packets;
+			out[r].bytes += vals[c].bytes;
+		}
+		free(vals);
+	}
+	return 0;
+}

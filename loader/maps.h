@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * BPF objects, pins and maps. `init` loads every program object with its
+ * maps pinned by name under the host's pin directory: a map that is already
+ * pinned there is reused, so endpoints, counters (and later NAT state)
+ * survive reloading newer programs. Programs are pinned too, so commands
+ * that run later (attach) find them without loading anything.
+ */
+#ifndef NSF_MAPS_H
+#define NSF_MAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nsfast/maps.h>
+#include <nsfast/reasons.h>
+
+#include "state.h"
+
+/* Pinned program names (bpf_program__name of each entry point). */
+#define NSF_PROG_FROM_POD "nsf_from_pod"
+
+struct nsf_maps {
+	int config;
+	int ep4;
+	int ep_stats;
+	int counters;
+};
+
+/* Route libbpf's messages to stderr only when @verbose. */
+void nsf_libbpf_logging(bool verbose);
+
+/* Load (or reload) all programs, creating or reusing pinned maps, and pin
+ * the programs, atomically replacing older ones. */
+int nsf_dp_load(const struct nsf_host *h);
+/* Whether this host has been initialised (its pins exist). */
+bool nsf_dp_loaded(const struct nsf_host *h);
+/* Remove every pin of this host and its pin directory. */
+int nsf_dp_unpin(const struct nsf_host *h);
+
+/* fd of a pinned program. */
+int nsf_dp_prog_fd(const struct nsf_host *h, const char *prog);
+/* ID of a pinned program (0 if absent). */
+uint32_t nsf_dp_prog_id(const struct nsf_host *h, const char *prog);
+
+int nsf_maps_open(const struct nsf_host *h, struct nsf_maps *m);
+void nsf_maps_close(struct nsf_maps *m);
+
+int nsf_maps_write_config(const struct nsf_maps *m,
+			  const struct nsf_host_config *cfg);
+int nsf_maps_add_endpoint(const struct nsf_maps *m,
+			  const struct nsf_ep_rec *rec);
+/* Removing an absent endpoint is not an error. */
+int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip);
+/* Sum of all CPUs' counters of endpoint @id. */
+int nsf_maps_ep_stats(const struct nsf_maps *m, uint32_t id,
+		      struct nsf_ep_stats *out);
+int nsf_maps_zero_ep_stats(const struct nsf_maps *m, uint32_t id);
+/* Sum of all CPUs' global counters, out[NSF_R_MAX]. */
+int nsf_maps_counters(const struct nsf_maps *m, struct nsf_counter *out);
+
+#endif /* NSF_MAPS_H */

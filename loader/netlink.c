@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "netlink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netns.h"
+
+int nsf_nl_open(struct nsf_nl *nl)
+{
+	int err;
+
+	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl->sock)
+		return -errno;
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = -errno;
+		mnl_socket_close(nl->sock);
+		nl->sock = NULL;
+		return err;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	nl->seq = (unsigned int)time(NULL);
+	return 0;
+}
+
+int nsf_nl_open_in(struct nsf_nl *nl, int netns_fd)
+{
+	int saved, err, err2;
+
+	err = nsf_netns_enter(netns_fd, &saved);
+	if (err)
+		return err;
+	err = nsf_nl_open(nl);
+	err2 = nsf_netns_leave(saved);
+	if (err2 && !err) {
+		nsf_nl_close(nl);
+		err = err2;
+	}
+	return err;
+}
+
+void nsf_nl_close(struct nsf_nl *nl)
+{
+	if (nl->sock)
+		mnl_socket_close(nl->sock);
+	nl->sock = NULL;
+}
+
+static struct nlmsghdr *put_request(char *buf, struct nsf_nl *nl, int type,
+				    int flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+	nlh->nlmsg_seq = ++nl->seq;
+	return nlh;
+}
+
+/* Send @nlh and run @cb over the replies until the kernel's ACK. Returns
+ * 0 or the negative errno the kernel answered with. */
+static int talk(struct nsf_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb,
+		void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	unsigned int seq = nlh->nlmsg_seq;
+	ssize_t n;
+	int ret;
+
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	do {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0)
+			return -errno;
+		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
+	} while (ret > 0);
+	return ret < 0 ? -errno : 0;
+}
+
+struct link_parse {
+	struct nsf_link *link;
+	const struct nlattr *tb[IFLA_MAX + 1];
+};
+
+static int link_attr_cb(const struct nlattr *attr, void *data)
+{
+	struct link_parse *lp = data;
+	unsigned int type = mnl_attr_get_type(attr);
+
+	if (type <= IFLA_MAX)
+		lp->tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int info_kind_cb(const struct nlattr *attr, void *data)
+{
+	struct nsf_link *link = data;
+
+	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
+	    mnl_attr_validate(attr, MNL_TYPE_STRING) >= 0)
+		snprintf(link->kind, sizeof(link->kind), "%s",
+			 mnl_attr_get_str(attr));
+	return MNL_CB_OK;
+}
+
+static int link_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	struct link_parse lp = { .link = data };
+	struct nsf_link *link = lp.link;
+
+	memset(link, 0, sizeof(*link));
+	link->ifindex = ifm->ifi_index;
+	link->flags = ifm->ifi_flags;
+	mnl_attr_parse(nlh, sizeof(*ifm), link_attr_cb, &lp);
+	if (lp.tb[IFLA_IFNAME])
+		snprintf(link->name, sizeof(link->name), "%s",
+			 mnl_attr_get_str(lp.tb[IFLA_IFNAME]));
+	if (lp.tb[IFLA_ADDRESS] &&
+	    mnl_attr_get_payload_len(lp.tb[IFLA_ADDRESS]) == 6)
+		memcpy(link->mac, mnl_attr_get_payload(lp.tb[IFLA_ADDRESS]), 6);
+	if (lp.tb[IFLA_MTU])
+		link->mtu = mnl_attr_get_u32(lp.tb[IFLA_MTU]);
+	if (lp.tb[IFLA_LINKINFO])
+		mnl_attr_parse_nested(lp.tb[IFLA_LINKINFO], info_kind_cb, link);
+	return MNL_CB_OK;
+}
+
+static int link_get(struct nsf_nl *nl, const char *name, int ifindex,
+		    struct nsf_link *link)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_GETLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	if (name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	link->ifindex = 0;
+	return talk(nl, nlh, link_msg_cb, link);
+}
+
+int nsf_nl_link_get(struct nsf_nl *nl, const char *name, struct nsf_link *link)
+{
+	return link_get(nl, name, 0, link);
+}
+
+int nsf_nl_link_get_index(struct nsf_nl *nl, int ifindex,
+			  struct nsf_link *link)
+{
+	return link_get(nl, NULL, ifindex, link);
+}
+
+/* The peer of a veth is described by a struct ifinfomsg followed by its
+ * own attributes, nested inside VETH_INFO_PEER (see veth_newlink()). */
+static void put_veth_peer(struct nlmsghdr *nlh, const char *peer,
+			  int peer_netns_fd)
+{
+	struct nlattr *linkinfo, *data, *peer_attr;
+	struct ifinfomsg *pifm;
+
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peer_attr = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	pifm = mnl_nlmsg_get_payload_tail(nlh);
+	memset(pifm, 0, sizeof(*pifm));
+	nlh->nlmsg_len += MNL_ALIGN(sizeof(*pifm));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_netns_fd);
+	mnl_attr_nest_end(nlh, peer_attr);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+}
+
+int nsf_nl_veth_add(struct nsf_nl *nl, const char *name, const char *peer,
+		    int peer_netns_fd)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWLINK,
+					   NLM_F_CREATE | NLM_F_EXCL);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	put_veth_peer(nlh, peer, peer_netns_fd);
+	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	ifm->ifi_flags = IFF_UP;
+	ifm->ifi_change = IFF_UP;
+	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_link_del(struct nsf_nl *nl, int ifindex)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_DELLINK, 0);
+	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+
+	ifm->ifi_family = AF_UNSPEC;
+	ifm->ifi_index = ifindex;
+	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_addr_add(struct nsf_nl *nl, int ifindex, uint32_t addr,
+		    uint8_t prefix)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWADDR,
+					   NLM_F_CREATE | NLM_F_REPLACE);
+	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	uint32_t be = htonl(addr);
+
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = prefix;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (unsigned int)ifindex;
+	mnl_attr_put_u32(nlh, IFA_LOCAL, be);
+	mnl_attr_put_u32(nlh, IFA_ADDRESS, be);
+	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
+		     uint8_t prefix, uint32_t gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWROUTE,
+					   NLM_F_CREATE | NLM_F_REPLACE);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = RTPROT_STATIC;
+	rtm->rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	if (prefix)
+		mnl_attr_put_u32(nlh, RTA_DST, htonl(dst));
+	if (gw)
+		mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_neigh_add(struct nsf_nl *nl, int ifindex, uint32_t addr,
+		     const uint8_t mac[6])
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWNEIGH,
+					   NLM_F_CREATE | NLM_F_REPLACE);
+	struct ndmsg *ndm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ndm));
+
+	ndm->ndm_family = AF_INET;
+	ndm->ndm_ifindex = ifindex;
+	ndm->ndm_state = NUD_PERMANENT;
+	ndm->ndm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, NDA_DST, htonl(addr));
+	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
+	return talk(nl, nlh, NULL, NULL);
+}

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "state.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <nsfast/maps.h>
+
+#include "netns.h"
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : fallback;
+}
+
+int nsf_host_open(struct nsf_host *h)
+{
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	h->lock_fd = -1;
+	err = nsf_netns_cookie(&h->cookie);
+	if (err)
+		return err;
+	snprintf(h->id, sizeof(h->id), "%llu", (unsigned long long)h->cookie);
+	if (!nsf_strlcpy(h->bpffs, env_or("NSFAST_BPFFS", NSF_BPFFS_DEFAULT),
+			 sizeof(h->bpffs)))
+		return nsf_fail(ENAMETOOLONG, "NSFAST_BPFFS");
+	if (snprintf(h->pin_dir, sizeof(h->pin_dir), "%s/nsfast/%s", h->bpffs,
+		     h->id) >= (int)sizeof(h->pin_dir))
+		return nsf_fail(ENAMETOOLONG, "pin directory");
+	if (snprintf(h->state_dir, sizeof(h->state_dir), "%s/%s",
+		     env_or("NSFAST_STATE_DIR", NSF_STATE_DEFAULT),
+		     h->id) >= (int)sizeof(h->state_dir))
+		return nsf_fail(ENAMETOOLONG, "state directory");
+	return 0;
+}
+
+int nsf_host_check_bpffs(const struct nsf_host *h)
+{
+	struct statfs st;
+
+	if (statfs(h->bpffs, &st))
+		return nsf_fail(errno, "bpffs %s", h->bpffs);
+	if (st.f_type != BPF_FS_MAGIC)
+		return nsf_fail(0,
+				"bpffs not mounted at %s (mount -t bpf bpf %s)",
+				h->bpffs, h->bpffs);
+	return 0;
+}
+
+/* mkdir -p, for the few levels nsfast creates. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[NSF_PATH_MAX];
+
+	if (!nsf_strlcpy(buf, path, sizeof(buf)))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int nsf_host_lock(struct nsf_host *h)
+{
+	char path[NSF_PATH_MAX + 8];
+	int err;
+
+	err = mkdir_p(h->state_dir, 0700);
+	if (err)
+		return nsf_fail(-err, "state directory %s", h->state_dir);
+	snprintf(path, sizeof(path), "%s/lock", h->state_dir);
+	h->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (h->lock_fd < 0)
+		return nsf_fail(errno, "lock %s", path);
+	if (flock(h->lock_fd, LOCK_EX))
+		return nsf_fail(errno, "lock %s", path);
+	return 0;
+}
+
+void nsf_host_close(struct nsf_host *h)
+{
+	if (h->lock_fd >= 0)
+		close(h->lock_fd); /* releases the flock */
+	h->lock_fd = -1;
+}
+
+static int remove_dir_files(const char *dir)
+{
+	char path[NSF_PATH_MAX * 2];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+int nsf_host_remove_state(const struct nsf_host *h)
+{
+	static const char *const subdirs[] = { "endpoints", "ipam", "ids" };
+	char path[NSF_PATH_MAX + 16];
+	int err;
+
+	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", h->state_dir, subdirs[i]);
+		err = remove_dir_files(path);
+		if (err)
+			return nsf_fail(-err, "remove %s", path);
+	}
+	err = remove_dir_files(h->state_dir);
+	if (err)
+		return nsf_fail(-err, "remove %s", h->state_dir);
+	return 0;
+}
+
+/* ---- JSON files ---- */
+
+static cJSON *read_json(const char *path, int *err)
+{
+	char *buf = NULL;
+	cJSON *json;
+	long len;
+	FILE *f;
+
+	*err = 0;
+	f = fopen(path, "re");
+	if (!f) {
+		*err = -errno;
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) || (len = ftell(f)) < 0 ||
+	    fseek(f, 0, SEEK_SET)) {
+		*err = -EIO;
+		fclose(f);
+		return NULL;
+	}
+	buf = calloc(1, (size_t)len + 1);
+	if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len)
+		*err = buf ? -EIO : -ENOMEM;
+	fclose(f);
+	json = *err ? NULL : cJSON_Parse(buf);
+	free(buf);
+	if (!*err && !json)
+		*err = -EBADMSG;
+	return json;
+}
+
+/* Write via a temporary file and rename(), so a reader (or a crash) never
+ * sees half a file. */
+static int write_json(const char *path, const cJSON *json)
+{
+	char tmp[NSF_PATH_MAX * 2];
+	char *text = cJSON_Print(json);
+	int err = 0;
+	FILE *f;
+
+	if (!text)
+		return -ENOMEM;
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	f = fopen(tmp, "we");
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	if (fputs(text, f) < 0 || fputc('\n', f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+out:
+	free(text);
+	return err;
+}
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+static bool json_num(const cJSON *obj, const char *key, double *out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(item))
+		return false;
+	*out = item->valuedouble;
+	return true;
+}
+
+/* ---- host config ---- */
+
+static void config_path(const struct nsf_host *h, char *path, size_t len)
+{
+	snprintf(path, len, "%s/config.json", h->state_dir);
+}
+
+int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg)
+{
+	char path[NSF_PATH_MAX + 16];
+	const char *cidr, *gw;
+	cJSON *json;
+	int err;
+
+	config_path(h, path, sizeof(path));
+	json = read_json(path, &err);
+	if (!json)
+		return err == -ENOENT ? -ENOENT : nsf_fail(-err, "%s", path);
+	cidr = json_str(json, "pod_cidr");
+	gw = json_str(json, "gateway");
+	if (!cidr || !gw || nsf_parse_cidr4(cidr, &cfg->pod_cidr, false) ||
+	    nsf_parse_ipv4(gw, &cfg->gateway))
+		err = nsf_fail(0, "%s: invalid content", path);
+	cJSON_Delete(json);
+	return err;
+}
+
+int nsf_config_save(const struct nsf_host *h, const struct nsf_host_config *cfg)
+{
+	char path[NSF_PATH_MAX + 16], cidr[NSF_CIDR_STRLEN], gw[NSF_ADDR_STRLEN];
+	cJSON *json = cJSON_CreateObject();
+	int err;
+
+	if (!json)
+		return nsf_fail(ENOMEM, "config");
+	nsf_format_cidr4(&cfg->pod_cidr, cidr);
+	nsf_format_ipv4(cfg->gateway, gw);
+	cJSON_AddStringToObject(json, "pod_cidr", cidr);
+	cJSON_AddStringToObject(json, "gateway", gw);
+	config_path(h, path, sizeof(path));
+	err = write_json(path, json);
+	cJSON_Delete(json);
+	return err ? nsf_fail(-err, "%s", path) : 0;
+}
+
+int nsf_pool_addresses(const struct nsf_host *h,
+		       const struct nsf_host_config *cfg, struct nsf_pool *pool)
+{
+	char dir[NSF_PATH_MAX + 8];
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/ipam", h->state_dir);
+	err = nsf_pool_init_cidr(pool, dir, &cfg->pod_cidr);
+	return err ? nsf_fail(-err, "%s", dir) : 0;
+}
+
+int nsf_pool_ids(const struct nsf_host *h, struct nsf_pool *pool)
+{
+	char dir[NSF_PATH_MAX + 8];
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/ids", h->state_dir);
+	err = nsf_pool_init_range(pool, dir, 1, NSF_MAX_ENDPOINTS - 1);
+	return err ? nsf_fail(-err, "%s", dir) : 0;
+}
+
+/* ---- endpoint records ---- */
+
+static int ep_path(const struct nsf_host *h, const char *name, char *path,
+		   size_t len)
+{
+	if (snprintf(path, len, "%s/endpoints/%s.json", h->state_dir, name) >=
+	    (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int ep_from_json(const cJSON *json, struct nsf_ep_rec *rec)
+{
+	const char *name = json_str(json, "name"), *netns = json_str(json, "netns");
+	const char *ifname = json_str(json, "ifname");
+	const char *host_ifname = json_str(json, "host_ifname");
+	const char *ip = json_str(json, "ip"), *pod_mac = json_str(json, "pod_mac");
+	const char *host_mac = json_str(json, "host_mac");
+	double ifindex, id;
+
+	memset(rec, 0, sizeof(*rec));
+	if (!name || !netns || !ifname || !host_ifname || !ip || !pod_mac ||
+	    !host_mac || !json_num(json, "host_ifindex", &ifindex) ||
+	    !json_num(json, "id", &id))
+		return -EBADMSG;
+	if (!nsf_strlcpy(rec->name, name, sizeof(rec->name)) ||
+	    !nsf_strlcpy(rec->netns, netns, sizeof(rec->netns)) ||
+	    !nsf_strlcpy(rec->ifname, ifname, sizeof(rec->ifname)) ||
+	    !nsf_strlcpy(rec->host_ifname, host_ifname,
+			 sizeof(rec->host_ifname)))
+		return -EBADMSG;
+	if (nsf_parse_ipv4(ip, &rec->ip) || nsf_parse_mac(pod_mac, rec->pod_mac) ||
+	    nsf_parse_mac(host_mac, rec->host_mac))
+		return -EBADMSG;
+	rec->netns_created =
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "netns_created"));
+	rec->host_ifindex = (int)ifindex;
+	rec->id = (uint32_t)id;
+	return 0;
+}
+
+static cJSON *ep_to_json(const struct nsf_ep_rec *rec)
+{
+	char ip[NSF_ADDR_STRLEN], pod_mac[NSF_MAC_STRLEN], host_mac[NSF_MAC_STRLEN];
+	cJSON *json = cJSON_CreateObject();
+
+	if (!json)
+		return NULL;
+	nsf_format_ipv4(rec->ip, ip);
+	nsf_format_mac(rec->pod_mac, pod_mac);
+	nsf_format_mac(rec->host_mac, host_mac);
+	cJSON_AddStringToObject(json, "name", rec->name);
+	cJSON_AddStringToObject(json, "netns", rec->netns);
+	cJSON_AddBoolToObject(json, "netns_created", rec->netns_created);
+	cJSON_AddStringToObject(json, "ifname", rec->ifname);
+	cJSON_AddStringToObject(json, "host_ifname", rec->host_ifname);
+	cJSON_AddNumberToObject(json, "host_ifindex", rec->host_ifindex);
+	cJSON_AddStringToObject(json, "ip", ip);
+	cJSON_AddStringToObject(json, "pod_mac", pod_mac);
+	cJSON_AddStringToObject(json, "host_mac", host_mac);
+	cJSON_AddNumberToObject(json, "id", rec->id);
+	return json;
+}
+
+int nsf_ep_load(const struct nsf_host *h, const char *name,
+		struct nsf_ep_rec *rec)
+{
+	char path[NSF_PATH_MAX * 2];
+	cJSON *json;
+	int err;
+
+	if (ep_path(h, name, path, sizeof(path)))
+		return nsf_fail(ENAMETOOLONG, "endpoint %s", name);
+	json = read_json(path, &err);
+	if (!json)
+		return err == -ENOENT ? -ENOENT : nsf_fail(-err, "%s", path);
+	err = ep_from_json(json, rec);
+	cJSON_Delete(json);
+	return err ? nsf_fail(-err, "%s", path) : 0;
+}
+
+int nsf_ep_save(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
+	char dir[NSF_PATH_MAX + 16], path[NSF_PATH_MAX * 2];
+	cJSON *json;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/endpoints", h->state_dir);
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return nsf_fail(errno, "%s", dir);
+	if (ep_path(h, rec->name, path, sizeof(path)))
+		return nsf_fail(ENAMETOOLONG, "endpoint %s", rec->name);
+	json = ep_to_json(rec);
+	if (!json)
+		return nsf_fail(ENOMEM, "endpoint %s", rec->name);
+	err = write_json(path, json);
+	cJSON_Delete(json);
+	return err ? nsf_fail(-err, "%s", path) : 0;
+}
+
+int nsf_ep_remove(const struct nsf_host *h, const char *name)
+{
+	char path[NSF_PATH_MAX * 2];
+
+	if (ep_path(h, name, path, sizeof(path)))
+		return nsf_fail(ENAMETOOLONG, "endpoint %s", name);
+	if (unlink(path) && errno != ENOENT)
+		return nsf_fail(errno, "%s", path);
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Endpoint names in the state directory, sorted; *count of them. */
+static char **ep_names(const struct nsf_host *h, size_t *count, int *err)
+{
+	char dir[NSF_PATH_MAX + 16];
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*err = 0;
+	*count = 0;
+	snprintf(dir, sizeof(dir), "%s/endpoints", h->state_dir);
+	d = opendir(dir);
+	if (!d) {
+		*err = errno == ENOENT ? 0 : -errno;
+		return NULL;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char **grown;
+
+		if (len <= 5 || strcmp(de->d_name + len - 5, ".json"))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(names, cap * sizeof(*names));
+			if (!grown) {
+				*err = -ENOMEM;
+				break;
+			}
+			names = grown;
+		}
+		names[n] = strndup(de->d_name, len - 5);
+		if (!names[n]) {
+			*err = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
+	*count = n;
+	return names;
+}
+
+int nsf_ep_foreach(const struct nsf_host *h,
+		   int (*fn)(const struct nsf_ep_rec *rec, void *arg),
+		   void *arg)
+{
+	struct nsf_ep_rec rec;
+	size_t count, i;
+	char **names;
+	int err;
+
+	names = ep_names(h, &count, &err);
+	for (i = 0; !err && i < count; i++) {
+		err = nsf_ep_load(h, names[i], &rec);
+		if (err == -ENOENT) { /* removed meanwhile */
+			err = 0;
+			continue;
+		}
+		if (!err)
+			err = fn(&rec, arg);
+	}
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return err < 0 && !nsf_last_error()[0] ?
+		       nsf_fail(-err, "endpoints of %s", h->state_dir) :
+		       err;
+}
