@@ -58,9 +58,12 @@ $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name $(subst .,_,$*) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDRS) $(SKELS)
+$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the object loader includes the skeletons.
+$(BUILD)/loader/maps.o: $(SKELS)
 
 $(NSFAST): $(LOADER_OBJS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@

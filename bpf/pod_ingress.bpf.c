@@ -29,14 +29,17 @@ static __always_inline int pass_from(const struct nsf_endpoint *src,
 SEC("tc")
 int nsf_from_pod(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
 	struct nsf_endpoint *src, *dst;
 	struct arp_eth_ipv4 *arp;
+	__u32 len = skb->len;
+	void *data, *data_end;
 	struct ethhdr *eth;
 	struct iphdr *ip;
-	__u32 len = skb->len;
 
+	if (pull_headers(skb))
+		return pass(NSF_R_PASS_MALFORMED, len);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
 	eth = parse_eth(data, data_end);
 	if (!eth)
 		return pass(NSF_R_PASS_MALFORMED, len);
@@ -57,6 +60,9 @@ int nsf_from_pod(struct __sk_buff *skb)
 	src = endpoint_v4(ip->saddr);
 	if (!src || src->ifindex != skb->ingress_ifindex)
 		return pass(NSF_R_PASS_UNKNOWN_SRC, len);
+	/* As a router: only frames sent to us (the gateway MAC) are routed. */
+	if (!mac_equal(eth->h_dest, src->host_mac))
+		return pass_from(src, NSF_R_PASS_L2_OTHER, len);
 	if (ip->ttl <= 1)
 		return pass_from(src, NSF_R_PASS_TTL, len);
 

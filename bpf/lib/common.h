@@ -3,6 +3,7 @@
 #ifndef NSF_BPF_COMMON_H
 #define NSF_BPF_COMMON_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
@@ -17,5 +18,12 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #endif
+
+/* Compare two MAC addresses as one 32-bit and one 16-bit load. */
+static __always_inline bool mac_equal(const __u8 *a, const __u8 *b)
+{
+	return *(const __u32 *)a == *(const __u32 *)b &&
+	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
 
 #endif /* NSF_BPF_COMMON_H */

@@ -8,6 +8,7 @@
 #define NSF_BPF_PARSE_H
 
 #include "common.h"
+#include "csum.h"
 
 /* ARP for Ethernet/IPv4, as on the wire (RFC 826). */
 struct arp_eth_ipv4 {
@@ -26,6 +27,26 @@ struct arp_eth_ipv4 {
 #define ARP_OP_REQUEST 1
 #define ARP_OP_REPLY 2
 
+/* Longest L2+L3 header the programs read: Ethernet + IPv4 with options. */
+#define NSF_L2L3_MAX (ETH_HLEN + 60)
+
+/*
+ * Make sure the headers are in the linear area, where direct packet access
+ * can reach them. Locally generated and forwarded skbs always have them
+ * there, but e.g. AF_PACKET TX rings (trafgen) build skbs with only the MAC
+ * header linear and the rest in page fragments. bpf_skb_pull_data()
+ * invalidates every packet pointer: callers must reload data/data_end.
+ * Returns 0, or a negative errno if the pull failed (the caller passes).
+ */
+static __always_inline int pull_headers(struct __sk_buff *skb)
+{
+	__u32 need = skb->len < NSF_L2L3_MAX ? skb->len : NSF_L2L3_MAX;
+
+	if ((void *)(long)skb->data + need <= (void *)(long)skb->data_end)
+		return 0;
+	return bpf_skb_pull_data(skb, need);
+}
+
 static __always_inline struct ethhdr *parse_eth(void *data, void *data_end)
 {
 	struct ethhdr *eth = data;
@@ -37,8 +58,9 @@ static __always_inline struct ethhdr *parse_eth(void *data, void *data_end)
 
 /*
  * An IPv4 header the kernel would also accept for forwarding: version 4,
- * IHL >= 5, the whole header present, and a total length that covers the
- * header and fits in the frame (@l3_len = bytes from the IP header on).
+ * IHL >= 5, the whole header present, a total length that covers the
+ * header and fits in the frame (@l3_len = bytes from the IP header on),
+ * and a valid header checksum.
  */
 static __always_inline struct iphdr *parse_ipv4(void *l3, void *data_end,
 						__u32 l3_len)
@@ -55,6 +77,8 @@ static __always_inline struct iphdr *parse_ipv4(void *l3, void *data_end,
 	if (l3 + hdr_len > data_end)
 		return NULL;
 	if (tot_len < hdr_len || tot_len > l3_len)
+		return NULL;
+	if (!ipv4_csum_ok(ip, data_end))
 		return NULL;
 	return ip;
 }

@@ -18,7 +18,8 @@
 	X(PASS_ARP, "pass-arp", PASS, "ARP not for the gateway")              \
 	X(PASS_MALFORMED, "pass-malformed", PASS,                             \
 	  "truncated or invalid header, left for the kernel to judge")        \
-	X(PASS_FRAGMENT, "pass-fragment", PASS, "IPv4 fragment")              \
+	X(PASS_L2_OTHER, "pass-l2-other", PASS,                               \
+	  "not addressed to the gateway MAC (broadcast, multicast, other)")   \
 	X(PASS_TTL, "pass-ttl", PASS,                                         \
 	  "TTL would expire: the kernel sends time exceeded")                 \
 	X(PASS_NOT_LOCAL, "pass-not-local", PASS,                             \
