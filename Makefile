@@ -105,8 +105,14 @@ check-format:
 
 lint: $(SKELS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
-		--inline-suppr -Iinclude -Iloader -I$(BUILD)/skel loader
-	clang-tidy --quiet $(LOADER_SRCS) -- $(CFLAGS)
+		--inline-suppr --suppress=missingIncludeSystem --suppress='*:/usr/include/*' \
+		-I/usr/include -I/usr/include/$(MULTIARCH) -D__x86_64__ \
+		-Iinclude -Iloader -I$(BUILD)/skel loader
+	clang-tidy --quiet $(filter-out loader/maps.c,$(LOADER_SRCS)) -- $(CFLAGS)
+	# maps.c includes bpftool's generated skeletons, whose error paths the
+	# analyzer misreads as leaks; that one check is off for this file only.
+	clang-tidy --quiet --checks=-clang-analyzer-unix.Malloc loader/maps.c \
+		-- $(CFLAGS)
 
 clean:
 	rm -rf build build-san

@@ -11,7 +11,7 @@
 #define NSF_CIDR_STRLEN 20 /* "255.255.255.255/32" and a margin */
 
 struct nsf_cidr4 {
-	uint32_t net; /* network address, host order, host bits zero */
+	uint32_t net;	/* network address, host order, host bits zero */
 	uint8_t prefix; /* 0..32 */
 };
 
@@ -19,7 +19,8 @@ struct nsf_cidr4 {
  * no leading zeros (which inet_aton would read as octal). */
 int nsf_parse_ipv4(const char *s, uint32_t *addr);
 /* "a.b.c.d/len". Host bits must be zero unless @allow_host_bits. */
-int nsf_parse_cidr4(const char *s, struct nsf_cidr4 *cidr, bool allow_host_bits);
+int nsf_parse_cidr4(const char *s, struct nsf_cidr4 *cidr,
+		    bool allow_host_bits);
 void nsf_format_ipv4(uint32_t addr, char out[NSF_ADDR_STRLEN]);
 void nsf_format_cidr4(const struct nsf_cidr4 *cidr, char out[NSF_CIDR_STRLEN]);
 

@@ -35,12 +35,14 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 				   "[--ifname IF] [--netns-path PATH]");
 	req->name = argv[optind];
 	if (!nsf_valid_name(req->name))
-		return nsf_fail(0, "invalid name '%s' (1-%d characters of "
-				   "A-Z a-z 0-9 _ . -)", req->name,
-				NSF_NAME_MAX);
+		return nsf_fail(0,
+				"invalid name '%s' (1-%d characters of "
+				"A-Z a-z 0-9 _ . -)",
+				req->name, NSF_NAME_MAX);
 	if (!nsf_valid_ifname(req->ifname))
-		return nsf_fail(0, "invalid interface name '%s' (1-15 "
-				   "characters, no '/', ':' or spaces)",
+		return nsf_fail(0,
+				"invalid interface name '%s' (1-15 "
+				"characters, no '/', ':' or spaces)",
 				req->ifname);
 	if (ip && nsf_parse_ipv4(ip, &req->ip))
 		return nsf_fail(0, "invalid address '%s'", ip);

@@ -108,14 +108,17 @@ static int parse_args(int argc, char **argv, struct nsf_host_config *cfg)
 
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		if (c != 'c')
-			return nsf_fail(0, "usage: nsfast init [--pod-cidr CIDR]");
+			return nsf_fail(0,
+					"usage: nsfast init [--pod-cidr CIDR]");
 		cidr = optarg;
 	}
 	if (optind != argc)
 		return nsf_fail(0, "unexpected argument '%s'", argv[optind]);
 	if (nsf_parse_cidr4(cidr, &cfg->pod_cidr, false))
-		return nsf_fail(0, "invalid pod CIDR '%s' (want a.b.c.d/len "
-				   "with no host bits)", cidr);
+		return nsf_fail(0,
+				"invalid pod CIDR '%s' (want a.b.c.d/len "
+				"with no host bits)",
+				cidr);
 	if (cfg->pod_cidr.prefix < 8 || cfg->pod_cidr.prefix > 30)
 		return nsf_fail(0, "pod CIDR %s: prefix must be /8 to /30",
 				cidr);
@@ -125,7 +128,7 @@ static int parse_args(int argc, char **argv, struct nsf_host_config *cfg)
 
 int cmd_init(int argc, char **argv)
 {
-	struct nsf_host_config cfg, old;
+	struct nsf_host_config cfg = { 0 }, old = { 0 };
 	char cidr[NSF_CIDR_STRLEN];
 	bool fresh;
 	struct nsf_host h;

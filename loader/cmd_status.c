@@ -24,7 +24,7 @@ static const char *const reason_names[] = { NSF_REASONS(REASON_NAME) };
 struct status_ctx {
 	struct nsf_maps maps;
 	struct nsf_nl nl;
-	uint32_t prog_id;      /* pinned nsf_from_pod */
+	uint32_t prog_id; /* pinned nsf_from_pod */
 	cJSON *endpoints;
 	int err;
 };
@@ -42,12 +42,14 @@ static cJSON *ep_counters(const struct nsf_ep_stats *s)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(o, "from_pod",
-			      pkt_bytes(s->from_pod_packets, s->from_pod_bytes));
+	cJSON_AddItemToObject(
+		o, "from_pod",
+		pkt_bytes(s->from_pod_packets, s->from_pod_bytes));
 	cJSON_AddItemToObject(o, "to_pod",
 			      pkt_bytes(s->to_pod_packets, s->to_pod_bytes));
-	cJSON_AddItemToObject(o, "fallback",
-			      pkt_bytes(s->fallback_packets, s->fallback_bytes));
+	cJSON_AddItemToObject(
+		o, "fallback",
+		pkt_bytes(s->fallback_packets, s->fallback_bytes));
 	cJSON_AddItemToObject(o, "drop",
 			      pkt_bytes(s->drop_packets, s->drop_bytes));
 	return o;
@@ -65,8 +67,10 @@ static void add_link_state(struct status_ctx *ctx, const struct nsf_ep_rec *rec,
 		  link.ifindex == rec->host_ifindex;
 	if (present && nsf_tc_query(rec->host_ifindex, true, &prog_id))
 		prog_id = 0;
-	cJSON_AddStringToObject(o, "link", !present ? "missing" :
-					   (link.flags & 1) ? "up" : "down");
+	cJSON_AddStringToObject(o, "link",
+				!present	   ? "missing"
+				: (link.flags & 1) ? "up"
+						   : "down");
 	cJSON_AddNumberToObject(o, "prog_id", prog_id);
 	cJSON_AddBoolToObject(o, "attached",
 			      present && prog_id && prog_id == ctx->prog_id);
@@ -186,15 +190,17 @@ static void print_endpoints(const cJSON *eps)
 
 	printf("\n%-20s %-15s %-11s %-8s %12s %12s %12s\n", "ENDPOINT", "IP",
 	       "VETH", "STATE", "FROM-POD", "TO-POD", "FALLBACK");
-	cJSON_ArrayForEach(ep, eps) {
-		const cJSON *c = cJSON_GetObjectItemCaseSensitive(ep, "counters");
+	cJSON_ArrayForEach (ep, eps) {
+		const cJSON *c =
+			cJSON_GetObjectItemCaseSensitive(ep, "counters");
 		bool attached = cJSON_IsTrue(
 			cJSON_GetObjectItemCaseSensitive(ep, "attached"));
 
 		printf("%-20s %-15s %-11s %-8s %12.0f %12.0f %12.0f\n",
 		       str(ep, "name"), str(ep, "ip"), str(ep, "host_ifname"),
 		       attached ? "attached" : str(ep, "link"),
-		       num(c, "from_pod", "packets"), num(c, "to_pod", "packets"),
+		       num(c, "from_pod", "packets"),
+		       num(c, "to_pod", "packets"),
 		       num(c, "fallback", "packets"));
 	}
 }
@@ -204,19 +210,21 @@ static void print_text(const struct nsf_host *h, const cJSON *doc)
 	const cJSON *counters, *c, *prog;
 
 	printf("host %s  pins %s\n", h->id, h->pin_dir);
-	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "initialised"))) {
+	if (!cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(doc, "initialised"))) {
 		printf("not initialised (run 'nsfast init')\n");
 		return;
 	}
 	printf("pod CIDR %s  gateway %s\n", str(doc, "pod_cidr"),
 	       str(doc, "gateway"));
-	cJSON_ArrayForEach(prog, cJSON_GetObjectItemCaseSensitive(doc, "programs"))
+	cJSON_ArrayForEach (prog,
+			    cJSON_GetObjectItemCaseSensitive(doc, "programs"))
 		printf("program %s id %.0f (%s)\n", str(prog, "name"),
 		       num(prog, "id", NULL), str(prog, "hook"));
 	print_endpoints(cJSON_GetObjectItemCaseSensitive(doc, "endpoints"));
 	counters = cJSON_GetObjectItemCaseSensitive(doc, "counters");
 	printf("\n%-18s %12s %14s\n", "COUNTER", "PACKETS", "BYTES");
-	cJSON_ArrayForEach(c, counters) {
+	cJSON_ArrayForEach (c, counters) {
 		if (num(c, "packets", NULL) == 0)
 			continue;
 		printf("%-18s %12.0f %14.0f\n", c->string,

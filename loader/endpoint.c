@@ -263,10 +263,10 @@ static int check_existing(const struct nsf_attach_req *req,
 	nsf_format_ipv4(old->ip, addr);
 	if (req->ip && req->ip != old->ip)
 		return nsf_fail(0, "already attached with address %s", addr);
-	if (strcmp(req->ifname, old->ifname))
+	if (strcmp(req->ifname, old->ifname) != 0)
 		return nsf_fail(0, "already attached with interface %s",
 				old->ifname);
-	if (req->netns_path && strcmp(req->netns_path, old->netns))
+	if (req->netns_path && strcmp(req->netns_path, old->netns) != 0)
 		return nsf_fail(0, "already attached in netns %s", old->netns);
 	err = nsf_nl_open(&nl);
 	if (err)
@@ -286,8 +286,7 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 			const struct nsf_attach_req *req,
 			struct nsf_ep_rec *rec, enum nsf_attach_result *res)
 {
-	struct attach_tx tx = { .netns_fd = -1,
-				.maps = { -1, -1, -1, -1 } };
+	struct attach_tx tx = { .netns_fd = -1, .maps = { -1, -1, -1, -1 } };
 	int err;
 
 	err = nsf_ep_load(h, req->name, rec);
@@ -311,8 +310,7 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 	if (!err)
 		err = claim_id(&tx, req->name, &rec->id);
 	if (!err)
-		err = nsf_nl_open(&tx.host_nl) ?
-			      nsf_fail(errno, "netlink") : 0;
+		err = nsf_nl_open(&tx.host_nl) ? nsf_fail(errno, "netlink") : 0;
 	if (!err)
 		err = open_pod_netns(&tx, req, rec);
 	if (!err)

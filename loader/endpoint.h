@@ -14,15 +14,15 @@
 #include "state.h"
 
 struct nsf_attach_req {
-	const char *name;       /* endpoint name */
+	const char *name;	/* endpoint name */
 	const char *netns_path; /* runtime-made namespace; NULL: named @name */
-	const char *ifname;     /* pod-side interface name */
-	uint32_t ip;            /* requested address, 0 = allocate */
+	const char *ifname;	/* pod-side interface name */
+	uint32_t ip;		/* requested address, 0 = allocate */
 };
 
 enum nsf_attach_result {
 	NSF_ATTACH_CREATED,
-	NSF_ATTACH_EXISTS,      /* same request seen before: nothing done */
+	NSF_ATTACH_EXISTS, /* same request seen before: nothing done */
 };
 
 /*

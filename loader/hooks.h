@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define NSF_TC_HANDLE 1
-#define NSF_TC_PRIO 1
+#define NSF_TC_PRIO   1
 
 /* Attach (or atomically replace) @prog_fd at tc ingress/egress of @ifindex. */
 int nsf_tc_attach(int ifindex, bool ingress, int prog_fd);

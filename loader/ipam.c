@@ -38,14 +38,14 @@ int nsf_pool_init_cidr(struct nsf_pool *pool, const char *dir,
 	return pool_init(pool, dir, NSF_POOL_IPV4, first, last);
 }
 
-int nsf_pool_init_range(struct nsf_pool *pool, const char *dir,
-			uint32_t first, uint32_t last)
+int nsf_pool_init_range(struct nsf_pool *pool, const char *dir, uint32_t first,
+			uint32_t last)
 {
 	return pool_init(pool, dir, NSF_POOL_ID, first, last);
 }
 
-static void value_path(const struct nsf_pool *pool, uint32_t value,
-		       char *path, size_t len)
+static void value_path(const struct nsf_pool *pool, uint32_t value, char *path,
+		       size_t len)
 {
 	char name[NSF_ADDR_STRLEN];
 

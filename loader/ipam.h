@@ -24,10 +24,10 @@ enum nsf_pool_kind {
 };
 
 struct nsf_pool {
-	char dir[256];          /* one file per allocated value */
+	char dir[256]; /* one file per allocated value */
 	enum nsf_pool_kind kind;
-	uint32_t first;         /* lowest value handed out */
-	uint32_t last;          /* highest value handed out */
+	uint32_t first; /* lowest value handed out */
+	uint32_t last;	/* highest value handed out */
 };
 
 /* A pool of pod addresses: the CIDR without its network and broadcast
@@ -35,8 +35,8 @@ struct nsf_pool {
 int nsf_pool_init_cidr(struct nsf_pool *pool, const char *dir,
 		       const struct nsf_cidr4 *cidr);
 /* A pool of integers first..last. */
-int nsf_pool_init_range(struct nsf_pool *pool, const char *dir,
-			uint32_t first, uint32_t last);
+int nsf_pool_init_range(struct nsf_pool *pool, const char *dir, uint32_t first,
+			uint32_t last);
 
 /* Claim @value for @owner. -EEXIST if taken (by anyone, even @owner),
  * -ERANGE if outside the pool. */

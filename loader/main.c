@@ -22,47 +22,44 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "ns", cmd_ns, true },
-	{ "init", cmd_init, true },
-	{ "attach", cmd_attach, true },
-	{ "detach", cmd_detach, true },
-	{ "status", cmd_status, true },
-	{ "reset", cmd_reset, true },
+	{ "ns", cmd_ns, true },		{ "init", cmd_init, true },
+	{ "attach", cmd_attach, true }, { "detach", cmd_detach, true },
+	{ "status", cmd_status, true }, { "reset", cmd_reset, true },
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: nsfast [-n HOSTNS] [-v] COMMAND [ARGS]\n"
-"\n"
-"Kernel fast path between pod network namespaces (tc/XDP eBPF instead of a\n"
-"bridge and iptables).\n"
-"\n"
-"Global options:\n"
-"  -n, --netns HOSTNS   act inside network namespace HOSTNS (an iproute2\n"
-"                       name or a path), as if it were the host\n"
-"  -v, --verbose        show libbpf's messages\n"
-"  -h, --help           this help;  -V, --version  the version\n"
-"\n"
-"Commands:\n"
-"  init [--pod-cidr CIDR]          load programs, create and pin maps\n"
-"                                  (default CIDR 10.244.0.0/16); idempotent,\n"
-"                                  re-run to reload programs keeping state\n"
-"  attach NAME [--ip ADDR] [--ifname IF] [--netns-path PATH]\n"
-"                                  put pod NAME on the fast path: creates\n"
-"                                  netns NAME if absent (or uses PATH), a\n"
-"                                  veth pair, addresses and routes; prints\n"
-"                                  the pod's address\n"
-"  detach NAME                     remove the pod's veth, routes, map\n"
-"                                  entries (and the netns attach created)\n"
-"  status [--json]                 endpoints, programs and counters\n"
-"  reset                           detach every pod, remove all pins/state\n"
-"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
-"  ns list                         named namespaces, as `ip netns list`\n"
-"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"
-"\n"
-"State: pins in /sys/fs/bpf/nsfast/<netns-cookie>/ (NSFAST_BPFFS), files in\n"
-"/run/nsfast/<netns-cookie>/ (NSFAST_STATE_DIR), one set per host netns.\n");
+		"Usage: nsfast [-n HOSTNS] [-v] COMMAND [ARGS]\n"
+		"\n"
+		"Kernel fast path between pod network namespaces (tc/XDP eBPF instead of a\n"
+		"bridge and iptables).\n"
+		"\n"
+		"Global options:\n"
+		"  -n, --netns HOSTNS   act inside network namespace HOSTNS (an iproute2\n"
+		"                       name or a path), as if it were the host\n"
+		"  -v, --verbose        show libbpf's messages\n"
+		"  -h, --help           this help;  -V, --version  the version\n"
+		"\n"
+		"Commands:\n"
+		"  init [--pod-cidr CIDR]          load programs, create and pin maps\n"
+		"                                  (default CIDR 10.244.0.0/16); idempotent,\n"
+		"                                  re-run to reload programs keeping state\n"
+		"  attach NAME [--ip ADDR] [--ifname IF] [--netns-path PATH]\n"
+		"                                  put pod NAME on the fast path: creates\n"
+		"                                  netns NAME if absent (or uses PATH), a\n"
+		"                                  veth pair, addresses and routes; prints\n"
+		"                                  the pod's address\n"
+		"  detach NAME                     remove the pod's veth, routes, map\n"
+		"                                  entries (and the netns attach created)\n"
+		"  status [--json]                 endpoints, programs and counters\n"
+		"  reset                           detach every pod, remove all pins/state\n"
+		"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
+		"  ns list                         named namespaces, as `ip netns list`\n"
+		"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"
+		"\n"
+		"State: pins in /sys/fs/bpf/nsfast/<netns-cookie>/ (NSFAST_BPFFS), files in\n"
+		"/run/nsfast/<netns-cookie>/ (NSFAST_STATE_DIR), one set per host netns.\n");
 }
 
 static const struct command *find_command(const char *name)
@@ -116,7 +113,8 @@ int main(int argc, char **argv)
 	}
 	cmd = find_command(argv[optind]);
 	if (!cmd) {
-		fprintf(stderr, "nsfast: unknown command '%s' (see nsfast --help)\n",
+		fprintf(stderr,
+			"nsfast: unknown command '%s' (see nsfast --help)\n",
 			argv[optind]);
 		return 2;
 	}

@@ -126,8 +126,7 @@ int nsf_dp_unpin(const struct nsf_host *h)
 
 	d = opendir(h->pin_dir);
 	if (!d)
-		return errno == ENOENT ? 0 :
-					 nsf_fail(errno, "%s", h->pin_dir);
+		return errno == ENOENT ? 0 : nsf_fail(errno, "%s", h->pin_dir);
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -324,7 +323,8 @@ int nsf_maps_counters(const struct nsf_maps *m, struct nsf_counter *out)
 		int ncpu, err;
 
 		out[r].packets = out[r].bytes = 0;
-		vals = percpu_lookup(m->counters, r, sizeof(*vals), &ncpu, &err);
+		vals = percpu_lookup(m->counters, r, sizeof(*vals), &ncpu,
+				     &err);
 		if (!vals)
 			return nsf_fail(-err, "map %s", NSF_MAP_COUNTERS);
 		for (int c = 0; c < ncpu; c++) {

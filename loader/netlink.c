@@ -158,8 +158,7 @@ int nsf_nl_link_get(struct nsf_nl *nl, const char *name, struct nsf_link *link)
 	return link_get(nl, name, 0, link);
 }
 
-int nsf_nl_link_get_index(struct nsf_nl *nl, int ifindex,
-			  struct nsf_link *link)
+int nsf_nl_link_get_index(struct nsf_nl *nl, int ifindex, struct nsf_link *link)
 {
 	return link_get(nl, NULL, ifindex, link);
 }
@@ -190,8 +189,8 @@ int nsf_nl_veth_add(struct nsf_nl *nl, const char *name, const char *peer,
 		    int peer_netns_fd)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWLINK,
-					   NLM_F_CREATE | NLM_F_EXCL);
+	struct nlmsghdr *nlh =
+		put_request(buf, nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 	struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 
 	ifm->ifi_family = AF_UNSPEC;
@@ -228,8 +227,8 @@ int nsf_nl_addr_add(struct nsf_nl *nl, int ifindex, uint32_t addr,
 		    uint8_t prefix)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWADDR,
-					   NLM_F_CREATE | NLM_F_REPLACE);
+	struct nlmsghdr *nlh =
+		put_request(buf, nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
 	struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	uint32_t be = htonl(addr);
 

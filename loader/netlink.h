@@ -23,9 +23,9 @@ struct nsf_link {
 	int ifindex;
 	char name[16];
 	uint8_t mac[6];
-	unsigned int flags;     /* IFF_* */
+	unsigned int flags; /* IFF_* */
 	unsigned int mtu;
-	char kind[16];          /* IFLA_INFO_KIND: "veth", "bridge", ... */
+	char kind[16]; /* IFLA_INFO_KIND: "veth", "bridge", ... */
 };
 
 int nsf_nl_open(struct nsf_nl *nl);

@@ -129,8 +129,9 @@ int nsf_netns_foreach(int (*fn)(const char *name, void *arg), void *arg)
 
 	dir = opendir(NSF_NETNS_RUN_DIR);
 	if (!dir)
-		return errno == ENOENT ? 0 :
-					 nsf_fail(errno, "%s", NSF_NETNS_RUN_DIR);
+		return errno == ENOENT
+			       ? 0
+			       : nsf_fail(errno, "%s", NSF_NETNS_RUN_DIR);
 	while (!err && (de = readdir(dir))) {
 		if (de->d_name[0] == '.')
 			continue;

@@ -251,7 +251,8 @@ int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg)
 
 int nsf_config_save(const struct nsf_host *h, const struct nsf_host_config *cfg)
 {
-	char path[NSF_PATH_MAX + 16], cidr[NSF_CIDR_STRLEN], gw[NSF_ADDR_STRLEN];
+	char path[NSF_PATH_MAX + 16], cidr[NSF_CIDR_STRLEN],
+		gw[NSF_ADDR_STRLEN];
 	cJSON *json = cJSON_CreateObject();
 	int err;
 
@@ -301,10 +302,12 @@ static int ep_path(const struct nsf_host *h, const char *name, char *path,
 
 static int ep_from_json(const cJSON *json, struct nsf_ep_rec *rec)
 {
-	const char *name = json_str(json, "name"), *netns = json_str(json, "netns");
+	const char *name = json_str(json, "name"),
+		   *netns = json_str(json, "netns");
 	const char *ifname = json_str(json, "ifname");
 	const char *host_ifname = json_str(json, "host_ifname");
-	const char *ip = json_str(json, "ip"), *pod_mac = json_str(json, "pod_mac");
+	const char *ip = json_str(json, "ip"),
+		   *pod_mac = json_str(json, "pod_mac");
 	const char *host_mac = json_str(json, "host_mac");
 	double ifindex, id;
 
@@ -319,11 +322,12 @@ static int ep_from_json(const cJSON *json, struct nsf_ep_rec *rec)
 	    !nsf_strlcpy(rec->host_ifname, host_ifname,
 			 sizeof(rec->host_ifname)))
 		return -EBADMSG;
-	if (nsf_parse_ipv4(ip, &rec->ip) || nsf_parse_mac(pod_mac, rec->pod_mac) ||
+	if (nsf_parse_ipv4(ip, &rec->ip) ||
+	    nsf_parse_mac(pod_mac, rec->pod_mac) ||
 	    nsf_parse_mac(host_mac, rec->host_mac))
 		return -EBADMSG;
-	rec->netns_created =
-		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "netns_created"));
+	rec->netns_created = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(json, "netns_created"));
 	rec->host_ifindex = (int)ifindex;
 	rec->id = (uint32_t)id;
 	return 0;
@@ -331,7 +335,8 @@ static int ep_from_json(const cJSON *json, struct nsf_ep_rec *rec)
 
 static cJSON *ep_to_json(const struct nsf_ep_rec *rec)
 {
-	char ip[NSF_ADDR_STRLEN], pod_mac[NSF_MAC_STRLEN], host_mac[NSF_MAC_STRLEN];
+	char ip[NSF_ADDR_STRLEN], pod_mac[NSF_MAC_STRLEN],
+		host_mac[NSF_MAC_STRLEN];
 	cJSON *json = cJSON_CreateObject();
 
 	if (!json)
@@ -425,7 +430,7 @@ static char **ep_names(const struct nsf_host *h, size_t *count, int *err)
 		size_t len = strlen(de->d_name);
 		char **grown;
 
-		if (len <= 5 || strcmp(de->d_name + len - 5, ".json"))
+		if (len <= 5 || strcmp(de->d_name + len - 5, ".json") != 0)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -472,7 +477,7 @@ int nsf_ep_foreach(const struct nsf_host *h,
 	for (i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
-	return err < 0 && !nsf_last_error()[0] ?
-		       nsf_fail(-err, "endpoints of %s", h->state_dir) :
-		       err;
+	return err < 0 && !nsf_last_error()[0]
+		       ? nsf_fail(-err, "endpoints of %s", h->state_dir)
+		       : err;
 }

@@ -24,33 +24,33 @@
 
 #define NSF_BPFFS_DEFAULT "/sys/fs/bpf"
 #define NSF_STATE_DEFAULT "/run/nsfast"
-#define NSF_PATH_MAX 256
+#define NSF_PATH_MAX	  256
 
 struct nsf_host {
-	uint64_t cookie;               /* netns cookie of the host */
-	char id[24];                   /* the cookie in decimal */
-	char bpffs[NSF_PATH_MAX];      /* bpffs mount point */
-	char pin_dir[NSF_PATH_MAX];    /* <bpffs>/nsfast/<id> */
-	char state_dir[NSF_PATH_MAX];  /* <run>/<id> */
-	int lock_fd;                   /* held while a command mutates */
+	uint64_t cookie;	      /* netns cookie of the host */
+	char id[24];		      /* the cookie in decimal */
+	char bpffs[NSF_PATH_MAX];     /* bpffs mount point */
+	char pin_dir[NSF_PATH_MAX];   /* <bpffs>/nsfast/<id> */
+	char state_dir[NSF_PATH_MAX]; /* <run>/<id> */
+	int lock_fd;		      /* held while a command mutates */
 };
 
 struct nsf_host_config {
-	struct nsf_cidr4 pod_cidr;     /* addresses handed to pods */
-	uint32_t gateway;              /* link-local gateway, host order */
+	struct nsf_cidr4 pod_cidr; /* addresses handed to pods */
+	uint32_t gateway;	   /* link-local gateway, host order */
 };
 
 struct nsf_ep_rec {
-	char name[NSF_NAME_MAX + 1];   /* endpoint name (pod) */
-	char netns[NSF_PATH_MAX];      /* iproute2 netns name, or a path */
-	bool netns_created;            /* attach made it; detach removes it */
-	char ifname[16];               /* pod-side interface */
-	char host_ifname[16];          /* host-side veth */
+	char name[NSF_NAME_MAX + 1]; /* endpoint name (pod) */
+	char netns[NSF_PATH_MAX];    /* iproute2 netns name, or a path */
+	bool netns_created;	     /* attach made it; detach removes it */
+	char ifname[16];	     /* pod-side interface */
+	char host_ifname[16];	     /* host-side veth */
 	int host_ifindex;
-	uint32_t ip;                   /* host order */
+	uint32_t ip; /* host order */
 	uint8_t pod_mac[6];
 	uint8_t host_mac[6];
-	uint32_t id;                   /* endpoint id: counters slot */
+	uint32_t id; /* endpoint id: counters slot */
 };
 
 /* Identify the current namespace as the host and compute its paths. */
@@ -65,10 +65,12 @@ int nsf_host_remove_state(const struct nsf_host *h);
 
 /* -ENOENT when the host was never initialised. */
 int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg);
-int nsf_config_save(const struct nsf_host *h, const struct nsf_host_config *cfg);
+int nsf_config_save(const struct nsf_host *h,
+		    const struct nsf_host_config *cfg);
 
 int nsf_pool_addresses(const struct nsf_host *h,
-		       const struct nsf_host_config *cfg, struct nsf_pool *pool);
+		       const struct nsf_host_config *cfg,
+		       struct nsf_pool *pool);
 int nsf_pool_ids(const struct nsf_host *h, struct nsf_pool *pool);
 
 /* -ENOENT when there is no endpoint of that name. */

@@ -18,9 +18,8 @@
  * which the pod receives). The requester must be a known endpoint on this
  * very interface: we answer with that endpoint's host-side MAC.
  */
-static __always_inline int arp_respond(struct __sk_buff *skb,
-				       struct ethhdr *eth,
-				       struct arp_eth_ipv4 *arp)
+static __always_inline int
+arp_respond(struct __sk_buff *skb, struct ethhdr *eth, struct arp_eth_ipv4 *arp)
 {
 	struct nsf_endpoint *ep;
 	struct nsf_config *cfg;

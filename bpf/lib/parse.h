@@ -24,8 +24,8 @@ struct arp_eth_ipv4 {
 } __attribute__((packed));
 
 #define ARP_HTYPE_ETHER 1
-#define ARP_OP_REQUEST 1
-#define ARP_OP_REPLY 2
+#define ARP_OP_REQUEST	1
+#define ARP_OP_REPLY	2
 
 /* Longest L2+L3 header the programs read: Ethernet + IPv4 with options. */
 #define NSF_L2L3_MAX (ETH_HLEN + 60)

@@ -11,20 +11,20 @@
 #ifndef NSFAST_REASONS_H
 #define NSFAST_REASONS_H
 
-#define NSF_REASONS(X)                                                        \
-	X(FWD_LOCAL, "fwd-local", FWD, "forwarded to a pod on this host")     \
-	X(ARP_REPLY, "arp-reply", FWD, "ARP request for the gateway answered")\
-	X(PASS_NOT_IPV4, "pass-not-ipv4", PASS, "not IPv4 or ARP")            \
-	X(PASS_ARP, "pass-arp", PASS, "ARP not for the gateway")              \
-	X(PASS_MALFORMED, "pass-malformed", PASS,                             \
-	  "truncated or invalid header, left for the kernel to judge")        \
-	X(PASS_L2_OTHER, "pass-l2-other", PASS,                               \
-	  "not addressed to the gateway MAC (broadcast, multicast, other)")   \
-	X(PASS_TTL, "pass-ttl", PASS,                                         \
-	  "TTL would expire: the kernel sends time exceeded")                 \
-	X(PASS_NOT_LOCAL, "pass-not-local", PASS,                             \
-	  "destination is not a pod on this host")                            \
-	X(PASS_UNKNOWN_SRC, "pass-unknown-src", PASS,                         \
+#define NSF_REASONS(X)                                                         \
+	X(FWD_LOCAL, "fwd-local", FWD, "forwarded to a pod on this host")      \
+	X(ARP_REPLY, "arp-reply", FWD, "ARP request for the gateway answered") \
+	X(PASS_NOT_IPV4, "pass-not-ipv4", PASS, "not IPv4 or ARP")             \
+	X(PASS_ARP, "pass-arp", PASS, "ARP not for the gateway")               \
+	X(PASS_MALFORMED, "pass-malformed", PASS,                              \
+	  "truncated or invalid header, left for the kernel to judge")         \
+	X(PASS_L2_OTHER, "pass-l2-other", PASS,                                \
+	  "not addressed to the gateway MAC (broadcast, multicast, other)")    \
+	X(PASS_TTL, "pass-ttl", PASS,                                          \
+	  "TTL would expire: the kernel sends time exceeded")                  \
+	X(PASS_NOT_LOCAL, "pass-not-local", PASS,                              \
+	  "destination is not a pod on this host")                             \
+	X(PASS_UNKNOWN_SRC, "pass-unknown-src", PASS,                          \
 	  "sent from an interface that is not a known endpoint")
 
 enum nsf_reason_kind { NSF_KIND_FWD, NSF_KIND_PASS, NSF_KIND_DROP };

@@ -54,7 +54,7 @@
 #include "frames.h"
 #include "pod_ingress.skel.h"
 
-#define HOST_IP(a, b, c, d)                                                    \
+#define HOST_IP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
 #define ADDR_A	     HOST_IP(10, 244, 0, 2)
@@ -80,24 +80,24 @@
 static const struct nsf_endpoint ep_a = {
 	.ifindex = IFINDEX_LO,
 	.id = 1,
-	.pod_mac = {0x02, 0x00, 0x0a, 0x00, 0x00, 0x02},
-	.host_mac = {0xee, 0xee, 0xee, 0x00, 0x00, 0x01},
+	.pod_mac = { 0x02, 0x00, 0x0a, 0x00, 0x00, 0x02 },
+	.host_mac = { 0xee, 0xee, 0xee, 0x00, 0x00, 0x01 },
 	.flags = NSF_EP_F_LOCAL,
 };
 
 static const struct nsf_endpoint ep_b = {
 	.ifindex = IFINDEX_B,
 	.id = 2,
-	.pod_mac = {0x02, 0x00, 0x0b, 0x00, 0x00, 0x03},
-	.host_mac = {0xee, 0xee, 0xee, 0x00, 0x00, 0x02},
+	.pod_mac = { 0x02, 0x00, 0x0b, 0x00, 0x00, 0x03 },
+	.host_mac = { 0xee, 0xee, 0xee, 0x00, 0x00, 0x02 },
 	.flags = NSF_EP_F_LOCAL,
 };
 
 static const struct nsf_endpoint ep_c = {
 	.ifindex = IFINDEX_C,
 	.id = 3,
-	.pod_mac = {0x02, 0x00, 0x0c, 0x00, 0x00, 0x04},
-	.host_mac = {0xee, 0xee, 0xee, 0x00, 0x00, 0x03},
+	.pod_mac = { 0x02, 0x00, 0x0c, 0x00, 0x00, 0x04 },
+	.host_mac = { 0xee, 0xee, 0xee, 0x00, 0x00, 0x03 },
 	.flags = NSF_EP_F_LOCAL,
 };
 
@@ -105,12 +105,14 @@ static const struct {
 	uint32_t addr; /* host order */
 	const struct nsf_endpoint *ep;
 } fixture[] = {
-	{ADDR_A, &ep_a},
-	{ADDR_B, &ep_b},
-	{ADDR_C, &ep_c},
+	{ ADDR_A, &ep_a },
+	{ ADDR_B, &ep_b },
+	{ ADDR_C, &ep_c },
 };
 
-static const uint8_t mac_bcast[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t mac_bcast[ETH_ALEN] = {
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+};
 static const uint8_t mac_zero[ETH_ALEN];
 
 static const char *const reason_names[NSF_R_MAX] = {
@@ -260,7 +262,7 @@ static const char *reason_name(uint32_t r)
 static struct nsf_counter counter_sum(uint32_t reason)
 {
 	const struct nsf_counter *v = hn.percpu;
-	struct nsf_counter sum = {0};
+	struct nsf_counter sum = { 0 };
 	int i;
 
 	if (bpf_map_lookup_elem(hn.counters_fd, &reason, hn.percpu))
@@ -306,7 +308,7 @@ static void stats_add(struct nsf_ep_stats *sum, const struct nsf_ep_stats *v)
 static struct nsf_ep_stats ep_stats_sum(uint32_t id)
 {
 	const struct nsf_ep_stats *v = hn.percpu;
-	struct nsf_ep_stats sum = {0};
+	struct nsf_ep_stats sum = { 0 };
 	int i;
 
 	if (bpf_map_lookup_elem(hn.stats_fd, &id, hn.percpu))
@@ -316,12 +318,12 @@ static struct nsf_ep_stats ep_stats_sum(uint32_t id)
 	return sum;
 }
 
-#define STATS_FMT                                                              \
+#define STATS_FMT \
 	"from %llu/%llu to %llu/%llu fallback %llu/%llu drop %llu/%llu"
-#define STATS_ARGS(s)                                                          \
-	ULL((s).from_pod_packets), ULL((s).from_pod_bytes),                    \
-		ULL((s).to_pod_packets), ULL((s).to_pod_bytes),                \
-		ULL((s).fallback_packets), ULL((s).fallback_bytes),            \
+#define STATS_ARGS(s)                                               \
+	ULL((s).from_pod_packets), ULL((s).from_pod_bytes),         \
+		ULL((s).to_pod_packets), ULL((s).to_pod_bytes),     \
+		ULL((s).fallback_packets), ULL((s).fallback_bytes), \
 		ULL((s).drop_packets), ULL((s).drop_bytes)
 
 /* Every endpoint id of the fixture holds exactly @want[id]. */
@@ -340,7 +342,7 @@ static void expect_ep_stats(const struct nsf_ep_stats want[NR_IDS])
 
 static void expect_no_ep_stats(void)
 {
-	const struct nsf_ep_stats want[NR_IDS] = {{0}};
+	const struct nsf_ep_stats want[NR_IDS] = { { 0 } };
 
 	expect_ep_stats(want);
 }
@@ -395,7 +397,7 @@ static void expect_forwarded(const struct frame *in, struct result *r,
 static void check_forward_on(const struct frame *in, uint32_t ingress,
 			     uint32_t src_id, const struct nsf_endpoint *dst)
 {
-	struct nsf_ep_stats want[NR_IDS] = {{0}};
+	struct nsf_ep_stats want[NR_IDS] = { { 0 } };
 	struct result r;
 
 	reset();
@@ -422,7 +424,7 @@ static void check_forward(const struct frame *in, uint32_t src_id,
 static void check_pass(const struct frame *in, uint32_t ingress,
 		       uint32_t reason, uint32_t fallback_id)
 {
-	struct nsf_ep_stats want[NR_IDS] = {{0}};
+	struct nsf_ep_stats want[NR_IDS] = { { 0 } };
 	struct result r;
 
 	reset();
@@ -549,7 +551,7 @@ static void test_fwd_to_self(void **state)
 /* The lowest TTL still forwarded, and the highest. */
 static void test_fwd_ttl_bounds(void **state)
 {
-	static const uint8_t ttls[] = {2, 255};
+	static const uint8_t ttls[] = { 2, 255 };
 	struct frame f;
 	size_t i;
 
@@ -568,8 +570,8 @@ static void test_fwd_ttl_bounds(void **state)
  */
 static void test_fwd_checksum_wrap(void **state)
 {
-	static const uint16_t sums[] = {0x0000, 0x00ff, 0x0100, 0xfeff,
-					0xff00, 0xff01, 0xfffe, 0xffff};
+	static const uint16_t sums[] = { 0x0000, 0x00ff, 0x0100, 0xfeff,
+					 0xff00, 0xff01, 0xfffe, 0xffff };
 	struct frame f;
 	size_t i;
 
@@ -587,7 +589,7 @@ static void test_fwd_checksum_wrap(void **state)
 
 static void test_fwd_ip_options(void **state)
 {
-	static const uint8_t opt_lens[] = {4, 40}; /* ihl 6 and 15 */
+	static const uint8_t opt_lens[] = { 4, 40 }; /* ihl 6 and 15 */
 	struct frame f;
 	size_t i;
 
@@ -607,7 +609,7 @@ static void test_fwd_ip_options(void **state)
 
 static void test_pass_ttl(void **state)
 {
-	static const uint8_t ttls[] = {1, 0};
+	static const uint8_t ttls[] = { 1, 0 };
 	struct frame f;
 	size_t i;
 
@@ -656,8 +658,8 @@ static void test_pass_l2_other(void **state)
 
 static void test_pass_not_local(void **state)
 {
-	static const uint32_t dsts[] = {ADDR_UNKNOWN, ADDR_OUTSIDE,
-					NSF_GATEWAY4};
+	static const uint32_t dsts[] = { ADDR_UNKNOWN, ADDR_OUTSIDE,
+					 NSF_GATEWAY4 };
 	struct frame f;
 	size_t i;
 
@@ -675,7 +677,7 @@ static void test_pass_not_local(void **state)
 /* A spoofed or foreign source, to another pod and to this veth's own. */
 static void test_pass_src_not_endpoint(void **state)
 {
-	static const uint32_t dsts[] = {ADDR_B, ADDR_A};
+	static const uint32_t dsts[] = { ADDR_B, ADDR_A };
 	struct frame f;
 	size_t i;
 
@@ -808,7 +810,7 @@ static void test_pass_ipv6(void **state)
 
 static void test_pass_unknown_ethertype(void **state)
 {
-	static const uint16_t types[] = {0x88b5, ETH_P_8021Q};
+	static const uint16_t types[] = { 0x88b5, ETH_P_8021Q };
 	struct frame f;
 	size_t i;
 
@@ -849,8 +851,8 @@ static bool short_ipv4_refused(const struct frame *full)
  */
 static void test_truncated(void **state)
 {
-	struct __sk_buff ctx = {.ifindex = IFINDEX_LO,
-				.ingress_ifindex = IFINDEX_LO};
+	struct __sk_buff ctx = { .ifindex = IFINDEX_LO,
+				 .ingress_ifindex = IFINDEX_LO };
 	struct frame full, f;
 	uint32_t len;
 	bool refused;
@@ -967,7 +969,7 @@ static void test_header_only_accepted(void **state)
 /* First (MF), middle (MF + offset), last (offset) fragment and DF. */
 static void test_fwd_fragments(void **state)
 {
-	static const uint16_t frag_offs[] = {0x2000, 0x20b9, 0x00b9, 0x4000};
+	static const uint16_t frag_offs[] = { 0x2000, 0x20b9, 0x00b9, 0x4000 };
 	struct frame f;
 	size_t i;
 
@@ -1012,8 +1014,8 @@ static uint32_t missing_ifindex(void)
 /* What the comment at the top says about ctx, checked on this kernel. */
 static void test_ctx_ifindex(void **state)
 {
-	struct __sk_buff ctx = {.ifindex = IFINDEX_LO,
-				.ingress_ifindex = IFINDEX_C};
+	struct __sk_buff ctx = { .ifindex = IFINDEX_LO,
+				 .ingress_ifindex = IFINDEX_C };
 	struct ipv4_spec s = spec(ADDR_C, ADDR_B, IPPROTO_UDP);
 	struct result r;
 	struct frame f;
@@ -1035,9 +1037,9 @@ static void test_ctx_ifindex(void **state)
 	expect_counter(NSF_R_PASS_UNKNOWN_SRC, 1, f.len);
 	expect_no_ep_stats();
 	/* ifindex must name a device; other fields must stay zero. */
-	ctx = (struct __sk_buff){.ifindex = missing_ifindex()};
+	ctx = (struct __sk_buff){ .ifindex = missing_ifindex() };
 	check_refused(&f, &ctx, -ENODEV);
-	ctx = (struct __sk_buff){.ifindex = IFINDEX_LO, .protocol = 8};
+	ctx = (struct __sk_buff){ .ifindex = IFINDEX_LO, .protocol = 8 };
 	check_refused(&f, &ctx, -EINVAL);
 }
 
@@ -1069,8 +1071,7 @@ static int unpin_all(struct bpf_object *obj)
 	struct bpf_map *map;
 	int err;
 
-	bpf_object__for_each_map(map, obj)
-	{
+	bpf_object__for_each_map (map, obj) {
 		err = bpf_map__set_pin_path(map, NULL);
 		if (err)
 			return err;
@@ -1082,8 +1083,7 @@ static int check_unpinned(struct bpf_object *obj)
 {
 	struct bpf_map *map;
 
-	bpf_object__for_each_map(map, obj)
-	{
+	bpf_object__for_each_map (map, obj) {
 		if (bpf_map__pin_path(map) || bpf_map__is_pinned(map)) {
 			print_error("map %s is pinned\n", bpf_map__name(map));
 			return -EEXIST;

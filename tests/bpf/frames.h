@@ -334,8 +334,8 @@ frame_arp(struct frame *f, uint16_t op, const uint8_t sha[ETH_ALEN],
  * followed by @payload bytes of pattern. */
 static inline void frame_ipv6(struct frame *f, uint16_t payload)
 {
-	static const uint8_t saddr[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
-	static const uint8_t daddr[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 2};
+	static const uint8_t saddr[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	static const uint8_t daddr[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 	uint8_t *h = f->data + f->len;
 	uint16_t plen = htons(payload);
 
