@@ -42,6 +42,9 @@ TEST_HDRS  := $(wildcard tests/bpf/*.h tests/unit/*.h)
 
 NSFAST := $(BUILD)/nsfast
 
+# Keep BPF objects: bpftool reads them and tests may want them.
+.SECONDARY:
+
 .PHONY: all deps test unit demo bench install uninstall clean format \
 	check-format lint
 

@@ -113,15 +113,27 @@ void nsf_format_mac(const uint8_t mac[6], char out[NSF_MAC_STRLEN])
 		 mac[1], mac[2], mac[3], mac[4], mac[5]);
 }
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Strictly "xx:xx:xx:xx:xx:xx", two hex digits each, as nsf_format_mac(). */
 int nsf_parse_mac(const char *s, uint8_t mac[6])
 {
-	unsigned int b[6];
-	char end;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
 
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5], &end) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)b[i];
+		if (lo < 0 || s[2] != (i < 5 ? ':' : '\0'))
+			return -EINVAL;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+		s += 3;
+	}
 	return 0;
 }

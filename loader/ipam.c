@@ -62,6 +62,7 @@ int nsf_pool_reserve(const struct nsf_pool *pool, uint32_t value,
 	char path[512];
 	size_t len = strlen(owner);
 	int fd, err = 0;
+	ssize_t n;
 
 	if (value < pool->first || value > pool->last)
 		return -ERANGE;
@@ -69,8 +70,11 @@ int nsf_pool_reserve(const struct nsf_pool *pool, uint32_t value,
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, owner, len) != (ssize_t)len)
-		err = errno ? -errno : -EIO;
+	n = write(fd, owner, len);
+	if (n < 0)
+		err = -errno;
+	else if (n != (ssize_t)len)
+		err = -EIO; /* short write: errno is not set */
 	if (close(fd) && !err)
 		err = -errno;
 	if (err)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,9 +75,10 @@ bool nsf_valid_ifname(const char *ifname)
 		return false;
 	if (!strcmp(ifname, ".") || !strcmp(ifname, ".."))
 		return false;
-	for (const char *p = ifname; *p; p++)
-		if (*p == '/' || *p == ':' || *p == ' ' || *p == '\t' ||
-		    *p == '\n')
+	for (const unsigned char *p = (const unsigned char *)ifname; *p; p++)
+		/* As the kernel's dev_valid_name(), whose isspace() also
+		 * counts 0xa0 (Latin-1 no-break space). */
+		if (*p == '/' || *p == ':' || isspace(*p) || *p == 0xa0)
 			return false;
 	return true;
 }
