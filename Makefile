@@ -14,7 +14,7 @@ WARN      := -Wall -Wextra -Werror
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD)/skel -Iloader
 LDLIBS    := -lbpf -lxdp -lmnl -lcjson -lelf -lz
-BPF_CFLAGS := -O2 -g $(WARN) -target bpf -D__TARGET_ARCH_$(ARCH) \
+BPF_CFLAGS := -O2 -g $(WARN) -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 	      -Iinclude -I/usr/include/$(MULTIARCH)
 
 # SANITIZE=1: loader and tests under AddressSanitizer + UBSan.

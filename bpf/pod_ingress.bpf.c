@@ -12,6 +12,7 @@
 #include "lib/stats.h"
 #include "lib/route.h"
 #include "lib/arp.h"
+#include "lib/snat.h"
 
 static __always_inline int pass(enum nsf_reason reason, __u32 len)
 {
@@ -24,6 +25,30 @@ static __always_inline int pass_from(const struct nsf_endpoint *src,
 {
 	count_fallback(src, len);
 	return pass(reason, len);
+}
+
+/*
+ * Not for a local pod: masquerade it out of the uplink if it is routed
+ * there, else leave it to the kernel (the host itself, other interfaces).
+ */
+static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
+				    struct iphdr *ip,
+				    const struct nsf_endpoint *src, __u32 len)
+{
+	struct nsf_config *cfg = config();
+	struct snat_verdict v;
+
+	if (!cfg || !cfg->uplink_ifindex)
+		return pass_from(src, NSF_R_PASS_NOT_LOCAL, len);
+	v = snat_to_uplink(skb, eth, ip, cfg);
+	count_reason(v.reason, len);
+	if (v.reason == NSF_R_FWD_SNAT)
+		count_from_pod(src, len);
+	else if (v.action == TC_ACT_SHOT)
+		count_drop(src, len);
+	else
+		count_fallback(src, len);
+	return v.action;
 }
 
 SEC("tc")
@@ -68,7 +93,7 @@ int nsf_from_pod(struct __sk_buff *skb)
 
 	dst = endpoint_v4(ip->daddr);
 	if (!dst)
-		return pass_from(src, NSF_R_PASS_NOT_LOCAL, len);
+		return to_world(skb, eth, ip, src, len);
 
 	count_from_pod(src, len);
 	count_to_pod(dst, len);

@@ -6,6 +6,10 @@
 #include "commands.h"
 #include "endpoint.h"
 
+#define USAGE                                                                \
+	"usage: nsfast attach NAME [--ip ADDR] [--ifname IF] [--netns-path " \
+	"PATH]"
+
 static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 {
 	static const struct option opts[] = {
@@ -26,9 +30,8 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 		else if (c == 'p')
 			req->netns_path = optarg;
 		else
-			return nsf_fail(0, "usage: nsfast attach NAME [--ip "
-					   "ADDR] [--ifname IF] [--netns-path "
-					   "PATH]");
+			return nsf_fail(0, "bad option '%s' (%s)",
+					argv[optind - 1], USAGE);
 	}
 	if (optind + 1 != argc)
 		return nsf_fail(0, "usage: nsfast attach NAME [--ip ADDR] "

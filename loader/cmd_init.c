@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * nsfast init: load the programs and pin them with their maps. Re-running it
- * reloads the programs (e.g. after an upgrade) and swaps them in on every
- * endpoint, keeping the maps and so every endpoint and counter.
+ * nsfast init: load the programs and pin them with their maps, and set up
+ * the uplink if one is given. Re-running it reloads the programs (e.g.
+ * after an upgrade) and swaps them in on every endpoint and the uplink,
+ * keeping the maps, so endpoints, counters and NAT flows survive. Options
+ * not given on a re-run keep their previous values.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,8 +18,23 @@
 #include "commands.h"
 #include "endpoint.h"
 #include "maps.h"
+#include "uplink.h"
 
 #define DEFAULT_POD_CIDR "10.244.0.0/16"
+#define USAGE                                                                \
+	"usage: nsfast init [--pod-cidr CIDR] [--uplink IFACE|--no-uplink] " \
+	"[--snat-ip ADDR] [--xdp-mode native|generic|off] [--nat-ports "     \
+	"MIN-MAX] [--nat-entries N]"
+
+struct init_args {
+	const char *pod_cidr;
+	const char *uplink;
+	bool no_uplink;
+	const char *snat_ip;
+	const char *xdp_mode;
+	const char *nat_ports;
+	const char *nat_entries;
+};
 
 static int count_endpoint(const struct nsf_ep_rec *rec, void *arg)
 {
@@ -77,19 +95,20 @@ static int reattach_all(const struct nsf_host *h)
 	return err;
 }
 
-static int configure(const struct nsf_host *h,
-		     const struct nsf_host_config *cfg)
+static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 {
 	struct nsf_maps maps;
 	int err;
 
-	err = nsf_dp_load(h);
+	err = nsf_dp_load(h, cfg);
 	if (!err)
 		err = nsf_maps_open(h, &maps);
 	if (err)
 		return err;
 	err = nsf_maps_write_config(&maps, cfg);
 	nsf_maps_close(&maps);
+	if (!err && cfg->uplink[0])
+		err = nsf_uplink_attach(h, cfg);
 	if (!err)
 		err = nsf_config_save(h, cfg);
 	if (!err)
@@ -97,44 +116,173 @@ static int configure(const struct nsf_host *h,
 	return err;
 }
 
-static int parse_args(int argc, char **argv, struct nsf_host_config *cfg)
+static int parse_ports(const char *s, struct nsf_host_config *cfg)
+{
+	unsigned long lo, hi;
+	char *end;
+
+	lo = strtoul(s, &end, 10);
+	if (*end != '-')
+		return -EINVAL;
+	hi = strtoul(end + 1, &end, 10);
+	if (*end || lo < 1024 || hi > 65535 || lo > hi)
+		return -EINVAL;
+	cfg->nat_port_min = (uint16_t)lo;
+	cfg->nat_port_max = (uint16_t)hi;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct init_args *a)
 {
 	static const struct option opts[] = {
 		{ "pod-cidr", required_argument, NULL, 'c' },
+		{ "uplink", required_argument, NULL, 'u' },
+		{ "no-uplink", no_argument, NULL, 'U' },
+		{ "snat-ip", required_argument, NULL, 's' },
+		{ "xdp-mode", required_argument, NULL, 'x' },
+		{ "nat-ports", required_argument, NULL, 'p' },
+		{ "nat-entries", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cidr = DEFAULT_POD_CIDR;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		if (c != 'c')
-			return nsf_fail(0,
-					"usage: nsfast init [--pod-cidr CIDR]");
-		cidr = optarg;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->pod_cidr = optarg;
+			break;
+		case 'u':
+			a->uplink = optarg;
+			break;
+		case 'U':
+			a->no_uplink = true;
+			break;
+		case 's':
+			a->snat_ip = optarg;
+			break;
+		case 'x':
+			a->xdp_mode = optarg;
+			break;
+		case 'p':
+			a->nat_ports = optarg;
+			break;
+		case 'e':
+			a->nat_entries = optarg;
+			break;
+		default:
+			return nsf_fail(0, "bad option '%s' (%s)",
+					argv[optind - 1], USAGE);
+		}
 	}
 	if (optind != argc)
 		return nsf_fail(0, "unexpected argument '%s'", argv[optind]);
-	if (nsf_parse_cidr4(cidr, &cfg->pod_cidr, false))
+	if (a->uplink && a->no_uplink)
 		return nsf_fail(0,
-				"invalid pod CIDR '%s' (want a.b.c.d/len "
-				"with no host bits)",
-				cidr);
+				"--uplink and --no-uplink exclude each other");
+	return 0;
+}
+
+static int apply_cidr(const struct init_args *a, struct nsf_host_config *cfg)
+{
+	if (!a->pod_cidr)
+		return 0;
+	if (nsf_parse_cidr4(a->pod_cidr, &cfg->pod_cidr, false))
+		return nsf_fail(0,
+				"invalid pod CIDR '%s' (want a.b.c.d/len with "
+				"no host bits)",
+				a->pod_cidr);
 	if (cfg->pod_cidr.prefix < 8 || cfg->pod_cidr.prefix > 30)
 		return nsf_fail(0, "pod CIDR %s: prefix must be /8 to /30",
-				cidr);
-	cfg->gateway = NSF_GATEWAY4;
+				a->pod_cidr);
 	return 0;
+}
+
+/* Options given on this run, merged over the saved (or default) config. */
+static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
+{
+	unsigned long n;
+	char *end;
+	int err = apply_cidr(a, cfg);
+
+	if (err)
+		return err;
+	if (a->xdp_mode && nsf_xdp_mode_parse(a->xdp_mode, &cfg->xdp_mode))
+		return nsf_fail(0,
+				"invalid --xdp-mode '%s' (native, generic "
+				"or off)",
+				a->xdp_mode);
+	if (a->nat_ports && parse_ports(a->nat_ports, cfg))
+		return nsf_fail(0,
+				"invalid --nat-ports '%s' (MIN-MAX within "
+				"1024-65535)",
+				a->nat_ports);
+	if (a->nat_entries) {
+		n = strtoul(a->nat_entries, &end, 10);
+		if (*end || n < 1024 || n > (1ul << 25))
+			return nsf_fail(0,
+					"invalid --nat-entries '%s' (1024 "
+					"to 33554432)",
+					a->nat_entries);
+		cfg->nat_entries = (uint32_t)n;
+	}
+	if (a->no_uplink)
+		cfg->uplink[0] = '\0';
+	if (a->uplink &&
+	    !nsf_strlcpy(cfg->uplink, a->uplink, sizeof(cfg->uplink)))
+		return nsf_fail(0, "invalid uplink name '%s'", a->uplink);
+	if (a->snat_ip && !cfg->uplink[0])
+		return nsf_fail(0, "--snat-ip needs an uplink");
+	if (cfg->uplink[0] && (a->uplink || a->snat_ip || cfg->snat_learned))
+		return nsf_uplink_resolve(cfg, a->snat_ip);
+	return 0;
+}
+
+static void defaults(struct nsf_host_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	nsf_parse_cidr4(DEFAULT_POD_CIDR, &cfg->pod_cidr, false);
+	cfg->gateway = NSF_GATEWAY4;
+	cfg->xdp_mode = NSF_XDP_NATIVE;
+	cfg->nat_port_min = NSF_NAT_PORT_MIN;
+	cfg->nat_port_max = NSF_NAT_PORT_MAX;
+	cfg->nat_entries = NSF_NAT_DEFAULT_ENTRIES;
+}
+
+static void print_result(const struct nsf_host *h,
+			 const struct nsf_host_config *cfg, bool fresh)
+{
+	char cidr[NSF_CIDR_STRLEN], snat[NSF_ADDR_STRLEN];
+
+	nsf_format_cidr4(&cfg->pod_cidr, cidr);
+	printf("nsfast: host %s %s: pod CIDR %s", h->id,
+	       fresh ? "initialised" : "reloaded", cidr);
+	if (cfg->uplink[0]) {
+		nsf_format_ipv4(cfg->snat, snat);
+		printf(", uplink %s (%s, %s) masquerading to %s", cfg->uplink,
+		       cfg->uplink_tc ? "tc" : "xdp",
+		       nsf_xdp_mode_name(cfg->xdp_mode), snat);
+	}
+	printf(", pins in %s\n", h->pin_dir);
+}
+
+/* Take the uplink programs off an uplink this run no longer uses. */
+static int drop_old_uplink(const struct nsf_host_config *old,
+			   const struct nsf_host_config *cfg)
+{
+	if (!old->uplink[0] || !strcmp(old->uplink, cfg->uplink))
+		return 0;
+	return nsf_uplink_detach(old);
 }
 
 int cmd_init(int argc, char **argv)
 {
-	struct nsf_host_config cfg = { 0 }, old = { 0 };
-	char cidr[NSF_CIDR_STRLEN];
-	bool fresh;
+	struct nsf_host_config cfg, old;
+	struct init_args args = { 0 };
 	struct nsf_host h;
+	bool fresh;
 	int err;
 
-	err = parse_args(argc, argv, &cfg);
+	err = parse_args(argc, argv, &args);
 	if (!err)
 		err = nsf_host_open(&h);
 	if (!err)
@@ -143,25 +291,32 @@ int cmd_init(int argc, char **argv)
 		nsf_report("init");
 		return 1;
 	}
+	defaults(&old);
 	fresh = nsf_config_load(&h, &old) == -ENOENT;
+	if (fresh)
+		defaults(&old);
+	cfg = old;
 	err = nsf_host_lock(&h);
+	if (!err)
+		err = apply_args(&args, &cfg);
 	if (!err && !fresh)
 		err = check_cidr_change(&h, &old, &cfg);
+	if (!err && !fresh)
+		err = drop_old_uplink(&old, &cfg);
 	if (!err)
 		err = configure(&h, &cfg);
 	if (err) {
 		nsf_report("init");
 		/* A first init that failed leaves nothing behind. */
 		if (fresh) {
+			nsf_uplink_detach(&cfg);
 			nsf_dp_unpin(&h);
 			nsf_host_remove_state(&h);
 		}
 		nsf_host_close(&h);
 		return 1;
 	}
-	nsf_format_cidr4(&cfg.pod_cidr, cidr);
-	printf("nsfast: host %s %s: pod CIDR %s, pins in %s\n", h.id,
-	       fresh ? "initialised" : "reloaded", cidr, h.pin_dir);
+	print_result(&h, &cfg, fresh);
 	nsf_host_close(&h);
 	return 0;
 }

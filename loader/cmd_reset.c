@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "endpoint.h"
+#include "uplink.h"
 
 struct reset_ctx {
 	const struct nsf_host *h;
@@ -30,6 +31,7 @@ int cmd_reset(int argc, char **argv)
 {
 	struct nsf_host h = { .lock_fd = -1 };
 	struct reset_ctx ctx = { .h = &h };
+	struct nsf_host_config cfg;
 	struct stat st;
 	int err;
 
@@ -50,6 +52,8 @@ int cmd_reset(int argc, char **argv)
 	err = nsf_host_lock(&h);
 	if (!err)
 		err = nsf_ep_foreach(&h, reset_endpoint, &ctx);
+	if (!err && nsf_config_load(&h, &cfg) == 0)
+		err = nsf_uplink_detach(&cfg);
 	if (!err && !ctx.failed)
 		err = nsf_dp_unpin(&h);
 	if (!err && !ctx.failed)

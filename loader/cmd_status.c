@@ -131,7 +131,7 @@ static cJSON *programs(const struct nsf_host *h, uint32_t prog_id)
 
 static int build(const struct nsf_host *h, cJSON *doc)
 {
-	struct status_ctx ctx = { .maps = { -1, -1, -1, -1 } };
+	struct status_ctx ctx = { .maps = NSF_MAPS_CLOSED };
 	char cidr[NSF_CIDR_STRLEN], gw[NSF_ADDR_STRLEN];
 	struct nsf_host_config cfg;
 	cJSON *counters;
@@ -190,7 +190,7 @@ static void print_endpoints(const cJSON *eps)
 
 	printf("\n%-20s %-15s %-11s %-8s %12s %12s %12s\n", "ENDPOINT", "IP",
 	       "VETH", "STATE", "FROM-POD", "TO-POD", "FALLBACK");
-	cJSON_ArrayForEach (ep, eps) {
+	cJSON_ArrayForEach(ep, eps) {
 		const cJSON *c =
 			cJSON_GetObjectItemCaseSensitive(ep, "counters");
 		bool attached = cJSON_IsTrue(
@@ -217,14 +217,14 @@ static void print_text(const struct nsf_host *h, const cJSON *doc)
 	}
 	printf("pod CIDR %s  gateway %s\n", str(doc, "pod_cidr"),
 	       str(doc, "gateway"));
-	cJSON_ArrayForEach (prog,
-			    cJSON_GetObjectItemCaseSensitive(doc, "programs"))
+	cJSON_ArrayForEach(prog,
+			   cJSON_GetObjectItemCaseSensitive(doc, "programs"))
 		printf("program %s id %.0f (%s)\n", str(prog, "name"),
 		       num(prog, "id", NULL), str(prog, "hook"));
 	print_endpoints(cJSON_GetObjectItemCaseSensitive(doc, "endpoints"));
 	counters = cJSON_GetObjectItemCaseSensitive(doc, "counters");
 	printf("\n%-18s %12s %14s\n", "COUNTER", "PACKETS", "BYTES");
-	cJSON_ArrayForEach (c, counters) {
+	cJSON_ArrayForEach(c, counters) {
 		if (num(c, "packets", NULL) == 0)
 			continue;
 		printf("%-18s %12.0f %14.0f\n", c->string,
@@ -246,7 +246,10 @@ int cmd_status(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (c != 'j') {
-			fprintf(stderr, "usage: nsfast status [--json]\n");
+			fprintf(stderr,
+				"nsfast: status: bad option '%s' (usage: "
+				"nsfast status [--json])\n",
+				argv[optind - 1]);
 			return 2;
 		}
 		json = true;

@@ -12,6 +12,8 @@ int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_nat(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 
 /* Shared by commands: open the current host; @lock takes the host lock,
  * and fails with "not initialised" unless @create or init ran before. */

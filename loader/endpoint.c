@@ -9,6 +9,7 @@
 #include "hooks.h"
 #include "netlink.h"
 #include "netns.h"
+#include "sysfs.h"
 
 /* What an attach has done so far: exactly what a rollback must undo. */
 struct attach_tx {
@@ -161,6 +162,9 @@ static int configure_pod_side(struct attach_tx *tx,
 		err = nsf_nl_route_add(nl, link.ifindex, cfg->gateway, 32, 0);
 	if (!err)
 		err = nsf_nl_route_add(nl, link.ifindex, 0, 0, cfg->gateway);
+	/* NAPI on the pod side, so the uplink's XDP can redirect into it. */
+	if (!err)
+		err = nsf_set_gro(tx->netns_fd, rec->ifname, true);
 	if (err)
 		return nsf_fail(-err, "netns %s: configure %s", rec->netns,
 				rec->ifname);
@@ -176,6 +180,11 @@ static int configure_host_side(struct attach_tx *tx,
 	int err;
 
 	err = nsf_nl_link_up(nl, rec->host_ifindex);
+	/* Forwarding on this veth only (not ip_forward): bpf_fib_lookup()
+	 * needs it to route masqueraded traffic, and the kernel needs it to
+	 * answer a pod with ICMP (frag needed, TTL exceeded). */
+	if (!err)
+		err = nsf_set_forwarding(rec->host_ifname, true);
 	if (!err)
 		err = nsf_nl_neigh_add(nl, rec->host_ifindex, rec->ip,
 				       rec->pod_mac);
@@ -195,11 +204,31 @@ static int enable_fast_path(const struct nsf_host *h, struct attach_tx *tx,
 	if (!err)
 		err = nsf_maps_zero_ep_stats(&tx->maps, rec->id);
 	if (!err)
+		err = nsf_maps_add_tx_port(&tx->maps, rec->host_ifindex);
+	if (!err)
 		err = nsf_maps_add_endpoint(&tx->maps, rec);
 	if (err)
 		return err;
 	tx->in_map = true;
 	return nsf_endpoint_reattach(h, -1, rec);
+}
+
+/* What an endpoint needs from the host side beyond its veth: the XDP
+ * redirect target and forwarding (both may predate an uplink). */
+static int host_side_extras(const struct nsf_host *h,
+			    const struct nsf_ep_rec *rec)
+{
+	struct nsf_maps maps;
+	int err;
+
+	err = nsf_set_forwarding(rec->host_ifname, true);
+	if (err)
+		return nsf_fail(-err, "veth %s: forwarding", rec->host_ifname);
+	err = nsf_maps_open(h, &maps);
+	if (!err)
+		err = nsf_maps_add_tx_port(&maps, rec->host_ifindex);
+	nsf_maps_close(&maps);
+	return err;
 }
 
 int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
@@ -218,13 +247,15 @@ int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
 	if (err)
 		return nsf_fail(-err, "veth %s: attach tc ingress",
 				rec->host_ifname);
-	return 0;
+	return prog_fd < 0 ? 0 : host_side_extras(h, rec);
 }
 
 static void rollback(struct attach_tx *tx, const struct nsf_ep_rec *rec)
 {
 	if (tx->in_map)
 		nsf_maps_del_endpoint(&tx->maps, rec->ip);
+	if (tx->maps.tx_ports >= 0 && rec->host_ifindex)
+		nsf_maps_del_tx_port(&tx->maps, rec->host_ifindex);
 	/* Deleting one end of a veth deletes its peer in the pod too. */
 	if (tx->veth_created && rec->host_ifindex)
 		nsf_nl_link_del(&tx->host_nl, rec->host_ifindex);
@@ -286,7 +317,7 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 			const struct nsf_attach_req *req,
 			struct nsf_ep_rec *rec, enum nsf_attach_result *res)
 {
-	struct attach_tx tx = { .netns_fd = -1, .maps = { -1, -1, -1, -1 } };
+	struct attach_tx tx = { .netns_fd = -1, .maps = NSF_MAPS_CLOSED };
 	int err;
 
 	err = nsf_ep_load(h, req->name, rec);
@@ -342,6 +373,8 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	err = nsf_maps_open(h, &maps);
 	if (!err) {
 		err = nsf_maps_del_endpoint(&maps, rec->ip);
+		if (!err)
+			err = nsf_maps_del_tx_port(&maps, rec->host_ifindex);
 		nsf_maps_close(&maps);
 	}
 	if (err && err != -ENOENT)

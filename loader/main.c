@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "ns", cmd_ns, true },		{ "init", cmd_init, true },
 	{ "attach", cmd_attach, true }, { "detach", cmd_detach, true },
 	{ "status", cmd_status, true }, { "reset", cmd_reset, true },
+	{ "nat", cmd_nat, true },	{ "gc", cmd_gc, true },
 };
 
 static void usage(FILE *out)
@@ -42,9 +43,15 @@ static void usage(FILE *out)
 		"  -h, --help           this help;  -V, --version  the version\n"
 		"\n"
 		"Commands:\n"
-		"  init [--pod-cidr CIDR]          load programs, create and pin maps\n"
-		"                                  (default CIDR 10.244.0.0/16); idempotent,\n"
-		"                                  re-run to reload programs keeping state\n"
+		"  init [--pod-cidr CIDR] [--uplink IFACE [--snat-ip ADDR]\n"
+		"       [--xdp-mode native|generic|off] [--nat-ports MIN-MAX]\n"
+		"       [--nat-entries N]] [--no-uplink]\n"
+		"                                  load programs, create and pin maps\n"
+		"                                  (default CIDR 10.244.0.0/16); with an\n"
+		"                                  uplink, masquerade pods leaving through\n"
+		"                                  it (XDP for replies, tc fallback).\n"
+		"                                  Idempotent: a re-run reloads programs,\n"
+		"                                  keeping all state (flows included)\n"
 		"  attach NAME [--ip ADDR] [--ifname IF] [--netns-path PATH]\n"
 		"                                  put pod NAME on the fast path: creates\n"
 		"                                  netns NAME if absent (or uses PATH), a\n"
@@ -54,6 +61,10 @@ static void usage(FILE *out)
 		"                                  entries (and the netns attach created)\n"
 		"  status [--json]                 endpoints, programs and counters\n"
 		"  reset                           detach every pod, remove all pins/state\n"
+		"  nat list [--json] | flush       masquerading flows, as conntrack -L/-F\n"
+		"  gc [--interval SEC] [--tcp-timeout S] [--udp-timeout S]\n"
+		"     [--icmp-timeout S]           remove expired NAT flows, once or every\n"
+		"                                  SEC seconds (nf_conntrack timeouts)\n"
 		"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
 		"  ns list                         named namespaces, as `ip netns list`\n"
 		"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"
@@ -128,5 +139,6 @@ int main(int argc, char **argv)
 	argv += optind;
 	argc -= optind;
 	optind = 0; /* glibc: 0 resets getopt fully for the command */
+	opterr = 0; /* commands report bad options in one line themselves */
 	return cmd->run(argc, argv);
 }

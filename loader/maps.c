@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "pod_ingress.skel.h"
+#include "uplink_tc.skel.h"
+#include "uplink_xdp.skel.h"
 
 static bool libbpf_verbose;
 
@@ -77,35 +79,109 @@ static int pin_program(const struct nsf_host *h, struct bpf_program *prog)
 	return 0;
 }
 
-static int load_pod_ingress(const struct nsf_host *h)
+/*
+ * libbpf 1.1 compares a pinned map's flags with its definition to decide
+ * whether to reuse it; the kernel adds BPF_F_RDONLY_PROG to devmaps, so
+ * the check always fails for them (later libbpf masks the flag). Reuse
+ * the pinned devmap by hand, or pin the new one after load (*pin_after).
+ */
+static int reuse_devmap(const struct nsf_host *h, struct bpf_object *obj,
+			struct bpf_map **pin_after)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = h->pin_dir);
-	struct pod_ingress *skel;
-	int err;
+	struct bpf_map *map =
+		bpf_object__find_map_by_name(obj, NSF_MAP_TX_PORTS);
+	char path[NSF_PATH_MAX * 2];
+	int fd, err;
 
-	skel = pod_ingress__open_opts(&opts);
-	if (!skel)
-		return nsf_fail(errno, "open pod_ingress");
-	err = pod_ingress__load(skel);
-	if (err)
-		err = nsf_fail(-err,
-			       "load pod_ingress (incompatible pinned maps "
-			       "need 'nsfast reset'; -v shows libbpf's log)");
-	else
-		err = pin_program(h, skel->progs.nsf_from_pod);
-	/* Pinned maps and programs stay alive after the skeleton is gone. */
-	pod_ingress__destroy(skel);
-	return err;
+	*pin_after = NULL;
+	if (!map)
+		return 0;
+	bpf_map__set_pin_path(map, NULL);
+	pin_path(h, NSF_MAP_TX_PORTS, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		*pin_after = map;
+		return 0;
+	}
+	err = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return err ? nsf_fail(-err, "reuse %s", path) : 0;
 }
 
-int nsf_dp_load(const struct nsf_host *h)
+/* Size the NAT map, load, and pin every program of @obj. */
+static int load_and_pin(const struct nsf_host *h,
+			const struct nsf_host_config *cfg,
+			struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *nat, *devmap;
+	char path[NSF_PATH_MAX * 2];
+	struct bpf_program *prog;
+	int err;
+
+	err = reuse_devmap(h, obj, &devmap);
+	if (err)
+		return err;
+	nat = bpf_object__find_map_by_name(obj, NSF_MAP_NAT4);
+	if (nat && cfg->nat_entries &&
+	    bpf_map__set_max_entries(nat, cfg->nat_entries))
+		return nsf_fail(EINVAL, "%s: NAT map size", name);
+	err = bpf_object__load(obj);
+	if (err)
+		return nsf_fail(-err,
+				"load %s (-v shows libbpf's log; a pinned map "
+				"from an older version needs 'nsfast reset')",
+				name);
+	if (devmap) {
+		pin_path(h, NSF_MAP_TX_PORTS, path, sizeof(path));
+		err = bpf_map__pin(devmap, path);
+		if (err)
+			return nsf_fail(-err, "pin %s", path);
+	}
+	bpf_object__for_each_program(prog, obj) {
+		err = pin_program(h, prog);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * One loader per skeleton. The skeletons embed the BPF objects in the
+ * binary; pin_root_path makes libbpf create or reuse each pinned map.
+ * Pinned maps and programs outlive the skeleton, which is freed at once.
+ */
+#define DEFINE_SKEL_LOADER(skel)                                  \
+	static int load_##skel(const struct nsf_host *h,          \
+			       const struct nsf_host_config *cfg) \
+	{                                                         \
+		LIBBPF_OPTS(bpf_object_open_opts, opts,           \
+			    .pin_root_path = h->pin_dir);         \
+		struct skel *s = skel##__open_opts(&opts);        \
+		int err;                                          \
+                                                                  \
+		if (!s)                                           \
+			return nsf_fail(errno, "open " #skel);    \
+		err = load_and_pin(h, cfg, s->obj, #skel);        \
+		skel##__destroy(s);                               \
+		return err;                                       \
+	}
+
+DEFINE_SKEL_LOADER(pod_ingress)
+DEFINE_SKEL_LOADER(uplink_xdp)
+DEFINE_SKEL_LOADER(uplink_tc)
+
+int nsf_dp_load(const struct nsf_host *h, const struct nsf_host_config *cfg)
 {
 	int err = nsf_host_check_bpffs(h);
 
 	if (!err)
 		err = make_pin_dir(h);
 	if (!err)
-		err = load_pod_ingress(h);
+		err = load_pod_ingress(h, cfg);
+	if (!err)
+		err = load_uplink_xdp(h, cfg);
+	if (!err)
+		err = load_uplink_tc(h, cfg);
 	return err;
 }
 
@@ -188,6 +264,7 @@ int nsf_maps_open(const struct nsf_host *h, struct nsf_maps *m)
 	int err;
 
 	m->config = m->ep4 = m->ep_stats = m->counters = -1;
+	m->nat4 = m->tx_ports = -1;
 	err = nsf_host_check_bpffs(h);
 	if (!err)
 		err = open_map(h, NSF_MAP_CONFIG, &m->config);
@@ -197,6 +274,10 @@ int nsf_maps_open(const struct nsf_host *h, struct nsf_maps *m)
 		err = open_map(h, NSF_MAP_EP_STATS, &m->ep_stats);
 	if (!err)
 		err = open_map(h, NSF_MAP_COUNTERS, &m->counters);
+	if (!err)
+		err = open_map(h, NSF_MAP_NAT4, &m->nat4);
+	if (!err)
+		err = open_map(h, NSF_MAP_TX_PORTS, &m->tx_ports);
 	if (err)
 		nsf_maps_close(m);
 	return err;
@@ -204,7 +285,8 @@ int nsf_maps_open(const struct nsf_host *h, struct nsf_maps *m)
 
 void nsf_maps_close(struct nsf_maps *m)
 {
-	int *fds[] = { &m->config, &m->ep4, &m->ep_stats, &m->counters };
+	int *fds[] = { &m->config,   &m->ep4,  &m->ep_stats,
+		       &m->counters, &m->nat4, &m->tx_ports };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -220,6 +302,10 @@ int nsf_maps_write_config(const struct nsf_maps *m,
 		.pod_net4 = htonl(cfg->pod_cidr.net),
 		.pod_mask4 = htonl(nsf_cidr4_mask(cfg->pod_cidr.prefix)),
 		.gateway4 = htonl(cfg->gateway),
+		.uplink_ifindex = (__u32)cfg->uplink_ifindex,
+		.snat4 = htonl(cfg->snat),
+		.nat_port_min = cfg->nat_port_min,
+		.nat_port_max = cfg->nat_port_max,
 	};
 	__u32 key = 0;
 	int err = bpf_map_update_elem(m->config, &key, &val, BPF_ANY);
@@ -242,6 +328,25 @@ int nsf_maps_add_endpoint(const struct nsf_maps *m,
 	memcpy(ep.host_mac, rec->host_mac, sizeof(ep.host_mac));
 	err = bpf_map_update_elem(m->ep4, &key, &ep, BPF_ANY);
 	return err ? nsf_fail(-err, "map %s", NSF_MAP_EP4) : 0;
+}
+
+int nsf_maps_add_tx_port(const struct nsf_maps *m, int ifindex)
+{
+	struct bpf_devmap_val val = { .ifindex = (__u32)ifindex };
+	__u32 key = (__u32)ifindex;
+	int err = bpf_map_update_elem(m->tx_ports, &key, &val, BPF_ANY);
+
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_TX_PORTS) : 0;
+}
+
+int nsf_maps_del_tx_port(const struct nsf_maps *m, int ifindex)
+{
+	__u32 key = (__u32)ifindex;
+	int err = bpf_map_delete_elem(m->tx_ports, &key);
+
+	if (err && err != -ENOENT)
+		return nsf_fail(-err, "map %s", NSF_MAP_TX_PORTS);
+	return 0;
 }
 
 int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip)

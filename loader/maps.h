@@ -18,21 +18,31 @@
 #include "state.h"
 
 /* Pinned program names (bpf_program__name of each entry point). */
-#define NSF_PROG_FROM_POD "nsf_from_pod"
+#define NSF_PROG_FROM_POD   "nsf_from_pod"
+#define NSF_PROG_UPLINK_XDP "nsf_uplink_xdp"
+#define NSF_PROG_UPLINK_TC  "nsf_uplink_tc"
 
 struct nsf_maps {
 	int config;
 	int ep4;
 	int ep_stats;
 	int counters;
+	int nat4;
+	int tx_ports;
 };
+
+/* A struct nsf_maps with no map open, safe to nsf_maps_close(). */
+#define NSF_MAPS_CLOSED                \
+	{                              \
+		-1, -1, -1, -1, -1, -1 \
+	}
 
 /* Route libbpf's messages to stderr only when @verbose. */
 void nsf_libbpf_logging(bool verbose);
 
 /* Load (or reload) all programs, creating or reusing pinned maps, and pin
  * the programs, atomically replacing older ones. */
-int nsf_dp_load(const struct nsf_host *h);
+int nsf_dp_load(const struct nsf_host *h, const struct nsf_host_config *cfg);
 /* Whether this host has been initialised (its pins exist). */
 bool nsf_dp_loaded(const struct nsf_host *h);
 /* Remove every pin of this host and its pin directory. */
@@ -50,6 +60,9 @@ int nsf_maps_write_config(const struct nsf_maps *m,
 			  const struct nsf_host_config *cfg);
 int nsf_maps_add_endpoint(const struct nsf_maps *m,
 			  const struct nsf_ep_rec *rec);
+/* XDP redirect targets (host-side veths); deleting an absent one is fine. */
+int nsf_maps_add_tx_port(const struct nsf_maps *m, int ifindex);
+int nsf_maps_del_tx_port(const struct nsf_maps *m, int ifindex);
 /* Removing an absent endpoint is not an error. */
 int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip);
 /* Sum of all CPUs' counters of endpoint @id. */

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <stdbool.h>
 #include <linux/if.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
@@ -239,6 +240,64 @@ int nsf_nl_addr_add(struct nsf_nl *nl, int ifindex, uint32_t addr,
 	mnl_attr_put_u32(nlh, IFA_LOCAL, be);
 	mnl_attr_put_u32(nlh, IFA_ADDRESS, be);
 	return talk(nl, nlh, NULL, NULL);
+}
+
+struct addr_search {
+	int ifindex;
+	uint32_t addr;
+	bool found;
+};
+
+static int addr_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **local = data;
+
+	if (mnl_attr_get_type(attr) == IFA_LOCAL &&
+	    mnl_attr_get_payload_len(attr) == 4)
+		*local = attr;
+	return MNL_CB_OK;
+}
+
+static int addr_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct addr_search *search = data;
+	const struct nlattr *local = NULL;
+
+	if (search->found || ifa->ifa_family != AF_INET ||
+	    (int)ifa->ifa_index != search->ifindex ||
+	    ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, &local);
+	if (local) {
+		search->addr = ntohl(mnl_attr_get_u32(local));
+		search->found = true;
+	}
+	return MNL_CB_OK;
+}
+
+int nsf_nl_addr_first(struct nsf_nl *nl, int ifindex, uint32_t *addr)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct addr_search search = { .ifindex = ifindex };
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifaddrmsg *ifa;
+	int err;
+
+	/* A dump ends with NLMSG_DONE; no NLM_F_ACK, or a stray ACK would
+	 * wait in the socket for the next request. */
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++nl->seq;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	err = talk(nl, nlh, addr_msg_cb, &search);
+	if (err)
+		return err;
+	if (!search.found)
+		return -ENOENT;
+	*addr = search.addr;
+	return 0;
 }
 
 int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,

@@ -46,6 +46,8 @@ int nsf_nl_link_del(struct nsf_nl *nl, int ifindex);
 /* Addresses are host order. */
 int nsf_nl_addr_add(struct nsf_nl *nl, int ifindex, uint32_t addr,
 		    uint8_t prefix);
+/* The first global IPv4 address of @ifindex (host order); -ENOENT if none. */
+int nsf_nl_addr_first(struct nsf_nl *nl, int ifindex, uint32_t *addr);
 /* Route to @dst/@prefix out of @ifindex; via @gw unless 0 (then scope link).
  * Replaces an existing route to the same destination. */
 int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,

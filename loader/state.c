@@ -229,10 +229,71 @@ static void config_path(const struct nsf_host *h, char *path, size_t len)
 	snprintf(path, len, "%s/config.json", h->state_dir);
 }
 
+static const char *const xdp_mode_names[] = {
+	[NSF_XDP_NATIVE] = "native",
+	[NSF_XDP_GENERIC] = "generic",
+	[NSF_XDP_OFF] = "off",
+};
+
+const char *nsf_xdp_mode_name(enum nsf_xdp_mode mode)
+{
+	return mode <= NSF_XDP_OFF ? xdp_mode_names[mode] : "?";
+}
+
+int nsf_xdp_mode_parse(const char *s, enum nsf_xdp_mode *mode)
+{
+	for (int m = NSF_XDP_NATIVE; m <= NSF_XDP_OFF; m++) {
+		if (!strcmp(s, xdp_mode_names[m])) {
+			*mode = (enum nsf_xdp_mode)m;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int config_from_json(const cJSON *json, struct nsf_host_config *cfg)
+{
+	const char *cidr = json_str(json, "pod_cidr");
+	const char *gw = json_str(json, "gateway");
+	const char *uplink = json_str(json, "uplink");
+	const char *snat = json_str(json, "snat_ip");
+	const char *mode = json_str(json, "xdp_mode");
+	double v;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!cidr || !gw || nsf_parse_cidr4(cidr, &cfg->pod_cidr, false) ||
+	    nsf_parse_ipv4(gw, &cfg->gateway))
+		return -EBADMSG;
+	if (!uplink)
+		return 0;
+	if (!nsf_strlcpy(cfg->uplink, uplink, sizeof(cfg->uplink)) || !snat ||
+	    nsf_parse_ipv4(snat, &cfg->snat) || !mode ||
+	    nsf_xdp_mode_parse(mode, &cfg->xdp_mode))
+		return -EBADMSG;
+	cfg->snat_learned = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(json, "snat_learned"));
+	cfg->uplink_tc = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(json, "uplink_tc"));
+	cfg->uplink_qdisc_created = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(json, "uplink_qdisc_created"));
+	if (!json_num(json, "uplink_ifindex", &v))
+		return -EBADMSG;
+	cfg->uplink_ifindex = (int)v;
+	if (!json_num(json, "nat_port_min", &v))
+		return -EBADMSG;
+	cfg->nat_port_min = (uint16_t)v;
+	if (!json_num(json, "nat_port_max", &v))
+		return -EBADMSG;
+	cfg->nat_port_max = (uint16_t)v;
+	if (!json_num(json, "nat_entries", &v))
+		return -EBADMSG;
+	cfg->nat_entries = (uint32_t)v;
+	return 0;
+}
+
 int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg)
 {
 	char path[NSF_PATH_MAX + 16];
-	const char *cidr, *gw;
 	cJSON *json;
 	int err;
 
@@ -240,13 +301,29 @@ int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg)
 	json = read_json(path, &err);
 	if (!json)
 		return err == -ENOENT ? -ENOENT : nsf_fail(-err, "%s", path);
-	cidr = json_str(json, "pod_cidr");
-	gw = json_str(json, "gateway");
-	if (!cidr || !gw || nsf_parse_cidr4(cidr, &cfg->pod_cidr, false) ||
-	    nsf_parse_ipv4(gw, &cfg->gateway))
-		err = nsf_fail(0, "%s: invalid content", path);
+	err = config_from_json(json, cfg);
 	cJSON_Delete(json);
-	return err;
+	return err ? nsf_fail(0, "%s: invalid content", path) : 0;
+}
+
+static void config_uplink_to_json(const struct nsf_host_config *cfg,
+				  cJSON *json)
+{
+	char snat[NSF_ADDR_STRLEN];
+
+	nsf_format_ipv4(cfg->snat, snat);
+	cJSON_AddStringToObject(json, "uplink", cfg->uplink);
+	cJSON_AddNumberToObject(json, "uplink_ifindex", cfg->uplink_ifindex);
+	cJSON_AddStringToObject(json, "snat_ip", snat);
+	cJSON_AddBoolToObject(json, "snat_learned", cfg->snat_learned);
+	cJSON_AddStringToObject(json, "xdp_mode",
+				nsf_xdp_mode_name(cfg->xdp_mode));
+	cJSON_AddNumberToObject(json, "nat_port_min", cfg->nat_port_min);
+	cJSON_AddNumberToObject(json, "nat_port_max", cfg->nat_port_max);
+	cJSON_AddNumberToObject(json, "nat_entries", cfg->nat_entries);
+	cJSON_AddBoolToObject(json, "uplink_tc", cfg->uplink_tc);
+	cJSON_AddBoolToObject(json, "uplink_qdisc_created",
+			      cfg->uplink_qdisc_created);
 }
 
 int nsf_config_save(const struct nsf_host *h, const struct nsf_host_config *cfg)
@@ -262,6 +339,8 @@ int nsf_config_save(const struct nsf_host *h, const struct nsf_host_config *cfg)
 	nsf_format_ipv4(cfg->gateway, gw);
 	cJSON_AddStringToObject(json, "pod_cidr", cidr);
 	cJSON_AddStringToObject(json, "gateway", gw);
+	if (cfg->uplink[0])
+		config_uplink_to_json(cfg, json);
 	config_path(h, path, sizeof(path));
 	err = write_json(path, json);
 	cJSON_Delete(json);

@@ -35,10 +35,30 @@ struct nsf_host {
 	int lock_fd;		      /* held while a command mutates */
 };
 
+enum nsf_xdp_mode {
+	NSF_XDP_NATIVE,	 /* XDP in the driver (veth has it) */
+	NSF_XDP_GENERIC, /* XDP on skbs, any driver */
+	NSF_XDP_OFF,	 /* tc ingress program instead */
+};
+
 struct nsf_host_config {
 	struct nsf_cidr4 pod_cidr; /* addresses handed to pods */
 	uint32_t gateway;	   /* link-local gateway, host order */
+	char uplink[16];	   /* uplink interface, "" = none */
+	int uplink_ifindex;	   /* its ifindex when configured */
+	uint32_t snat;		   /* masquerade address, host order */
+	bool snat_learned;	   /* snat taken from the uplink */
+	enum nsf_xdp_mode xdp_mode;
+	uint16_t nat_port_min; /* SNAT source ports */
+	uint16_t nat_port_max;
+	uint32_t nat_entries;	   /* NAT map size (two per flow) */
+	bool uplink_tc;		   /* ingress NAT runs at tc (XDP off or
+				    * not supported) */
+	bool uplink_qdisc_created; /* init made the uplink's clsact */
 };
+
+const char *nsf_xdp_mode_name(enum nsf_xdp_mode mode);
+int nsf_xdp_mode_parse(const char *s, enum nsf_xdp_mode *mode);
 
 struct nsf_ep_rec {
 	char name[NSF_NAME_MAX + 1]; /* endpoint name (pod) */

@@ -56,4 +56,48 @@ static __always_inline bool ipv4_csum_ok(const struct iphdr *ip,
 	return csum_fold32(sum) == 0xffff;
 }
 
+/*
+ * Incremental update of a 16-bit one's complement checksum when one 16-bit
+ * word of the data it covers changes from @old to @new (RFC 1624, eqn. 3:
+ * HC' = ~(~HC + ~m + m')). One's complement sums do not depend on byte
+ * order as long as every word is taken the same way, so values are used
+ * exactly as they sit in the packet. For XDP, where no kernel helper does
+ * this; it assumes the field holds a complete checksum, as a NIC delivers.
+ */
+static __always_inline void csum_replace2(__sum16 *sum, __u16 old, __u16 new)
+{
+	__u32 s = (__u16) ~*sum;
+
+	s += (__u16)~old;
+	s += new;
+	*sum = (__sum16)~csum_fold32(s);
+}
+
+static __always_inline void csum_replace4(__sum16 *sum, __u32 old, __u32 new)
+{
+	csum_replace2(sum, (__u16)old, (__u16) new);
+	csum_replace2(sum, (__u16)(old >> 16), (__u16)(new >> 16));
+}
+
+/* UDP's checksum 0 means "none": leave it alone, and never produce 0. */
+static __always_inline void udp_csum_replace4(__sum16 *sum, __u32 old,
+					      __u32 new)
+{
+	if (!*sum)
+		return;
+	csum_replace4(sum, old, new);
+	if (!*sum)
+		*sum = (__sum16)0xffff;
+}
+
+static __always_inline void udp_csum_replace2(__sum16 *sum, __u16 old,
+					      __u16 new)
+{
+	if (!*sum)
+		return;
+	csum_replace2(sum, old, new);
+	if (!*sum)
+		*sum = (__sum16)0xffff;
+}
+
 #endif /* NSF_BPF_CSUM_H */

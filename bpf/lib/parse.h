@@ -23,12 +23,33 @@ struct arp_eth_ipv4 {
 	__be32 tpa;
 } __attribute__((packed));
 
+/*
+ * ICMPv4 header (RFC 792), defined here because <linux/icmp.h> pulls in
+ * glibc's socket headers, which do not build for the BPF target.
+ */
+struct icmp4hdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be16 id;	 /* echo request/reply identifier */
+	__be16 sequence; /* echo sequence; errors: unused/MTU */
+};
+
+#define ICMP_ECHOREPLY	   0
+#define ICMP_DEST_UNREACH  3
+#define ICMP_ECHO	   8
+#define ICMP_TIME_EXCEEDED 11
+
 #define ARP_HTYPE_ETHER 1
 #define ARP_OP_REQUEST	1
 #define ARP_OP_REPLY	2
 
-/* Longest L2+L3 header the programs read: Ethernet + IPv4 with options. */
-#define NSF_L2L3_MAX (ETH_HLEN + 60)
+/*
+ * Most header bytes the programs read: Ethernet, IPv4 with options and a
+ * TCP header (NAT ports, flags, checksum), or Ethernet, IPv4, ICMP and the
+ * quoted IPv4 + 20 L4 bytes of an ICMP error (14 + 20 + 8 + 20 + 20).
+ */
+#define NSF_HDRS_MAX 128
 
 /*
  * Make sure the headers are in the linear area, where direct packet access
@@ -40,7 +61,7 @@ struct arp_eth_ipv4 {
  */
 static __always_inline int pull_headers(struct __sk_buff *skb)
 {
-	__u32 need = skb->len < NSF_L2L3_MAX ? skb->len : NSF_L2L3_MAX;
+	__u32 need = skb->len < NSF_HDRS_MAX ? skb->len : NSF_HDRS_MAX;
 
 	if ((void *)(long)skb->data + need <= (void *)(long)skb->data_end)
 		return 0;

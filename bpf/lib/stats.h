@@ -60,4 +60,16 @@ static __always_inline void count_fallback(const struct nsf_endpoint *src,
 	}
 }
 
+/* The datapath dropped a packet the pod behind @src sent. */
+static __always_inline void count_drop(const struct nsf_endpoint *src,
+				       __u32 len)
+{
+	struct nsf_ep_stats *s = ep_stats(src->id);
+
+	if (s) {
+		s->drop_packets++;
+		s->drop_bytes += len;
+	}
+}
+
 #endif /* NSF_BPF_STATS_H */

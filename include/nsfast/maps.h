@@ -28,6 +28,18 @@
 #define NSF_MAP_EP4	 "nsf_ep4"
 #define NSF_MAP_EP_STATS "nsf_ep_stats"
 #define NSF_MAP_COUNTERS "nsf_counters"
+#define NSF_MAP_NAT4 "nsf_nat4"
+#define NSF_MAP_TX_PORTS "nsf_tx_ports"
+
+/* NAT table size in entries (two per flow), unless `init --nat-entries`. */
+#define NSF_NAT_DEFAULT_ENTRIES 524288
+/* Default SNAT source ports: above Linux's default ip_local_port_range
+ * (32768-60999), so the host's own connections never pick them. */
+#define NSF_NAT_PORT_MIN 61000
+#define NSF_NAT_PORT_MAX 65535
+
+/* Config flags (struct nsf_config.flags). */
+#define NSF_CFG_F_UPLINK_XDP (1u << 0) /* ingress NAT runs in XDP */
 
 /* Endpoint flags (struct nsf_endpoint.flags). */
 #define NSF_EP_F_LOCAL (1u << 0) /* a pod on this host, behind a veth */
@@ -77,6 +89,50 @@ struct nsf_ep_stats {
 struct nsf_counter {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/* Direction of a NAT entry's key (struct nsf_nat_key.dir). */
+#define NSF_NAT_EGRESS 0  /* pod -> world: key is the pod's tuple */
+#define NSF_NAT_INGRESS 1 /* world -> uplink: key is the reply's tuple */
+
+/* What a direction has seen (struct nsf_nat_entry.seen). */
+#define NSF_SEEN_SYN (1u << 0)
+#define NSF_SEEN_FIN (1u << 1)
+#define NSF_SEEN_RST (1u << 2)
+#define NSF_SEEN_ACK (1u << 3) /* any packet without SYN */
+
+/*
+ * Key of nsf_nat4: the packet's own tuple in the direction of the entry.
+ * ICMP echo uses the identifier as the pod-side "port": in the egress
+ * entry's sport, in the ingress entry's dport; the other port is 0.
+ */
+struct nsf_nat_key {
+	__be32 saddr;     /* source address of matching packets */
+	__be32 daddr;     /* destination address of matching packets */
+	__be16 sport;     /* source port (ICMP: id or 0, see above) */
+	__be16 dport;     /* destination port */
+	__u8 proto;       /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_ICMP */
+	__u8 dir;         /* NSF_NAT_EGRESS or NSF_NAT_INGRESS */
+	__u16 pad;        /* must be 0 */
+};
+
+/*
+ * Value of nsf_nat4. An egress entry says what the pod's source becomes,
+ * an ingress entry what the reply's destination goes back to; each is
+ * updated only by its own direction, so a packet costs one lookup. The
+ * loader combines the two to derive the connection state and expiry.
+ */
+struct nsf_nat_entry {
+	__be32 addr;      /* egress: SNAT address; ingress: pod address */
+	__be16 port;      /* egress: NAT port; ingress: pod port (ICMP: id) */
+	__u16 pad;        /* must be 0 */
+	__u32 seen;       /* NSF_SEEN_* in this direction (TCP); 32 bits so
+			   * the datapath can set bits with an atomic or */
+	__u32 reserved;   /* must be 0 */
+	__u64 created;    /* bpf_ktime_get_ns() when made */
+	__u64 last_seen;  /* bpf_ktime_get_ns() of the latest packet */
+	__u64 packets;    /* packets in this direction */
+	__u64 bytes;      /* their L3 length */
 };
 
 #endif /* NSFAST_MAPS_H */

@@ -25,7 +25,27 @@
 	X(PASS_NOT_LOCAL, "pass-not-local", PASS,                              \
 	  "destination is not a pod on this host")                             \
 	X(PASS_UNKNOWN_SRC, "pass-unknown-src", PASS,                          \
-	  "sent from an interface that is not a known endpoint")
+	  "sent from an interface that is not a known endpoint")               \
+	X(FWD_SNAT, "fwd-snat", FWD, "masqueraded and sent out of the uplink") \
+	X(FWD_RNAT, "fwd-rnat", FWD, "reply un-masqueraded into a pod")        \
+	X(FWD_RNAT_ICMP, "fwd-rnat-icmp", FWD,                                 \
+	  "ICMP error about a masqueraded flow translated into a pod")         \
+	X(PASS_NOT_UPLINK, "pass-not-uplink", PASS,                            \
+	  "routed elsewhere than the uplink (host itself, other interfaces)")  \
+	X(PASS_FRAG_NEEDED, "pass-frag-needed", PASS,                          \
+	  "too big for the uplink with DF: the kernel sends frag-needed")      \
+	X(PASS_HOST, "pass-host", PASS,                                        \
+	  "uplink traffic without a NAT entry: the host's own")                \
+	X(DROP_NO_NAT, "drop-no-nat", DROP,                                    \
+	  "to the uplink but not masqueradable (fragment, other protocol)")    \
+	X(DROP_MTU, "drop-mtu", DROP,                                          \
+	  "too big for the uplink and DF not set (would leave un-NATed)")      \
+	X(DROP_NAT_EXHAUSTED, "drop-nat-exhausted", DROP,                      \
+	  "no free NAT port for this destination")                             \
+	X(DROP_NAT_INSERT, "drop-nat-insert", DROP,                            \
+	  "NAT entry could not be stored")                                     \
+	X(DROP_NO_ENDPOINT, "drop-no-endpoint", DROP,                          \
+	  "NAT entry points to a pod that is gone")
 
 enum nsf_reason_kind { NSF_KIND_FWD, NSF_KIND_PASS, NSF_KIND_DROP };
 

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Masquerading state shared by the egress (pod -> uplink, tc) and ingress
+ * (uplink -> pod, XDP or tc) paths: where a packet's ports are, the keys of
+ * its NAT entries, per-packet bookkeeping and source port allocation.
+ */
+#ifndef NSF_BPF_NAT_H
+#define NSF_BPF_NAT_H
+
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+
+/* Random probes for a free port after the first, hash-chosen one. */
+#define NSF_NAT_PROBES 32
+
+/* Where the NAT-relevant fields of a TCP, UDP or ICMP packet are. */
+struct nat_l4 {
+	__u8 proto;
+	bool icmp_error; /* destination unreachable / time exceeded */
+	__u8 icmp_type;	 /* ICMP: the type */
+	__u32 seen;	 /* TCP: NSF_SEEN_* of this packet */
+	__be16 *sport;	 /* source port; ICMP echo: identifier */
+	__be16 *dport;	 /* destination port; ICMP: NULL */
+	__sum16 *csum;	 /* L4 checksum */
+	__u32 csum_off;	 /* its offset in the frame (for the tc helpers) */
+	__u32 sport_off; /* offset of *sport */
+	__u32 dport_off; /* offset of *dport */
+};
+
+static __always_inline bool ipv4_is_fragment(const struct iphdr *ip)
+{
+	return ip->frag_off & bpf_htons(0x3fff); /* MF or an offset */
+}
+
+static __always_inline __u32 tcp_seen(const struct tcphdr *th)
+{
+	__u32 seen = th->syn ? NSF_SEEN_SYN : NSF_SEEN_ACK;
+
+	if (th->fin)
+		seen |= NSF_SEEN_FIN;
+	if (th->rst)
+		seen |= NSF_SEEN_RST;
+	return seen;
+}
+
+/*
+ * Find the ports and checksum of @ip's payload. ICMP echo request and reply
+ * carry their identifier where a source port would be; ICMP errors are
+ * flagged for the caller, which looks at the packet they quote. Returns
+ * false for what NAT cannot handle (other protocols, truncated headers).
+ */
+static __always_inline bool nat_parse_l4(void *data, void *data_end,
+					 struct iphdr *ip, struct nat_l4 *l4)
+{
+	void *l4h = (void *)ip + ip->ihl * 4;
+	__u32 off = l4h - data;
+
+	l4->proto = ip->protocol;
+	l4->icmp_error = false;
+	l4->seen = 0;
+	l4->icmp_type = 0;
+	l4->dport = NULL;
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = l4h;
+
+		if ((void *)(th + 1) > data_end)
+			return false;
+		l4->sport = &th->source;
+		l4->dport = &th->dest;
+		l4->csum = &th->check;
+		l4->csum_off = off + offsetof(struct tcphdr, check);
+		l4->seen = tcp_seen(th);
+	} else if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *uh = l4h;
+
+		if ((void *)(uh + 1) > data_end)
+			return false;
+		l4->sport = &uh->source;
+		l4->dport = &uh->dest;
+		l4->csum = &uh->check;
+		l4->csum_off = off + offsetof(struct udphdr, check);
+	} else if (ip->protocol == IPPROTO_ICMP) {
+		struct icmp4hdr *ic = l4h;
+
+		if ((void *)(ic + 1) > data_end)
+			return false;
+		l4->csum = &ic->checksum;
+		l4->csum_off = off + offsetof(struct icmp4hdr, checksum);
+		l4->icmp_type = ic->type;
+		l4->sport = &ic->id;
+		if (ic->type == ICMP_DEST_UNREACH ||
+		    ic->type == ICMP_TIME_EXCEEDED)
+			l4->icmp_error = true;
+		else if (ic->type != ICMP_ECHO && ic->type != ICMP_ECHOREPLY)
+			return false;
+	} else {
+		return false;
+	}
+	l4->sport_off = (void *)l4->sport - data;
+	l4->dport_off = l4->dport ? (void *)l4->dport - data : 0;
+	return true;
+}
+
+/* Key of the egress entry of a packet a pod sends. */
+static __always_inline void nat_egress_key(struct nsf_nat_key *key,
+					   const struct iphdr *ip,
+					   const struct nat_l4 *l4)
+{
+	key->saddr = ip->saddr;
+	key->daddr = ip->daddr;
+	key->sport = *l4->sport;
+	key->dport = l4->dport ? *l4->dport : 0;
+	key->proto = ip->protocol;
+	key->dir = NSF_NAT_EGRESS;
+	key->pad = 0;
+}
+
+/*
+ * Key of the ingress entry that replies to @egress will match once its
+ * source is @snat:@port: the reply comes from the egress destination to
+ * the masqueraded address. For ICMP the identifier is the "port" and the
+ * other side is 0 in both directions.
+ */
+static __always_inline void nat_reply_key(struct nsf_nat_key *key,
+					  const struct nsf_nat_key *egress,
+					  __be32 snat, __be16 port)
+{
+	key->saddr = egress->daddr;
+	key->daddr = snat;
+	key->sport = egress->dport;
+	key->dport = port;
+	key->proto = egress->proto;
+	key->dir = NSF_NAT_INGRESS;
+	key->pad = 0;
+}
+
+/* Per-packet bookkeeping. Counters are atomic: a flow's packets may be
+ * seen on several CPUs at once. */
+static __always_inline void nat_touch(struct nsf_nat_entry *e, __u32 seen,
+				      __u32 len, __u64 now)
+{
+	e->last_seen = now;
+	__sync_fetch_and_add(&e->packets, 1);
+	__sync_fetch_and_add(&e->bytes, len);
+	if ((e->seen & seen) != seen)
+		__sync_fetch_and_or(&e->seen, seen);
+}
+
+static __always_inline __u32 nat_hash(const struct nsf_nat_key *k)
+{
+	__u32 h = k->saddr * 2654435761u;
+
+	h ^= k->daddr * 2246822519u;
+	h ^= ((__u32)k->sport << 16 | k->dport) * 3266489917u;
+	return h ^ (h >> 15) ^ k->proto;
+}
+
+/*
+ * Claim a source port for a new flow: create its ingress entry with
+ * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
+ * (destination, port) pair and no live mapping is ever reused. The first
+ * candidate is derived from the flow's tuple, so a flow whose egress entry
+ * was evicted gets its old port back (its ingress entry still maps to it);
+ * then random probes. Returns the port (network order) or 0 if none is
+ * free for this destination.
+ */
+static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
+					     const struct nsf_config *cfg,
+					     __u64 now)
+{
+	struct nsf_nat_entry val = {
+		.addr = egress->saddr,
+		.port = egress->sport,
+		.created = now,
+		.last_seen = now,
+	};
+	__u32 min = cfg->nat_port_min, range;
+	struct nsf_nat_entry *old;
+	struct nsf_nat_key key;
+	__u32 pick = nat_hash(egress);
+
+	if (cfg->nat_port_max < min)
+		return 0;
+	range = cfg->nat_port_max - min + 1;
+	for (int i = 0; i < NSF_NAT_PROBES; i++) {
+		__be16 port = bpf_htons((__u16)(min + pick % range));
+
+		nat_reply_key(&key, egress, cfg->snat4, port);
+		if (!bpf_map_update_elem(&nsf_nat4, &key, &val, BPF_NOEXIST))
+			return port;
+		old = bpf_map_lookup_elem(&nsf_nat4, &key);
+		if (old && old->addr == val.addr && old->port == val.port)
+			return port; /* our own mapping, still alive */
+		pick = bpf_get_prandom_u32();
+	}
+	return 0;
+}
+
+/*
+ * The egress entry of a new flow: claim a port, then record the mapping.
+ * Returns the entry, or NULL with *reason set.
+ */
+static __always_inline struct nsf_nat_entry *
+nat_create(const struct nsf_nat_key *egress, const struct nsf_config *cfg,
+	   __u64 now, enum nsf_reason *reason)
+{
+	struct nsf_nat_entry val = {
+		.addr = cfg->snat4,
+		.created = now,
+		.last_seen = now,
+	};
+	struct nsf_nat_key reply;
+
+	val.port = nat_claim_port(egress, cfg, now);
+	if (!val.port) {
+		*reason = NSF_R_DROP_NAT_EXHAUSTED;
+		return NULL;
+	}
+	if (bpf_map_update_elem(&nsf_nat4, egress, &val, BPF_ANY)) {
+		nat_reply_key(&reply, egress, cfg->snat4, val.port);
+		bpf_map_delete_elem(&nsf_nat4, &reply);
+		*reason = NSF_R_DROP_NAT_INSERT;
+		return NULL;
+	}
+	*reason = NSF_R_DROP_NAT_INSERT; /* if the lookup below misses */
+	return bpf_map_lookup_elem(&nsf_nat4, egress);
+}
+
+#endif /* NSF_BPF_NAT_H */

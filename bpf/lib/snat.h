@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Egress masquerading, at tc ingress of a pod's host-side veth: what
+ * `iptables -t nat -A POSTROUTING -s PODCIDR -o UPLINK -j MASQUERADE` does,
+ * without netfilter, conntrack or a second pass through the stack.
+ */
+#ifndef NSF_BPF_SNAT_H
+#define NSF_BPF_SNAT_H
+
+#include "nat.h"
+#include "route.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+#define IP_DF 0x4000
+
+struct snat_verdict {
+	enum nsf_reason reason;
+	int action; /* TC_ACT_* to return */
+};
+
+/*
+ * Ask the kernel's FIB where the packet would go if it forwarded it from
+ * this veth (so policy routing, more specific routes and local addresses
+ * all count). tot_len = 0 makes the kernel check the MTU against the skb
+ * itself, which is right for GSO packets. Needs forwarding enabled on the
+ * veth (attach does that for host-side veths only), else the helper
+ * answers BPF_FIB_LKUP_RET_FWD_DISABLED.
+ */
+static __always_inline int snat_route(struct __sk_buff *skb,
+				      const struct iphdr *ip,
+				      struct bpf_fib_lookup *fib)
+{
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = AF_INET;
+	fib->tos = ip->tos;
+	fib->l4_protocol = ip->protocol;
+	fib->ipv4_src = ip->saddr;
+	fib->ipv4_dst = ip->daddr;
+	fib->ifindex = skb->ingress_ifindex;
+	return bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+}
+
+/*
+ * Rewrite source address and port, then fix the checksums with the kernel
+ * helpers, which handle CHECKSUM_PARTIAL (a pod's own TCP/UDP packets
+ * usually carry only the pseudo-header sum) as well as complete ones. The
+ * helpers may move packet data: no packet pointer is used after them.
+ */
+static __always_inline int snat_rewrite(struct __sk_buff *skb, struct iphdr *ip,
+					struct nat_l4 *l4,
+					const struct nsf_nat_entry *e)
+{
+	__u32 l4_flags = l4->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	__u32 ip_csum_off = (void *)&ip->check - (void *)(long)skb->data;
+	__be32 old_addr = ip->saddr;
+	__be16 old_port = *l4->sport;
+
+	ip->saddr = e->addr;
+	*l4->sport = e->port;
+	if (bpf_l3_csum_replace(skb, ip_csum_off, old_addr, e->addr, 4))
+		return -1;
+	if (l4->proto != IPPROTO_ICMP &&
+	    bpf_l4_csum_replace(skb, l4->csum_off, old_addr, e->addr,
+				BPF_F_PSEUDO_HDR | l4_flags | 4))
+		return -1;
+	return bpf_l4_csum_replace(skb, l4->csum_off, old_port, e->port,
+				   l4_flags | 2);
+}
+
+/* Find or create the flow's NAT entry and account the packet to it. */
+static __always_inline struct nsf_nat_entry *
+snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
+	   const struct nsf_config *cfg, __u32 len, enum nsf_reason *reason)
+{
+	struct nsf_nat_entry *e;
+	struct nsf_nat_key key;
+	__u64 now = bpf_ktime_get_ns();
+
+	nat_egress_key(&key, ip, l4);
+	e = bpf_map_lookup_elem(&nsf_nat4, &key);
+	if (!e)
+		e = nat_create(&key, cfg, now, reason);
+	if (e)
+		nat_touch(e, l4->seen, len, now);
+	return e;
+}
+
+/*
+ * The packet from @src leaves through the uplink: masquerade it and
+ * redirect it there, or say why not. Anything not routed out of the uplink
+ * is the kernel's business; what is routed there but cannot be
+ * masqueraded is dropped, so no pod address ever reaches the world.
+ */
+static __always_inline struct snat_verdict
+snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
+	       const struct nsf_config *cfg)
+{
+	struct snat_verdict v = { NSF_R_PASS_NOT_UPLINK, TC_ACT_OK };
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct bpf_fib_lookup fib;
+	struct nsf_nat_entry *e;
+	struct nat_l4 l4;
+	int rc;
+
+	rc = snat_route(skb, ip, &fib);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return v;
+	if (fib.ifindex != cfg->uplink_ifindex)
+		return v;
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		if (ip->frag_off & bpf_htons(IP_DF))
+			v.reason = NSF_R_PASS_FRAG_NEEDED;
+		else
+			v = (struct snat_verdict){ NSF_R_DROP_MTU,
+						   TC_ACT_SHOT };
+		return v;
+	}
+	v = (struct snat_verdict){ NSF_R_DROP_NO_NAT, TC_ACT_SHOT };
+	if (ipv4_is_fragment(ip) || !nat_parse_l4(data, data_end, ip, &l4) ||
+	    l4.icmp_error)
+		return v;
+	if (l4.proto == IPPROTO_ICMP && l4.icmp_type != ICMP_ECHO)
+		return v; /* only echo requests start a flow */
+	e = snat_entry(ip, &l4, cfg, skb->len - sizeof(*eth), &v.reason);
+	if (!e)
+		return v;
+
+	/* Out of the uplink as a router would send it. */
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	}
+	ipv4_decrease_ttl(ip);
+	v.reason = NSF_R_DROP_NAT_INSERT;
+	if (snat_rewrite(skb, ip, &l4, e))
+		return v;
+	v.reason = NSF_R_FWD_SNAT;
+	/* Unresolved neighbour: let the kernel resolve it and send. */
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		v.action = bpf_redirect_neigh(cfg->uplink_ifindex, NULL, 0, 0);
+	else
+		v.action = bpf_redirect(cfg->uplink_ifindex, 0);
+	return v;
+}
+
+#endif /* NSF_BPF_SNAT_H */

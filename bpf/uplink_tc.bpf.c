@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tc ingress on the uplink: the same job as nsf_uplink_xdp where XDP is
+ * off or unsupported. The packet already is an skb, so it is handed
+ * straight into the pod's namespace with bpf_redirect_peer().
+ */
+#include "lib/common.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/rnat.h"
+
+SEC("tc")
+int nsf_uplink_tc(struct __sk_buff *skb)
+{
+	struct nsf_config *cfg = config();
+	__u32 len = skb->len;
+	enum nsf_reason reason;
+	struct rnat r;
+
+	if (!cfg || !cfg->snat4 || pull_headers(skb))
+		return TC_ACT_OK;
+	if (!rnat_find((void *)(long)skb->data, (void *)(long)skb->data_end,
+		       len, cfg, &r, &reason)) {
+		count_reason(reason, len);
+		return reason == NSF_R_PASS_HOST ? TC_ACT_OK : TC_ACT_SHOT;
+	}
+	count_reason(reason, len);
+	count_to_pod(r.ep, len);
+	if (rnat_rewrite_skb(skb, &r))
+		return TC_ACT_SHOT;
+	/* r.ep is a map value: still valid after the helpers moved data. */
+	return bpf_redirect_peer(r.ep->ifindex, 0);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * XDP on the uplink: replies to masqueraded flows are un-masqueraded and
+ * redirected into their pod before the kernel allocates an skb for them;
+ * everything else (the host's own traffic) passes untouched.
+ *
+ * The redirect goes through a devmap to the pod's host-side veth, which
+ * transmits to its peer in the pod. A veth only accepts XDP frames when
+ * the receiving peer runs NAPI, so attach turns GRO on for the pod side.
+ */
+#include "lib/common.h"
+#include "lib/maps.h"
+#include "lib/rnat.h"
+
+SEC("xdp")
+int nsf_uplink_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 len = data_end - data;
+	struct nsf_config *cfg = config();
+	enum nsf_reason reason;
+	struct rnat r;
+
+	if (!cfg || !cfg->snat4)
+		return XDP_PASS;
+	if (!rnat_find(data, data_end, len, cfg, &r, &reason)) {
+		count_reason(reason, len);
+		return reason == NSF_R_PASS_HOST ? XDP_PASS : XDP_DROP;
+	}
+	rnat_rewrite_direct(&r);
+	count_reason(reason, len);
+	count_to_pod(r.ep, len);
+	return bpf_redirect_map(&nsf_tx_ports, r.ep->ifindex, 0);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

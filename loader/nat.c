@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "nat.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NS_PER_S 1000000000ull
+
+void nsf_nat_default_timeouts(struct nsf_nat_timeouts *t)
+{
+	t->tcp_syn = 120;
+	t->tcp_established = 432000;
+	t->tcp_fin = 120;
+	t->tcp_close_wait = 60;
+	t->tcp_close = 10;
+	t->udp = 30;
+	t->udp_stream = 120;
+	t->icmp = 30;
+}
+
+uint64_t nsf_nat_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* The reply key of an egress entry (mirror of nat_reply_key() in BPF). */
+static void reply_key(const struct nsf_nat_key *egress,
+		      const struct nsf_nat_entry *out, struct nsf_nat_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->saddr = egress->daddr;
+	key->daddr = out->addr;
+	key->sport = egress->dport;
+	key->dport = out->port;
+	key->proto = egress->proto;
+	key->dir = NSF_NAT_INGRESS;
+}
+
+/* The egress key a reply entry belongs to. */
+static void egress_key(const struct nsf_nat_key *reply,
+		       const struct nsf_nat_entry *in, struct nsf_nat_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	key->saddr = in->addr;
+	key->daddr = reply->saddr;
+	key->sport = in->port;
+	key->dport = reply->sport;
+	key->proto = reply->proto;
+	key->dir = NSF_NAT_EGRESS;
+}
+
+/* TCP state from the flags each direction has seen, as conntrack names it. */
+static void tcp_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t)
+{
+	uint32_t out = f->out.seen, in = f->in.seen;
+
+	if ((out | in) & NSF_SEEN_RST) {
+		f->state = "CLOSE";
+		f->timeout = t->tcp_close;
+	} else if ((out & NSF_SEEN_FIN) && (in & NSF_SEEN_FIN)) {
+		f->state = "TIME_WAIT";
+		f->timeout = t->tcp_fin;
+	} else if (out & NSF_SEEN_FIN) {
+		f->state = "FIN_WAIT";
+		f->timeout = t->tcp_fin;
+	} else if (in & NSF_SEEN_FIN) {
+		f->state = "CLOSE_WAIT";
+		f->timeout = t->tcp_close_wait;
+	} else if (!f->in.packets) {
+		f->state = "SYN_SENT";
+		f->timeout = t->tcp_syn;
+	} else if (!(out & NSF_SEEN_ACK)) {
+		f->state = "SYN_RECV";
+		f->timeout = t->tcp_syn;
+	} else {
+		f->state = "ESTABLISHED";
+		f->timeout = t->tcp_established;
+	}
+}
+
+static void flow_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t,
+		       uint64_t now)
+{
+	uint64_t last = f->out.last_seen > f->in.last_seen ? f->out.last_seen
+							   : f->in.last_seen;
+
+	if (f->key.proto == IPPROTO_TCP) {
+		tcp_state(f, t);
+	} else if (f->key.proto == IPPROTO_UDP) {
+		f->state = f->in.packets ? "REPLIED" : "UNREPLIED";
+		f->timeout = f->in.packets ? t->udp_stream : t->udp;
+	} else {
+		f->state = f->in.packets ? "REPLIED" : "UNREPLIED";
+		f->timeout = t->icmp;
+	}
+	f->idle_ns = now > last ? now - last : 0;
+	f->age_ns = now > f->out.created ? now - f->out.created : 0;
+}
+
+static bool load_flow(int fd, const struct nsf_nat_key *key,
+		      const struct nsf_nat_timeouts *t, uint64_t now,
+		      struct nsf_nat_flow *f)
+{
+	struct nsf_nat_key rkey;
+
+	memset(f, 0, sizeof(*f));
+	f->key = *key;
+	if (bpf_map_lookup_elem(fd, key, &f->out))
+		return false; /* evicted or expired meanwhile */
+	reply_key(key, &f->out, &rkey);
+	f->has_reply_entry = !bpf_map_lookup_elem(fd, &rkey, &f->in);
+	if (!f->has_reply_entry)
+		memset(&f->in, 0, sizeof(f->in));
+	flow_state(f, t, now);
+	return true;
+}
+
+/* All keys of the map, in one array (deleting while walking with
+ * get_next_key would restart the walk). */
+static struct nsf_nat_key *all_keys(int fd, size_t *count, int *err)
+{
+	struct nsf_nat_key *keys = NULL, *grown, cur, next;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	*err = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			grown = realloc(keys, cap * sizeof(*keys));
+			if (!grown) {
+				*err = -ENOMEM;
+				break;
+			}
+			keys = grown;
+		}
+		keys[n++] = next;
+		cur = next;
+		prev = &cur;
+	}
+	*count = n;
+	return keys;
+}
+
+int nsf_nat_foreach(int map_fd, const struct nsf_nat_timeouts *t,
+		    int (*fn)(const struct nsf_nat_flow *flow, void *arg),
+		    void *arg)
+{
+	uint64_t now = nsf_nat_now();
+	struct nsf_nat_flow flow;
+	size_t count;
+	int err;
+	struct nsf_nat_key *keys = all_keys(map_fd, &count, &err);
+
+	for (size_t i = 0; !err && i < count; i++) {
+		if (keys[i].dir != NSF_NAT_EGRESS)
+			continue;
+		if (load_flow(map_fd, &keys[i], t, now, &flow))
+			err = fn(&flow, arg);
+	}
+	free(keys);
+	return err;
+}
+
+/* A reply entry whose egress entry is gone or maps elsewhere, idle for
+ * longer than its protocol's shortest timeout. */
+static bool stale_orphan(int fd, const struct nsf_nat_key *key,
+			 const struct nsf_nat_timeouts *t, uint64_t now)
+{
+	struct nsf_nat_entry in, out;
+	struct nsf_nat_key ekey;
+	uint64_t limit;
+
+	if (bpf_map_lookup_elem(fd, key, &in))
+		return false;
+	egress_key(key, &in, &ekey);
+	if (!bpf_map_lookup_elem(fd, &ekey, &out) && out.port == key->dport &&
+	    out.addr == key->daddr)
+		return false; /* has its egress entry: judged with the flow */
+	limit = (uint64_t)(key->proto == IPPROTO_TCP ? t->tcp_syn : t->icmp) *
+		NS_PER_S;
+	return now > in.last_seen && now - in.last_seen > limit;
+}
+
+int nsf_nat_gc(int map_fd, const struct nsf_nat_timeouts *t,
+	       struct nsf_nat_gc_result *res)
+{
+	uint64_t now = nsf_nat_now();
+	struct nsf_nat_flow flow;
+	struct nsf_nat_key rkey;
+	size_t count;
+	int err;
+	struct nsf_nat_key *keys = all_keys(map_fd, &count, &err);
+
+	memset(res, 0, sizeof(*res));
+	for (size_t i = 0; !err && i < count; i++) {
+		if (keys[i].dir != NSF_NAT_EGRESS) {
+			if (stale_orphan(map_fd, &keys[i], t, now) &&
+			    !bpf_map_delete_elem(map_fd, &keys[i]))
+				res->orphans++;
+			continue;
+		}
+		if (!load_flow(map_fd, &keys[i], t, now, &flow))
+			continue;
+		res->flows++;
+		if (flow.idle_ns <= (uint64_t)flow.timeout * NS_PER_S)
+			continue;
+		reply_key(&keys[i], &flow.out, &rkey);
+		bpf_map_delete_elem(map_fd, &rkey);
+		if (!bpf_map_delete_elem(map_fd, &keys[i]))
+			res->expired++;
+	}
+	free(keys);
+	return err;
+}
+
+int nsf_nat_flush(int map_fd, uint64_t *removed)
+{
+	size_t count;
+	int err;
+	struct nsf_nat_key *keys = all_keys(map_fd, &count, &err);
+
+	*removed = 0;
+	for (size_t i = 0; !err && i < count; i++)
+		if (!bpf_map_delete_elem(map_fd, &keys[i]))
+			(*removed)++;
+	free(keys);
+	return err;
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "sysfs.h"
+
+#include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "util.h"
+
+static int write_file(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "we");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(value, f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+int nsf_set_forwarding(const char *ifname, bool on)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
+		 ifname);
+	return write_file(path, on ? "1\n" : "0\n");
+}
+
+int nsf_local_port_range(unsigned int *lo, unsigned int *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%u %u", lo, hi);
+	fclose(f);
+	return n == 2 ? 0 : -EIO;
+}
+
+int nsf_set_gro(int netns_fd, const char *ifname, bool on)
+{
+	struct ethtool_value val = { .cmd = ETHTOOL_SGRO, .data = on };
+	struct ifreq ifr = { 0 };
+	int saved, fd, err;
+
+	/* A socket made inside the namespace resolves @ifname there. */
+	err = nsf_netns_enter(netns_fd, &saved);
+	if (err)
+		return err;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	err = fd < 0 ? -errno : 0;
+	if (nsf_netns_leave(saved) && !err)
+		err = -EIO;
+	if (err) {
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	nsf_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
+	ifr.ifr_data = (char *)&val;
+	err = ioctl(fd, SIOCETHTOOL, &ifr) ? -errno : 0;
+	close(fd);
+	return err;
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# A narrated tour of nsfast, about half a minute: a sandboxed "host"
+# namespace, init, three pods, what the network looks like (no bridge),
+# ping and iperf3 between pods, the counters, detach, cleanup.
+#
+#   bash scripts/demo.sh [path/to/nsfast]     (make demo does this)
+#   DEMO_PAUSE=1   wait for Enter between sections
+#   DEMO_BENCH=1   run `QUICK=1 bench/run.sh` at the end, if it supports it
+#
+# Nothing outside namespaces the demo creates is touched: it runs in a
+# private mount namespace (own bpffs, own /run/netns), the "host" is a
+# network namespace of its own, and all traffic stays between its pods.
+set -u
+
+NSFAST_BIN=${1:-build/nsfast}
+if [[ ! -x "$NSFAST_BIN" ]]; then
+	echo "demo: '$NSFAST_BIN' is not an executable nsfast (run make)" >&2
+	exit 1
+fi
+NSFAST_BIN=$(cd "$(dirname "$NSFAST_BIN")" && pwd)/$(basename "$NSFAST_BIN")
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+
+# ---- sandbox: re-run in a private mount namespace ----
+
+# The marker holds the mount namespace we started in, so that only the
+# re-executed copy (in a new one) skips this step.
+MNTNS=$(readlink /proc/self/ns/mnt)
+if [[ "${NSFAST_DEMO_SANDBOXED:-}" != from:* ||
+	"${NSFAST_DEMO_SANDBOXED#from:}" == "$MNTNS" ]]; then
+	if [[ $EUID -ne 0 ]]; then
+		echo "demo: needs root (namespaces, BPF); try: sudo make demo" >&2
+		exit 1
+	fi
+	export NSFAST_DEMO_SANDBOXED="from:$MNTNS"
+	exec unshare --mount --propagation private -- \
+		bash "$0" "$NSFAST_BIN"
+fi
+mount -t bpf bpf /sys/fs/bpf || exit 1
+mkdir -p /run/netns
+mount -t tmpfs -o mode=0755,size=1m nsfast-demo /run/netns || exit 1
+
+# ---- narration ----
+
+if [[ -t 1 ]]; then
+	BOLD=$'\e[1m' DIM=$'\e[2m' CYAN=$'\e[36m' OFF=$'\e[0m'
+else
+	BOLD='' DIM='' CYAN='' OFF=''
+fi
+STEP=0
+
+section() {
+	STEP=$((STEP + 1))
+	if [[ "${DEMO_PAUSE:-0}" == 1 && $STEP -gt 1 && -t 0 ]]; then
+		read -r -p "${DIM}(Enter for the next step)${OFF}" _
+	fi
+	printf '\n%s== %d. %s ==%s\n' "$BOLD" "$STEP" "$1" "$OFF"
+}
+
+say() {
+	printf '%s\n' "$@" | fold -s -w 76
+}
+
+# show CMD...: print the command as a person would type it.
+show() {
+	local w out=()
+	for w in "$@"; do
+		[[ "$w" == "$NSFAST_BIN" ]] && w=nsfast
+		[[ "$w" =~ [[:space:]] ]] && w="'$w'"
+		out+=("$w")
+	done
+	printf '%s$ %s%s\n' "$CYAN" "${out[*]}" "$OFF"
+}
+
+# run CMD...: show it, then run it (time-bounded); "nsfast" is our binary.
+run() {
+	[[ "$1" == nsfast ]] && set -- "$NSFAST_BIN" "${@:2}"
+	show "$@"
+	timeout 30 "$@"
+}
+
+# run_into VAR CMD...: as run, and keep its (one-line) output in VAR.
+run_into() {
+	local var=$1 out
+	shift
+	[[ "$1" == nsfast ]] && set -- "$NSFAST_BIN" "${@:2}"
+	show "$@"
+	out=$(timeout 30 "$@") || return 1
+	printf '%s\n' "$out"
+	printf -v "$var" '%s' "$out"
+}
+
+die() {
+	echo "demo: $*; stopping" >&2
+	exit 1
+}
+
+# ---- names and cleanup ----
+
+ID=$(od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+HOST="demo$ID-host"
+WEB="demo$ID-web"
+API="demo$ID-api"
+DB="demo$ID-db"
+IPERF_PID=
+
+cleanup() {
+	trap '' INT TERM HUP
+	local f
+	printf '\n%s== cleanup ==%s\n' "$BOLD" "$OFF"
+	[[ -n "$IPERF_PID" ]] && kill "$IPERF_PID" 2>/dev/null &&
+		wait "$IPERF_PID" 2>/dev/null
+	if [[ -e /run/netns/$HOST ]]; then
+		run nsfast -n "$HOST" reset
+		run ip netns del "$HOST"
+	fi
+	for f in /run/netns/demo"$ID"-*; do
+		[[ -e "$f" ]] && ip netns del "$(basename "$f")"
+	done
+	say "Done: the pods, their veths, the host namespace, the pins and" \
+		"the state under /run/nsfast are gone."
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---- the demo ----
+
+printf '%snsfast demo%s: pods talk through tc eBPF, not a bridge + iptables.\n' \
+	"$BOLD" "$OFF"
+
+section "A sandbox that plays the host"
+say "This shell runs in a private mount namespace with its own bpffs on" \
+	"/sys/fs/bpf. A network namespace stands in for the host, so the" \
+	"machine's own interfaces and routes are never touched. Every nsfast" \
+	"command gets -n $HOST to act inside it."
+run ip netns add "$HOST" || die "cannot create the host namespace"
+run ip -n "$HOST" link set lo up
+
+section "nsfast init: load the programs, pin the maps"
+run nsfast -n "$HOST" init || die "init failed"
+
+section "Attach three pods"
+say "attach creates the pod's namespace (if absent), a veth pair, a /32" \
+	"address from the pod CIDR and routes, and puts the tc program on the" \
+	"host side of the veth. It prints the pod's address."
+run_into IP_WEB nsfast -n "$HOST" attach "$WEB" || die "attach failed"
+run_into IP_API nsfast -n "$HOST" attach "$API" || die "attach failed"
+run_into IP_DB nsfast -n "$HOST" attach "$DB" || die "attach failed"
+
+section "The host side: one veth per pod, no bridge"
+run ip -n "$HOST" -br link
+show ip -n "$HOST" link show type bridge
+bridges=$(ip -n "$HOST" link show type bridge)
+echo "${bridges:-${DIM}(nothing: there is no bridge)${OFF}}"
+run ip -n "$HOST" route
+VETH_WEB=$(ip -n "$HOST" -o route show "$IP_WEB" | awk '{print $3}')
+say "The program that does the forwarding, on the ingress of $WEB's veth:"
+run tc -n "$HOST" filter show dev "$VETH_WEB" ingress
+run ip netns exec "$HOST" sysctl net.ipv4.ip_forward
+say "Forwarding is off in the host: pod-to-pod traffic never goes" \
+	"through the host's routing or netfilter."
+
+section "The pod side: a /32, a default route, a permanent neighbour"
+run ip -n "$WEB" -br addr show dev eth0
+run ip -n "$WEB" route
+run ip -n "$WEB" neigh
+say "169.254.1.1 is a link-local gateway that answers to the host veth's" \
+	"MAC address: the pod sends everything there, never ARPs, and the" \
+	"program on the veth delivers it straight into the destination pod."
+
+section "Ping between pods"
+run ip netns exec "$WEB" ping -c 3 -i 0.2 "$IP_API"
+run ip netns exec "$DB" ping -c 3 -i 0.2 "$IP_WEB"
+
+section "TCP throughput: iperf3 for 3 seconds, $WEB -> $API"
+show ip netns exec "$API" iperf3 -s -1 '&'
+timeout 20 ip netns exec "$API" iperf3 -s -1 >/dev/null 2>&1 &
+IPERF_PID=$!
+for _ in $(seq 50); do # wait (at most 5 s) until the server listens
+	ip netns exec "$API" ss -Hltn 'sport = :5201' | grep -q . && break
+	sleep 0.1
+done
+run ip netns exec "$WEB" iperf3 -c "$IP_API" -t 3 -f g
+wait "$IPERF_PID" 2>/dev/null
+IPERF_PID=
+
+section "nsfast status: endpoints and counters"
+say "FROM-POD and TO-POD count what the fast path forwarded for each pod;" \
+	"the table below counts why packets were forwarded or left to the" \
+	"kernel (IPv6 neighbour discovery, for instance, is not its job)."
+run nsfast -n "$HOST" status
+
+section "Detach a pod"
+run nsfast -n "$HOST" detach "$DB"
+say "Its veth, routes and map entries are gone, and so is the namespace" \
+	"attach had created for it:"
+run ip netns list
+run ip -n "$HOST" -br link
+
+section "How much faster than a bridge?"
+if [[ -f "$REPO/bench/run.sh" ]] && grep -q QUICK "$REPO/bench/run.sh"; then
+	if [[ "${DEMO_BENCH:-0}" == 1 ]]; then
+		show QUICK=1 bash bench/run.sh nsfast
+		QUICK=1 timeout 300 bash "$REPO/bench/run.sh" "$NSFAST_BIN"
+	else
+		say "'make bench' measures nsfast against a Linux bridge with" \
+			"netfilter (DEMO_BENCH=1 runs its quick version here)."
+	fi
+else
+	say "'make bench' is where nsfast is measured against a Linux bridge" \
+		"with netfilter, in the same kind of sandbox."
+fi
