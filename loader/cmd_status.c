@@ -4,6 +4,7 @@
  * did. Both outputs are built from one cJSON document, so they never
  * disagree; --json prints it as is.
  */
+#include <bpf/bpf.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -129,6 +130,56 @@ static cJSON *programs(const struct nsf_host *h, uint32_t prog_id)
 	return arr;
 }
 
+/* How many NAT entries are live, out of how many (two per flow). */
+static cJSON *nat_fill(const struct nsf_maps *maps)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	struct nsf_nat_key key, next;
+	cJSON *o = cJSON_CreateObject();
+	double n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(maps->nat4, prev, &next)) {
+		n++;
+		key = next;
+		prev = &key;
+	}
+	if (bpf_obj_get_info_by_fd(maps->nat4, &info, &len))
+		info.max_entries = 0;
+	cJSON_AddNumberToObject(o, "entries", n);
+	cJSON_AddNumberToObject(o, "capacity", info.max_entries);
+	return o;
+}
+
+/* The uplink: configuration and what is attached to it now. */
+static cJSON *uplink_status(const struct nsf_host_config *cfg)
+{
+	char snat[NSF_ADDR_STRLEN];
+	cJSON *o = cJSON_CreateObject();
+	uint32_t xdp_id = 0, tc_id = 0;
+	bool generic = false;
+
+	nsf_format_ipv4(cfg->snat, snat);
+	cJSON_AddStringToObject(o, "name", cfg->uplink);
+	cJSON_AddNumberToObject(o, "ifindex", cfg->uplink_ifindex);
+	cJSON_AddStringToObject(o, "snat_ip", snat);
+	cJSON_AddStringToObject(o, "xdp_mode",
+				nsf_xdp_mode_name(cfg->xdp_mode));
+	if (nsf_xdp_query(cfg->uplink_ifindex, &xdp_id, &generic))
+		xdp_id = 0;
+	if (nsf_tc_query(cfg->uplink_ifindex, true, &tc_id))
+		tc_id = 0;
+	cJSON_AddStringToObject(o, "ingress",
+				xdp_id	? (generic ? "xdp-generic" : "xdp")
+				: tc_id ? "tc"
+					: "none");
+	cJSON_AddNumberToObject(o, "prog_id", xdp_id ? xdp_id : tc_id);
+	cJSON_AddNumberToObject(o, "nat_port_min", cfg->nat_port_min);
+	cJSON_AddNumberToObject(o, "nat_port_max", cfg->nat_port_max);
+	return o;
+}
+
 static int build(const struct nsf_host *h, cJSON *doc)
 {
 	struct status_ctx ctx = { .maps = NSF_MAPS_CLOSED };
@@ -151,6 +202,9 @@ static int build(const struct nsf_host *h, cJSON *doc)
 	nsf_format_ipv4(cfg.gateway, gw);
 	cJSON_AddStringToObject(doc, "pod_cidr", cidr);
 	cJSON_AddStringToObject(doc, "gateway", gw);
+	if (cfg.uplink[0])
+		cJSON_AddItemToObject(doc, "uplink", uplink_status(&cfg));
+	cJSON_AddItemToObject(doc, "nat", nat_fill(&ctx.maps));
 	ctx.prog_id = nsf_dp_prog_id(h, NSF_PROG_FROM_POD);
 	cJSON_AddItemToObject(doc, "programs", programs(h, ctx.prog_id));
 	ctx.endpoints = cJSON_AddArrayToObject(doc, "endpoints");
@@ -207,7 +261,7 @@ static void print_endpoints(const cJSON *eps)
 
 static void print_text(const struct nsf_host *h, const cJSON *doc)
 {
-	const cJSON *counters, *c, *prog;
+	const cJSON *counters, *c, *prog, *up;
 
 	printf("host %s  pins %s\n", h->id, h->pin_dir);
 	if (!cJSON_IsTrue(
@@ -217,6 +271,15 @@ static void print_text(const struct nsf_host *h, const cJSON *doc)
 	}
 	printf("pod CIDR %s  gateway %s\n", str(doc, "pod_cidr"),
 	       str(doc, "gateway"));
+	up = cJSON_GetObjectItemCaseSensitive(doc, "uplink");
+	if (up)
+		printf("uplink %s  masquerade to %s  ingress %s (prog %.0f)  "
+		       "ports %.0f-%.0f\n",
+		       str(up, "name"), str(up, "snat_ip"), str(up, "ingress"),
+		       num(up, "prog_id", NULL), num(up, "nat_port_min", NULL),
+		       num(up, "nat_port_max", NULL));
+	printf("NAT entries %.0f of %.0f (two per flow)\n",
+	       num(doc, "nat", "entries"), num(doc, "nat", "capacity"));
 	cJSON_ArrayForEach(prog,
 			   cJSON_GetObjectItemCaseSensitive(doc, "programs"))
 		printf("program %s id %.0f (%s)\n", str(prog, "name"),
