@@ -49,8 +49,8 @@ static cJSON *flow_json(const struct nsf_nat_flow *f)
 	xlat = cJSON_AddObjectToObject(o, "translated");
 	cJSON_AddStringToObject(xlat, "src", snat);
 	cJSON_AddNumberToObject(xlat, "sport", ntohs(f->out.port));
-	cJSON_AddNumberToObject(o, "age_s", (double)(f->age_ns / NS_PER_S));
-	cJSON_AddNumberToObject(o, "idle_s", (double)(f->idle_ns / NS_PER_S));
+	cJSON_AddNumberToObject(o, "age_s", (double)f->age_ns / NS_PER_S);
+	cJSON_AddNumberToObject(o, "idle_s", (double)f->idle_ns / NS_PER_S);
 	cJSON_AddNumberToObject(o, "timeout_s", f->timeout);
 	cJSON_AddBoolToObject(o, "reply_entry", f->has_reply_entry);
 	pk = cJSON_AddObjectToObject(o, "packets");
