@@ -29,9 +29,16 @@ int nsf_uplink_xdp(struct xdp_md *ctx)
 		return reason == NSF_R_PASS_HOST ? XDP_PASS : XDP_DROP;
 	}
 	rnat_rewrite_direct(&r);
+	/* A pod veth missing from the devmap is an inconsistency: drop and
+	 * say so, rather than XDP_ABORTED after counting it delivered. */
+	if (bpf_redirect_map(&nsf_tx_ports, r.ep->ifindex, XDP_DROP) !=
+	    XDP_REDIRECT) {
+		count_reason(NSF_R_DROP_NO_ENDPOINT, len);
+		return XDP_DROP;
+	}
 	count_reason(reason, len);
 	count_to_pod(r.ep, len);
-	return bpf_redirect_map(&nsf_tx_ports, r.ep->ifindex, 0);
+	return XDP_REDIRECT;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

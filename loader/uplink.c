@@ -98,8 +98,13 @@ static int attach_xdp(const struct nsf_host *h, struct nsf_host_config *cfg)
 	if (err)
 		return nsf_fail(-err, "uplink %s: attach XDP", cfg->uplink);
 	cfg->uplink_tc = false;
-	err = nsf_tc_detach(cfg->uplink_ifindex, true, false);
-	return err ? nsf_fail(-err, "uplink %s: detach tc", cfg->uplink) : 0;
+	/* Back from tc: take off our filter and the clsact we made for it. */
+	err = nsf_tc_detach(cfg->uplink_ifindex, true,
+			    cfg->uplink_qdisc_created);
+	if (err)
+		return nsf_fail(-err, "uplink %s: detach tc", cfg->uplink);
+	cfg->uplink_qdisc_created = false;
+	return 0;
 }
 
 int nsf_uplink_attach(const struct nsf_host *h, struct nsf_host_config *cfg)

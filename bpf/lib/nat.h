@@ -15,8 +15,20 @@
 #include "parse.h"
 #include "stats.h"
 
-/* Random probes for a free port after the first, hash-chosen one. */
+/* Ports tried for a new flow before declaring exhaustion. */
 #define NSF_NAT_PROBES 32
+
+/* Euclid on 16-bit values: at most 24 steps (Fibonacci bound). */
+static __always_inline __u32 gcd16(__u32 a, __u32 b)
+{
+	for (int i = 0; i < 24 && b; i++) {
+		__u32 t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
 
 /* Where the NAT-relevant fields of a TCP, UDP or ICMP packet are. */
 struct nat_l4 {
@@ -163,11 +175,12 @@ static __always_inline __u32 nat_hash(const struct nsf_nat_key *k)
 /*
  * Claim a source port for a new flow: create its ingress entry with
  * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
- * (destination, port) pair and no live mapping is ever reused. The first
- * candidate is derived from the flow's tuple, so a flow whose egress entry
- * was evicted gets its old port back (its ingress entry still maps to it);
- * then random probes. Returns the port (network order) or 0 if none is
- * free for this destination.
+ * (destination, port) pair and no live mapping is ever reused. Candidates
+ * follow a sequence fixed by the flow's tuple (double hashing: start and
+ * stride from the hash), so a flow whose egress entry was evicted walks the
+ * same ports again and finds its own surviving ingress entry: it gets its
+ * old port back. Returns the port (network order) or 0 if none is free
+ * for this destination.
  */
 static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 					     const struct nsf_config *cfg,
@@ -179,16 +192,20 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 		.created = now,
 		.last_seen = now,
 	};
-	__u32 min = cfg->nat_port_min, range;
+	__u32 min = cfg->nat_port_min, range, pick, stride;
 	struct nsf_nat_entry *old;
 	struct nsf_nat_key key;
-	__u32 pick = nat_hash(egress);
 
 	if (cfg->nat_port_max < min)
 		return 0;
 	range = cfg->nat_port_max - min + 1;
+	pick = nat_hash(egress) % range;
+	/* A stride coprime with the range visits distinct ports. */
+	stride = 1 + (nat_hash(egress) >> 16) % range;
+	if (gcd16(stride, range) != 1)
+		stride = 1;
 	for (int i = 0; i < NSF_NAT_PROBES; i++) {
-		__be16 port = bpf_htons((__u16)(min + pick % range));
+		__be16 port = bpf_htons((__u16)(min + pick));
 
 		nat_reply_key(&key, egress, cfg->snat4, port);
 		if (!bpf_map_update_elem(&nsf_nat4, &key, &val, BPF_NOEXIST))
@@ -196,7 +213,7 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 		old = bpf_map_lookup_elem(&nsf_nat4, &key);
 		if (old && old->addr == val.addr && old->port == val.port)
 			return port; /* our own mapping, still alive */
-		pick = bpf_get_prandom_u32();
+		pick = (pick + stride) % range;
 	}
 	return 0;
 }

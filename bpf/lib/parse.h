@@ -104,6 +104,15 @@ static __always_inline struct iphdr *parse_ipv4(void *l3, void *data_end,
 	return ip;
 }
 
+/* The packet's IP length (not counting Ethernet padding); a GSO packet
+ * beyond 64 KiB (BIG TCP) has tot_len 0 and is measured by @l3_len. */
+static __always_inline __u32 ipv4_len(const struct iphdr *ip, __u32 l3_len)
+{
+	__u32 tot_len = bpf_ntohs(ip->tot_len);
+
+	return tot_len ? tot_len : l3_len;
+}
+
 static __always_inline struct arp_eth_ipv4 *parse_arp(void *l3, void *data_end)
 {
 	struct arp_eth_ipv4 *arp = l3;

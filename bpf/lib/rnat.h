@@ -110,8 +110,7 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 	if (!r->eth || r->eth->h_proto != bpf_htons(ETH_P_IP))
 		return false;
 	r->ip = parse_ipv4(r->eth + 1, data_end, len - sizeof(*r->eth));
-	if (!r->ip || r->ip->daddr != cfg->snat4 || r->ip->ttl <= 1 ||
-	    ipv4_is_fragment(r->ip))
+	if (!r->ip || r->ip->daddr != cfg->snat4 || ipv4_is_fragment(r->ip))
 		return false;
 	if (!nat_parse_l4(data, data_end, r->ip, &r->l4))
 		return false;
@@ -132,8 +131,14 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 		*reason = NSF_R_DROP_NO_ENDPOINT;
 		return false;
 	}
-	nat_touch(r->e, r->inner ? 0 : r->l4.seen, len - sizeof(*r->eth),
-		  bpf_ktime_get_ns());
+	/* Expiring on the way to the pod: a NAT router drops it (handing it
+	 * to the host would answer the world with a reset). */
+	if (r->ip->ttl <= 1) {
+		*reason = NSF_R_DROP_TTL;
+		return false;
+	}
+	nat_touch(r->e, r->inner ? 0 : r->l4.seen,
+		  ipv4_len(r->ip, len - sizeof(*r->eth)), bpf_ktime_get_ns());
 	*reason = r->inner ? NSF_R_FWD_RNAT_ICMP : NSF_R_FWD_RNAT;
 	return true;
 }

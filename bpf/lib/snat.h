@@ -24,23 +24,64 @@ struct snat_verdict {
 /*
  * Ask the kernel's FIB where the packet would go if it forwarded it from
  * this veth (so policy routing, more specific routes and local addresses
- * all count). tot_len = 0 makes the kernel check the MTU against the skb
- * itself, which is right for GSO packets. Needs forwarding enabled on the
- * veth (attach does that for host-side veths only), else the helper
- * answers BPF_FIB_LKUP_RET_FWD_DISABLED.
+ * all count). Needs forwarding enabled on the veth (attach does that for
+ * host-side veths only), else the helper answers FWD_DISABLED.
  */
-static __always_inline int snat_route(struct __sk_buff *skb,
-				      const struct iphdr *ip,
-				      struct bpf_fib_lookup *fib)
+static __always_inline int snat_fib(struct __sk_buff *skb,
+				    const struct iphdr *ip,
+				    struct bpf_fib_lookup *fib, __u16 tot_len)
 {
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->family = AF_INET;
 	fib->tos = ip->tos;
 	fib->l4_protocol = ip->protocol;
+	fib->tot_len = tot_len;
 	fib->ipv4_src = ip->saddr;
 	fib->ipv4_dst = ip->daddr;
 	fib->ifindex = skb->ingress_ifindex;
 	return bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
+}
+
+/*
+ * The L3 size the packet will leave with: its own length, or for a GSO
+ * packet the size of one segment (IP + L4 header + gso_size), which is
+ * what ip_forward() checks too. 0 (no check) if the L4 header is unknown.
+ */
+static __always_inline __u16 snat_l3_len(struct __sk_buff *skb,
+					 const struct iphdr *ip,
+					 void *data_end)
+{
+	void *l4 = (void *)ip + ip->ihl * 4;
+	struct tcphdr *th = l4;
+
+	if (skb->gso_segs <= 1)
+		return bpf_ntohs(ip->tot_len);
+	if (ip->protocol == IPPROTO_UDP)
+		return ip->ihl * 4 + sizeof(struct udphdr) + skb->gso_size;
+	if (ip->protocol == IPPROTO_TCP && (void *)(th + 1) <= data_end)
+		return ip->ihl * 4 + th->doff * 4 + skb->gso_size;
+	return 0;
+}
+
+/*
+ * Route the packet and check it fits, as ip_forward() would. Given the L3
+ * size, the FIB checks the MTU of the route (device MTU, PMTU exceptions, a
+ * locked route MTU) before it looks at neighbours; it then answers
+ * FRAG_NEEDED without saying where the route goes, so a second lookup
+ * without the size finds that out (only for oversized packets).
+ */
+static __always_inline int snat_route(struct __sk_buff *skb,
+				      const struct iphdr *ip, void *data_end,
+				      struct bpf_fib_lookup *fib)
+{
+	int rc = snat_fib(skb, ip, fib, snat_l3_len(skb, ip, data_end));
+
+	if (rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return rc;
+	rc = snat_fib(skb, ip, fib, 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return BPF_FIB_LKUP_RET_FRAG_NEEDED;
+	return rc;
 }
 
 /*
@@ -106,7 +147,7 @@ snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 	struct nat_l4 l4;
 	int rc;
 
-	rc = snat_route(skb, ip, &fib);
+	rc = snat_route(skb, ip, data_end, &fib);
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
 	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		return v;
@@ -126,7 +167,8 @@ snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 		return v;
 	if (l4.proto == IPPROTO_ICMP && l4.icmp_type != ICMP_ECHO)
 		return v; /* only echo requests start a flow */
-	e = snat_entry(ip, &l4, cfg, skb->len - sizeof(*eth), &v.reason);
+	e = snat_entry(ip, &l4, cfg, ipv4_len(ip, skb->len - sizeof(*eth)),
+		       &v.reason);
 	if (!e)
 		return v;
 

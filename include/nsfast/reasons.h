@@ -45,7 +45,9 @@
 	X(DROP_NAT_INSERT, "drop-nat-insert", DROP,                            \
 	  "NAT entry could not be stored")                                     \
 	X(DROP_NO_ENDPOINT, "drop-no-endpoint", DROP,                          \
-	  "NAT entry points to a pod that is gone")
+	  "NAT entry points to a pod that is gone")                            \
+	X(DROP_TTL, "drop-ttl", DROP,                                          \
+	  "reply to a masqueraded flow would expire on the way to the pod")
 
 enum nsf_reason_kind { NSF_KIND_FWD, NSF_KIND_PASS, NSF_KIND_DROP };
 

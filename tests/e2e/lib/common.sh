@@ -176,6 +176,27 @@ check_match() {
 	return 1
 }
 
+# check_todo DESC WHY STATUS [DETAIL...]: the check of a known bug WHY,
+# not fixed yet. Reported with a TAP "# TODO" directive: while STATUS is
+# non-zero it neither fails the run (runners count it as skipped) nor goes
+# unseen; once the bug is fixed it shows up as a passing TODO, the sign to
+# turn it into a plain check.
+check_todo() {
+	local desc=$1 why=$2 status=$3 d
+	shift 3
+	E2E_N=$((E2E_N + 1))
+	_e2e_maybe_abort "$desc"
+	if [[ $status -eq 0 ]]; then
+		echo "ok $E2E_N - $desc # TODO $why (passes now)"
+		return 0
+	fi
+	echo "not ok $E2E_N - $desc # TODO $why"
+	for d in "$@"; do
+		[[ -n "$d" ]] && _e2e_comment "$d"
+	done
+	return 1
+}
+
 # e2e_require STATUS WHAT: stop the run (with cleanup) if a setup step the
 # rest depends on failed, instead of piling up consequential failures.
 e2e_require() {
