@@ -23,7 +23,7 @@ static __always_inline int pass(enum nsf_reason reason, __u32 len)
 static __always_inline int pass_from(const struct nsf_endpoint *src,
 				     enum nsf_reason reason, __u32 len)
 {
-	count_fallback(src, len);
+	count_ep(src, NSF_EP_FALLBACK, len);
 	return pass(reason, len);
 }
 
@@ -43,11 +43,11 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 	v = snat_to_uplink(skb, eth, ip, cfg);
 	count_reason(v.reason, len);
 	if (v.reason == NSF_R_FWD_SNAT)
-		count_from_pod(src, len);
+		count_ep(src, NSF_EP_FROM_POD, len);
 	else if (v.action == TC_ACT_SHOT)
-		count_drop(src, len);
+		count_ep(src, NSF_EP_DROP, len);
 	else
-		count_fallback(src, len);
+		count_ep(src, NSF_EP_FALLBACK, len);
 	return v.action;
 }
 
@@ -95,8 +95,8 @@ int nsf_from_pod(struct __sk_buff *skb)
 	if (!dst)
 		return to_world(skb, eth, ip, src, len);
 
-	count_from_pod(src, len);
-	count_to_pod(dst, len);
+	count_ep(src, NSF_EP_FROM_POD, len);
+	count_ep(dst, NSF_EP_TO_POD, len);
 	count_reason(NSF_R_FWD_LOCAL, len);
 	return deliver_local(eth, ip, dst);
 }

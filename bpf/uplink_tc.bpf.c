@@ -25,7 +25,7 @@ int nsf_uplink_tc(struct __sk_buff *skb)
 		return reason == NSF_R_PASS_HOST ? TC_ACT_OK : TC_ACT_SHOT;
 	}
 	count_reason(reason, len);
-	count_to_pod(r.ep, len);
+	count_ep(r.ep, NSF_EP_TO_POD, len);
 	if (rnat_rewrite_skb(skb, &r))
 		return TC_ACT_SHOT;
 	/* r.ep is a map value: still valid after the helpers moved data. */

@@ -37,7 +37,7 @@ int nsf_uplink_xdp(struct xdp_md *ctx)
 		return XDP_DROP;
 	}
 	count_reason(reason, len);
-	count_to_pod(r.ep, len);
+	count_ep(r.ep, NSF_EP_TO_POD, len);
 	return XDP_REDIRECT;
 }
 

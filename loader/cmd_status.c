@@ -41,18 +41,17 @@ static cJSON *pkt_bytes(uint64_t packets, uint64_t bytes)
 
 static cJSON *ep_counters(const struct nsf_ep_stats *s)
 {
+	static const char *const names[NSF_EP_COUNTERS] = {
+		[NSF_EP_FROM_POD] = "from_pod",
+		[NSF_EP_TO_POD] = "to_pod",
+		[NSF_EP_FALLBACK] = "fallback",
+		[NSF_EP_DROP] = "drop",
+	};
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddItemToObject(
-		o, "from_pod",
-		pkt_bytes(s->from_pod_packets, s->from_pod_bytes));
-	cJSON_AddItemToObject(o, "to_pod",
-			      pkt_bytes(s->to_pod_packets, s->to_pod_bytes));
-	cJSON_AddItemToObject(
-		o, "fallback",
-		pkt_bytes(s->fallback_packets, s->fallback_bytes));
-	cJSON_AddItemToObject(o, "drop",
-			      pkt_bytes(s->drop_packets, s->drop_bytes));
+	for (int i = 0; i < NSF_EP_COUNTERS; i++)
+		cJSON_AddItemToObject(
+			o, names[i], pkt_bytes(s->c[i].packets, s->c[i].bytes));
 	return o;
 }
 

@@ -393,14 +393,10 @@ int nsf_maps_ep_stats(const struct nsf_maps *m, uint32_t id,
 	if (!vals)
 		return nsf_fail(-err, "map %s", NSF_MAP_EP_STATS);
 	for (int c = 0; c < ncpu; c++) {
-		out->from_pod_packets += vals[c].from_pod_packets;
-		out->from_pod_bytes += vals[c].from_pod_bytes;
-		out->to_pod_packets += vals[c].to_pod_packets;
-		out->to_pod_bytes += vals[c].to_pod_bytes;
-		out->fallback_packets += vals[c].fallback_packets;
-		out->fallback_bytes += vals[c].fallback_bytes;
-		out->drop_packets += vals[c].drop_packets;
-		out->drop_bytes += vals[c].drop_bytes;
+		for (int i = 0; i < NSF_EP_COUNTERS; i++) {
+			out->c[i].packets += vals[c].c[i].packets;
+			out->c[i].bytes += vals[c].c[i].bytes;
+		}
 	}
 	free(vals);
 	return 0;

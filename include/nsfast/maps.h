@@ -28,7 +28,7 @@
 #define NSF_MAP_EP4	 "nsf_ep4"
 #define NSF_MAP_EP_STATS "nsf_ep_stats"
 #define NSF_MAP_COUNTERS "nsf_counters"
-#define NSF_MAP_NAT4 "nsf_nat4"
+#define NSF_MAP_NAT4	 "nsf_nat4"
 #define NSF_MAP_TX_PORTS "nsf_tx_ports"
 
 /* NAT table size in entries (two per flow), unless `init --nat-entries`. */
@@ -73,26 +73,28 @@ struct nsf_config {
 	__u32 reserved; /* must be 0 */
 };
 
-/* Per-endpoint counters; per-CPU array indexed by nsf_endpoint.id. */
-struct nsf_ep_stats {
-	__u64 from_pod_packets; /* sent by the pod, forwarded by the fast path */
-	__u64 from_pod_bytes;	/* ... their L2 length */
-	__u64 to_pod_packets;	/* delivered to the pod by the fast path */
-	__u64 to_pod_bytes;
-	__u64 fallback_packets; /* sent by the pod, handed to the kernel stack */
-	__u64 fallback_bytes;
-	__u64 drop_packets; /* sent by the pod, dropped by the datapath */
-	__u64 drop_bytes;
-};
-
 /* Global counters; per-CPU array indexed by enum nsf_reason. */
 struct nsf_counter {
 	__u64 packets;
 	__u64 bytes;
 };
 
+/* What a per-endpoint counter counts (index into struct nsf_ep_stats.c). */
+enum nsf_ep_counter {
+	NSF_EP_FROM_POD, /* sent by the pod, forwarded by the fast path */
+	NSF_EP_TO_POD,	 /* delivered to the pod by the fast path */
+	NSF_EP_FALLBACK, /* sent by the pod, handed to the kernel stack */
+	NSF_EP_DROP,	 /* sent by the pod, dropped by the datapath */
+	NSF_EP_COUNTERS,
+};
+
+/* Per-endpoint counters; per-CPU array indexed by nsf_endpoint.id. */
+struct nsf_ep_stats {
+	struct nsf_counter c[NSF_EP_COUNTERS]; /* packets and L2 bytes */
+};
+
 /* Direction of a NAT entry's key (struct nsf_nat_key.dir). */
-#define NSF_NAT_EGRESS 0  /* pod -> world: key is the pod's tuple */
+#define NSF_NAT_EGRESS	0 /* pod -> world: key is the pod's tuple */
 #define NSF_NAT_INGRESS 1 /* world -> uplink: key is the reply's tuple */
 
 /* What a direction has seen (struct nsf_nat_entry.seen). */
@@ -107,13 +109,13 @@ struct nsf_counter {
  * entry's sport, in the ingress entry's dport; the other port is 0.
  */
 struct nsf_nat_key {
-	__be32 saddr;     /* source address of matching packets */
-	__be32 daddr;     /* destination address of matching packets */
-	__be16 sport;     /* source port (ICMP: id or 0, see above) */
-	__be16 dport;     /* destination port */
-	__u8 proto;       /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_ICMP */
-	__u8 dir;         /* NSF_NAT_EGRESS or NSF_NAT_INGRESS */
-	__u16 pad;        /* must be 0 */
+	__be32 saddr; /* source address of matching packets */
+	__be32 daddr; /* destination address of matching packets */
+	__be16 sport; /* source port (ICMP: id or 0, see above) */
+	__be16 dport; /* destination port */
+	__u8 proto;   /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_ICMP */
+	__u8 dir;     /* NSF_NAT_EGRESS or NSF_NAT_INGRESS */
+	__u16 pad;    /* must be 0 */
 };
 
 /*
@@ -123,16 +125,16 @@ struct nsf_nat_key {
  * loader combines the two to derive the connection state and expiry.
  */
 struct nsf_nat_entry {
-	__be32 addr;      /* egress: SNAT address; ingress: pod address */
-	__be16 port;      /* egress: NAT port; ingress: pod port (ICMP: id) */
-	__u16 pad;        /* must be 0 */
-	__u32 seen;       /* NSF_SEEN_* in this direction (TCP); 32 bits so
+	__be32 addr;	 /* egress: SNAT address; ingress: pod address */
+	__be16 port;	 /* egress: NAT port; ingress: pod port (ICMP: id) */
+	__u16 pad;	 /* must be 0 */
+	__u32 seen;	 /* NSF_SEEN_* in this direction (TCP); 32 bits so
 			   * the datapath can set bits with an atomic or */
-	__u32 reserved;   /* must be 0 */
-	__u64 created;    /* bpf_ktime_get_ns() when made */
-	__u64 last_seen;  /* bpf_ktime_get_ns() of the latest packet */
-	__u64 packets;    /* packets in this direction */
-	__u64 bytes;      /* their L3 length */
+	__u32 reserved;	 /* must be 0 */
+	__u64 created;	 /* bpf_ktime_get_ns() when made */
+	__u64 last_seen; /* bpf_ktime_get_ns() of the latest packet */
+	__u64 packets;	 /* packets in this direction */
+	__u64 bytes;	 /* their L3 length */
 };
 
 #endif /* NSFAST_MAPS_H */

@@ -500,26 +500,26 @@ static void count(uint32_t reason, uint32_t len)
 
 static void count_from_pod(const struct nsf_endpoint *ep, uint32_t len)
 {
-	want_ctr.ep[ep->id].from_pod_packets++;
-	want_ctr.ep[ep->id].from_pod_bytes += len;
+	want_ctr.ep[ep->id].c[NSF_EP_FROM_POD].packets++;
+	want_ctr.ep[ep->id].c[NSF_EP_FROM_POD].bytes += len;
 }
 
 static void count_to_pod(const struct nsf_endpoint *ep, uint32_t len)
 {
-	want_ctr.ep[ep->id].to_pod_packets++;
-	want_ctr.ep[ep->id].to_pod_bytes += len;
+	want_ctr.ep[ep->id].c[NSF_EP_TO_POD].packets++;
+	want_ctr.ep[ep->id].c[NSF_EP_TO_POD].bytes += len;
 }
 
 static void count_fallback(const struct nsf_endpoint *ep, uint32_t len)
 {
-	want_ctr.ep[ep->id].fallback_packets++;
-	want_ctr.ep[ep->id].fallback_bytes += len;
+	want_ctr.ep[ep->id].c[NSF_EP_FALLBACK].packets++;
+	want_ctr.ep[ep->id].c[NSF_EP_FALLBACK].bytes += len;
 }
 
 static void count_drop(const struct nsf_endpoint *ep, uint32_t len)
 {
-	want_ctr.ep[ep->id].drop_packets++;
-	want_ctr.ep[ep->id].drop_bytes += len;
+	want_ctr.ep[ep->id].c[NSF_EP_DROP].packets++;
+	want_ctr.ep[ep->id].c[NSF_EP_DROP].bytes += len;
 }
 
 /* The packets counted under @reason, all CPUs. */
@@ -545,17 +545,20 @@ static uint64_t ep_to_pod_packets(uint32_t id)
 	if (bpf_map_lookup_elem(h.stats_fd, &id, h.percpu))
 		fail_msg("nsf_ep_stats[%u]: %s", id, strerror(errno));
 	for (i = 0; i < h.ncpus; i++)
-		sum += v[i].to_pod_packets;
+		sum += v[i].c[NSF_EP_TO_POD].packets;
 	return sum;
 }
 
 #define STATS_FMT \
 	"from %llu/%llu to %llu/%llu fallback %llu/%llu drop %llu/%llu"
-#define STATS_ARGS(s)                                               \
-	ULL((s).from_pod_packets), ULL((s).from_pod_bytes),         \
-		ULL((s).to_pod_packets), ULL((s).to_pod_bytes),     \
-		ULL((s).fallback_packets), ULL((s).fallback_bytes), \
-		ULL((s).drop_packets), ULL((s).drop_bytes)
+#define STATS_ARGS(s)                                \
+	ULL((s).c[NSF_EP_FROM_POD].packets),         \
+		ULL((s).c[NSF_EP_FROM_POD].bytes),   \
+		ULL((s).c[NSF_EP_TO_POD].packets),   \
+		ULL((s).c[NSF_EP_TO_POD].bytes),     \
+		ULL((s).c[NSF_EP_FALLBACK].packets), \
+		ULL((s).c[NSF_EP_FALLBACK].bytes),   \
+		ULL((s).c[NSF_EP_DROP].packets), ULL((s).c[NSF_EP_DROP].bytes)
 
 /* Every reason counter and every endpoint in use hold what the model says. */
 static void expect_counters(void)
@@ -587,14 +590,21 @@ static void expect_counters(void)
 		if (bpf_map_lookup_elem(h.stats_fd, &key, h.percpu))
 			fail_msg("nsf_ep_stats[%u]: %s", key, strerror(errno));
 		for (i = 0; i < h.ncpus; i++) {
-			sum.from_pod_packets += v[i].from_pod_packets;
-			sum.from_pod_bytes += v[i].from_pod_bytes;
-			sum.to_pod_packets += v[i].to_pod_packets;
-			sum.to_pod_bytes += v[i].to_pod_bytes;
-			sum.fallback_packets += v[i].fallback_packets;
-			sum.fallback_bytes += v[i].fallback_bytes;
-			sum.drop_packets += v[i].drop_packets;
-			sum.drop_bytes += v[i].drop_bytes;
+			sum.c[NSF_EP_FROM_POD].packets +=
+				v[i].c[NSF_EP_FROM_POD].packets;
+			sum.c[NSF_EP_FROM_POD].bytes +=
+				v[i].c[NSF_EP_FROM_POD].bytes;
+			sum.c[NSF_EP_TO_POD].packets +=
+				v[i].c[NSF_EP_TO_POD].packets;
+			sum.c[NSF_EP_TO_POD].bytes +=
+				v[i].c[NSF_EP_TO_POD].bytes;
+			sum.c[NSF_EP_FALLBACK].packets +=
+				v[i].c[NSF_EP_FALLBACK].packets;
+			sum.c[NSF_EP_FALLBACK].bytes +=
+				v[i].c[NSF_EP_FALLBACK].bytes;
+			sum.c[NSF_EP_DROP].packets +=
+				v[i].c[NSF_EP_DROP].packets;
+			sum.c[NSF_EP_DROP].bytes += v[i].c[NSF_EP_DROP].bytes;
 		}
 		if (memcmp(&sum, w, sizeof(sum)))
 			fail_msg("ep %u: " STATS_FMT ", want " STATS_FMT, key,

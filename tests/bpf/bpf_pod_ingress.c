@@ -295,14 +295,14 @@ static void expect_counter(uint32_t reason, uint64_t packets, uint64_t bytes)
 
 static void stats_add(struct nsf_ep_stats *sum, const struct nsf_ep_stats *v)
 {
-	sum->from_pod_packets += v->from_pod_packets;
-	sum->from_pod_bytes += v->from_pod_bytes;
-	sum->to_pod_packets += v->to_pod_packets;
-	sum->to_pod_bytes += v->to_pod_bytes;
-	sum->fallback_packets += v->fallback_packets;
-	sum->fallback_bytes += v->fallback_bytes;
-	sum->drop_packets += v->drop_packets;
-	sum->drop_bytes += v->drop_bytes;
+	sum->c[NSF_EP_FROM_POD].packets += v->c[NSF_EP_FROM_POD].packets;
+	sum->c[NSF_EP_FROM_POD].bytes += v->c[NSF_EP_FROM_POD].bytes;
+	sum->c[NSF_EP_TO_POD].packets += v->c[NSF_EP_TO_POD].packets;
+	sum->c[NSF_EP_TO_POD].bytes += v->c[NSF_EP_TO_POD].bytes;
+	sum->c[NSF_EP_FALLBACK].packets += v->c[NSF_EP_FALLBACK].packets;
+	sum->c[NSF_EP_FALLBACK].bytes += v->c[NSF_EP_FALLBACK].bytes;
+	sum->c[NSF_EP_DROP].packets += v->c[NSF_EP_DROP].packets;
+	sum->c[NSF_EP_DROP].bytes += v->c[NSF_EP_DROP].bytes;
 }
 
 static struct nsf_ep_stats ep_stats_sum(uint32_t id)
@@ -320,11 +320,14 @@ static struct nsf_ep_stats ep_stats_sum(uint32_t id)
 
 #define STATS_FMT \
 	"from %llu/%llu to %llu/%llu fallback %llu/%llu drop %llu/%llu"
-#define STATS_ARGS(s)                                               \
-	ULL((s).from_pod_packets), ULL((s).from_pod_bytes),         \
-		ULL((s).to_pod_packets), ULL((s).to_pod_bytes),     \
-		ULL((s).fallback_packets), ULL((s).fallback_bytes), \
-		ULL((s).drop_packets), ULL((s).drop_bytes)
+#define STATS_ARGS(s)                                \
+	ULL((s).c[NSF_EP_FROM_POD].packets),         \
+		ULL((s).c[NSF_EP_FROM_POD].bytes),   \
+		ULL((s).c[NSF_EP_TO_POD].packets),   \
+		ULL((s).c[NSF_EP_TO_POD].bytes),     \
+		ULL((s).c[NSF_EP_FALLBACK].packets), \
+		ULL((s).c[NSF_EP_FALLBACK].bytes),   \
+		ULL((s).c[NSF_EP_DROP].packets), ULL((s).c[NSF_EP_DROP].bytes)
 
 /* Every endpoint id of the fixture holds exactly @want[id]. */
 static void expect_ep_stats(const struct nsf_ep_stats want[NR_IDS])
@@ -342,7 +345,7 @@ static void expect_ep_stats(const struct nsf_ep_stats want[NR_IDS])
 
 static void expect_no_ep_stats(void)
 {
-	const struct nsf_ep_stats want[NR_IDS] = { { 0 } };
+	static const struct nsf_ep_stats want[NR_IDS];
 
 	expect_ep_stats(want);
 }
@@ -397,17 +400,18 @@ static void expect_forwarded(const struct frame *in, struct result *r,
 static void check_forward_on(const struct frame *in, uint32_t ingress,
 			     uint32_t src_id, const struct nsf_endpoint *dst)
 {
-	struct nsf_ep_stats want[NR_IDS] = { { 0 } };
+	struct nsf_ep_stats want[NR_IDS];
 	struct result r;
 
+	memset(want, 0, sizeof(want));
 	reset();
 	run(in, ingress, &r);
 	expect_forwarded(in, &r, dst);
 	expect_counter(NSF_R_FWD_LOCAL, 1, in->len);
-	want[src_id].from_pod_packets = 1;
-	want[src_id].from_pod_bytes = in->len;
-	want[dst->id].to_pod_packets += 1;
-	want[dst->id].to_pod_bytes += in->len;
+	want[src_id].c[NSF_EP_FROM_POD].packets = 1;
+	want[src_id].c[NSF_EP_FROM_POD].bytes = in->len;
+	want[dst->id].c[NSF_EP_TO_POD].packets += 1;
+	want[dst->id].c[NSF_EP_TO_POD].bytes += in->len;
 	expect_ep_stats(want);
 }
 
@@ -424,17 +428,18 @@ static void check_forward(const struct frame *in, uint32_t src_id,
 static void check_pass(const struct frame *in, uint32_t ingress,
 		       uint32_t reason, uint32_t fallback_id)
 {
-	struct nsf_ep_stats want[NR_IDS] = { { 0 } };
+	struct nsf_ep_stats want[NR_IDS];
 	struct result r;
 
+	memset(want, 0, sizeof(want));
 	reset();
 	run(in, ingress, &r);
 	expect_retval(&r, TC_ACT_OK);
 	expect_frame(in, &r.out);
 	expect_counter(reason, 1, in->len);
 	if (fallback_id != NSF_EP_ID_NONE) {
-		want[fallback_id].fallback_packets = 1;
-		want[fallback_id].fallback_bytes = in->len;
+		want[fallback_id].c[NSF_EP_FALLBACK].packets = 1;
+		want[fallback_id].c[NSF_EP_FALLBACK].bytes = in->len;
 	}
 	expect_ep_stats(want);
 }
@@ -1071,7 +1076,7 @@ static int unpin_all(struct bpf_object *obj)
 	struct bpf_map *map;
 	int err;
 
-	bpf_object__for_each_map (map, obj) {
+	bpf_object__for_each_map(map, obj) {
 		err = bpf_map__set_pin_path(map, NULL);
 		if (err)
 			return err;
@@ -1083,7 +1088,7 @@ static int check_unpinned(struct bpf_object *obj)
 {
 	struct bpf_map *map;
 
-	bpf_object__for_each_map (map, obj) {
+	bpf_object__for_each_map(map, obj) {
 		if (bpf_map__pin_path(map) || bpf_map__is_pinned(map)) {
 			print_error("map %s is pinned\n", bpf_map__name(map));
 			return -EEXIST;
