@@ -20,7 +20,6 @@
 #include "maps.h"
 #include "uplink.h"
 
-#define DEFAULT_POD_CIDR "10.244.0.0/16"
 #define USAGE                                                                \
 	"usage: nsfast init [--pod-cidr CIDR] [--uplink IFACE|--no-uplink] " \
 	"[--snat-ip ADDR] [--xdp-mode native|generic|off] [--nat-ports "     \
@@ -237,17 +236,6 @@ static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
 	return 0;
 }
 
-static void defaults(struct nsf_host_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	nsf_parse_cidr4(DEFAULT_POD_CIDR, &cfg->pod_cidr, false);
-	cfg->gateway = NSF_GATEWAY4;
-	cfg->xdp_mode = NSF_XDP_NATIVE;
-	cfg->nat_port_min = NSF_NAT_PORT_MIN;
-	cfg->nat_port_max = NSF_NAT_PORT_MAX;
-	cfg->nat_entries = NSF_NAT_DEFAULT_ENTRIES;
-}
-
 static void print_result(const struct nsf_host *h,
 			 const struct nsf_host_config *cfg, bool fresh)
 {
@@ -291,10 +279,9 @@ int cmd_init(int argc, char **argv)
 		nsf_report("init");
 		return 1;
 	}
-	defaults(&old);
 	fresh = nsf_config_load(&h, &old) == -ENOENT;
 	if (fresh)
-		defaults(&old);
+		nsf_config_defaults(&old);
 	cfg = old;
 	err = nsf_host_lock(&h);
 	if (!err)

@@ -251,24 +251,50 @@ int nsf_xdp_mode_parse(const char *s, enum nsf_xdp_mode *mode)
 	return -EINVAL;
 }
 
+void nsf_config_defaults(struct nsf_host_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	nsf_parse_cidr4(NSF_DEFAULT_POD_CIDR, &cfg->pod_cidr, false);
+	cfg->gateway = NSF_GATEWAY4;
+	cfg->xdp_mode = NSF_XDP_NATIVE;
+	cfg->nat_port_min = NSF_NAT_PORT_MIN;
+	cfg->nat_port_max = NSF_NAT_PORT_MAX;
+	cfg->nat_entries = NSF_NAT_DEFAULT_ENTRIES;
+}
+
+/* NAT settings apply with or without an uplink (init may add one later). */
+static int nat_from_json(const cJSON *json, struct nsf_host_config *cfg)
+{
+	const char *mode = json_str(json, "xdp_mode");
+	double v;
+
+	if (mode && nsf_xdp_mode_parse(mode, &cfg->xdp_mode))
+		return -EBADMSG;
+	if (json_num(json, "nat_port_min", &v))
+		cfg->nat_port_min = (uint16_t)v;
+	if (json_num(json, "nat_port_max", &v))
+		cfg->nat_port_max = (uint16_t)v;
+	if (json_num(json, "nat_entries", &v))
+		cfg->nat_entries = (uint32_t)v;
+	return 0;
+}
+
 static int config_from_json(const cJSON *json, struct nsf_host_config *cfg)
 {
 	const char *cidr = json_str(json, "pod_cidr");
 	const char *gw = json_str(json, "gateway");
 	const char *uplink = json_str(json, "uplink");
 	const char *snat = json_str(json, "snat_ip");
-	const char *mode = json_str(json, "xdp_mode");
 	double v;
 
-	memset(cfg, 0, sizeof(*cfg));
+	nsf_config_defaults(cfg);
 	if (!cidr || !gw || nsf_parse_cidr4(cidr, &cfg->pod_cidr, false) ||
-	    nsf_parse_ipv4(gw, &cfg->gateway))
+	    nsf_parse_ipv4(gw, &cfg->gateway) || nat_from_json(json, cfg))
 		return -EBADMSG;
 	if (!uplink)
 		return 0;
 	if (!nsf_strlcpy(cfg->uplink, uplink, sizeof(cfg->uplink)) || !snat ||
-	    nsf_parse_ipv4(snat, &cfg->snat) || !mode ||
-	    nsf_xdp_mode_parse(mode, &cfg->xdp_mode))
+	    nsf_parse_ipv4(snat, &cfg->snat))
 		return -EBADMSG;
 	cfg->snat_learned = cJSON_IsTrue(
 		cJSON_GetObjectItemCaseSensitive(json, "snat_learned"));
@@ -279,17 +305,9 @@ static int config_from_json(const cJSON *json, struct nsf_host_config *cfg)
 	if (!json_num(json, "uplink_ifindex", &v))
 		return -EBADMSG;
 	cfg->uplink_ifindex = (int)v;
-	if (!json_num(json, "nat_port_min", &v))
-		return -EBADMSG;
-	cfg->nat_port_min = (uint16_t)v;
-	if (!json_num(json, "nat_port_max", &v))
-		return -EBADMSG;
-	cfg->nat_port_max = (uint16_t)v;
-	if (!json_num(json, "nat_entries", &v))
-		return -EBADMSG;
-	cfg->nat_entries = (uint32_t)v;
 	return 0;
 }
+
 
 int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg)
 {
@@ -316,11 +334,6 @@ static void config_uplink_to_json(const struct nsf_host_config *cfg,
 	cJSON_AddNumberToObject(json, "uplink_ifindex", cfg->uplink_ifindex);
 	cJSON_AddStringToObject(json, "snat_ip", snat);
 	cJSON_AddBoolToObject(json, "snat_learned", cfg->snat_learned);
-	cJSON_AddStringToObject(json, "xdp_mode",
-				nsf_xdp_mode_name(cfg->xdp_mode));
-	cJSON_AddNumberToObject(json, "nat_port_min", cfg->nat_port_min);
-	cJSON_AddNumberToObject(json, "nat_port_max", cfg->nat_port_max);
-	cJSON_AddNumberToObject(json, "nat_entries", cfg->nat_entries);
 	cJSON_AddBoolToObject(json, "uplink_tc", cfg->uplink_tc);
 	cJSON_AddBoolToObject(json, "uplink_qdisc_created",
 			      cfg->uplink_qdisc_created);
@@ -339,6 +352,11 @@ int nsf_config_save(const struct nsf_host *h, const struct nsf_host_config *cfg)
 	nsf_format_ipv4(cfg->gateway, gw);
 	cJSON_AddStringToObject(json, "pod_cidr", cidr);
 	cJSON_AddStringToObject(json, "gateway", gw);
+	cJSON_AddStringToObject(json, "xdp_mode",
+				nsf_xdp_mode_name(cfg->xdp_mode));
+	cJSON_AddNumberToObject(json, "nat_port_min", cfg->nat_port_min);
+	cJSON_AddNumberToObject(json, "nat_port_max", cfg->nat_port_max);
+	cJSON_AddNumberToObject(json, "nat_entries", cfg->nat_entries);
 	if (cfg->uplink[0])
 		config_uplink_to_json(cfg, json);
 	config_path(h, path, sizeof(path));

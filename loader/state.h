@@ -57,6 +57,10 @@ struct nsf_host_config {
 	bool uplink_qdisc_created; /* init made the uplink's clsact */
 };
 
+#define NSF_DEFAULT_POD_CIDR "10.244.0.0/16"
+
+/* Defaults for everything init does not get told. */
+void nsf_config_defaults(struct nsf_host_config *cfg);
 const char *nsf_xdp_mode_name(enum nsf_xdp_mode mode);
 int nsf_xdp_mode_parse(const char *s, enum nsf_xdp_mode *mode);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A narrated tour of nsfast, about half a minute: a sandboxed "host"
 # namespace, init, three pods, what the network looks like (no bridge),
-# ping and iperf3 between pods, the counters, detach, cleanup.
+# ping and iperf3 between pods, masqueraded traffic to a "world"
+# namespace behind the uplink, the counters, detach, cleanup.
 #
 #   bash scripts/demo.sh [path/to/nsfast]     (make demo does this)
 #   DEMO_PAUSE=1   wait for Enter between sections
@@ -101,7 +102,9 @@ HOST="demo$ID-host"
 WEB="demo$ID-web"
 API="demo$ID-api"
 DB="demo$ID-db"
+WORLD="demo$ID-world"
 IPERF_PID=
+SERVER_PID=
 
 cleanup() {
 	trap '' INT TERM HUP
@@ -109,10 +112,13 @@ cleanup() {
 	printf '\n%s== cleanup ==%s\n' "$BOLD" "$OFF"
 	[[ -n "$IPERF_PID" ]] && kill "$IPERF_PID" 2>/dev/null &&
 		wait "$IPERF_PID" 2>/dev/null
+	[[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null &&
+		wait "$SERVER_PID" 2>/dev/null
 	if [[ -e /run/netns/$HOST ]]; then
 		run nsfast -n "$HOST" reset
 		run ip netns del "$HOST"
 	fi
+	[[ -e /run/netns/$WORLD ]] && run ip netns del "$WORLD"
 	for f in /run/netns/demo"$ID"-*; do
 		[[ -e "$f" ]] && ip netns del "$(basename "$f")"
 	done
@@ -159,7 +165,9 @@ say "The program that does the forwarding, on the ingress of $WEB's veth:"
 run tc -n "$HOST" filter show dev "$VETH_WEB" ingress
 run ip netns exec "$HOST" sysctl net.ipv4.ip_forward
 say "Forwarding is off in the host: pod-to-pod traffic never goes" \
-	"through the host's routing or netfilter."
+	"through the host's routing or netfilter (nsfast enables forwarding" \
+	"on its own veths only, so the kernel can still answer a pod with" \
+	"ICMP errors)."
 
 section "The pod side: a /32, a default route, a permanent neighbour"
 run ip -n "$WEB" -br addr show dev eth0
@@ -184,6 +192,58 @@ done
 run ip netns exec "$WEB" iperf3 -c "$IP_API" -t 3 -f g
 wait "$IPERF_PID" 2>/dev/null
 IPERF_PID=
+
+section "Reach the world: masquerading without iptables"
+say "A second namespace plays the outside world behind the host's NIC" \
+	"(wan0, 10.99.0.2; the world is 10.99.0.1). Its side turns tx" \
+	"checksum offload off, so it hands over complete checksums as a real" \
+	"NIC does."
+run ip netns add "$WORLD" || die "cannot create the world namespace"
+run ip -n "$HOST" link add wan0 type veth peer name wan0 netns "$WORLD"
+run ip -n "$WORLD" addr add 10.99.0.1/24 dev wan0
+run ip -n "$WORLD" link set wan0 up
+run ip netns exec "$WORLD" ethtool -K wan0 tx off >/dev/null
+run ip -n "$HOST" addr add 10.99.0.2/24 dev wan0
+run ip -n "$HOST" link set wan0 up
+run ip -n "$HOST" route add default via 10.99.0.1
+say "Re-running init with an uplink keeps the pods and adds the NAT path:" \
+	"pod traffic routed out of wan0 is masqueraded to 10.99.0.2 by the tc" \
+	"program; replies are turned back by XDP on wan0 and redirected into" \
+	"the pod before the kernel builds an skb for them."
+run nsfast -n "$HOST" init --uplink wan0 || die "init --uplink failed"
+run ip -n "$HOST" link show wan0
+run ip netns exec "$WEB" ping -c 2 -i 0.2 10.99.0.1
+say "A TCP server in the world prints who it sees connecting:"
+timeout 10 ip netns exec "$WORLD" /usr/bin/python3 -c '
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.0.1", 8080))
+s.listen()
+for _ in range(2):
+    c, peer = s.accept()
+    print("  world: connection from %s:%d" % peer, flush=True)
+    c.sendall(c.recv(64).upper())
+    c.close()
+' &
+SERVER_PID=$!
+sleep 0.5
+for pod in "$WEB" "$API"; do
+	show ip netns exec "$pod" "(send 'hello from $pod' to 10.99.0.1:8080)"
+	timeout 5 ip netns exec "$pod" /usr/bin/python3 -c '
+import socket, sys
+s = socket.create_connection(("10.99.0.1", 8080), timeout=3)
+s.sendall(sys.argv[1].encode())
+print("  pod got back:", s.recv(64).decode())
+' "hello from $pod"
+done
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=
+say "The world only ever saw 10.99.0.2. The flows, like conntrack -L:"
+run nsfast -n "$HOST" nat list
+say "And no netfilter was involved:"
+run ip netns exec "$HOST" iptables -t nat -S
+run ip netns exec "$HOST" conntrack -C
 
 section "nsfast status: endpoints and counters"
 say "FROM-POD and TO-POD count what the fast path forwarded for each pod;" \

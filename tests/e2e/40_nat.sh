@@ -584,6 +584,28 @@ run_errors() {
 # its skb variant checks the MTU (tot_len 0) only when the lookup succeeds:
 # the first oversized packet of a flow is masqueraded and redirected to an
 # uplink that cannot send it, instead of drop-mtu / pass-frag-needed.
+# Pods attached before there is an uplink; a later init adds it (the order
+# the demo uses): masquerading must work for them too.
+run_late_uplink() {
+	local H="$P-l" W="$P-lw" pod="$P-l0"
+
+	comment "==== uplink added after the pods: host $H ===="
+	host_create "$H"
+	e2e_require $? "host namespace $H"
+	check "init without an uplink" nsf -n "$H" init
+	nsf -n "$H" attach "$pod" >/dev/null
+	e2e_require $? "pod $pod"
+	world_create "$H" "$W"
+	e2e_require $? "world $W"
+	check "init --uplink wan0 after the pod was attached" \
+		nsf -n "$H" init --uplink wan0
+	check "the earlier pod reaches the world, masqueraded" \
+		pod_exec "$pod" ping -c 2 -i 0.2 -W 1 "$WAN_W"
+	check "reset $H" nsf -n "$H" reset
+	ip netns del "$W"
+	ip netns del "$H"
+}
+
 run_unresolved_mtu() {
 	local H="$P-m" W="$P-mw" pod="$P-m0" before after out fwd
 
@@ -628,6 +650,7 @@ for m in $MODES; do
 	run_mode "$m"
 done
 run_exhaustion
+run_late_uplink
 run_unresolved_mtu
 run_errors
 e2e_finish
