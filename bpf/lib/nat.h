@@ -163,13 +163,30 @@ static __always_inline void nat_touch(struct nsf_nat_entry *e, __u32 seen,
 		__sync_fetch_and_or(&e->seen, seen);
 }
 
+/* murmur3's 32-bit finalizer: every input bit reaches every output bit. */
+static __always_inline __u32 fmix32(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/*
+ * Hash of a flow's tuple. It must mix well: the fields that tell flows
+ * apart (a pod address's last octet, a port's low byte) sit in the top
+ * bits of the words as loaded on little-endian hosts, and a plain multiply
+ * leaves them there, where a reduction modulo the port range loses them.
+ */
 static __always_inline __u32 nat_hash(const struct nsf_nat_key *k)
 {
-	__u32 h = k->saddr * 2654435761u;
+	__u32 h = fmix32(k->saddr);
 
-	h ^= k->daddr * 2246822519u;
-	h ^= ((__u32)k->sport << 16 | k->dport) * 3266489917u;
-	return h ^ (h >> 15) ^ k->proto;
+	h = fmix32(h ^ k->daddr);
+	h = fmix32(h ^ ((__u32)k->sport << 16 | k->dport));
+	return fmix32(h ^ k->proto);
 }
 
 /*
@@ -192,16 +209,17 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 		.created = now,
 		.last_seen = now,
 	};
-	__u32 min = cfg->nat_port_min, range, pick, stride;
+	__u32 min = cfg->nat_port_min, range, pick, stride, hash;
 	struct nsf_nat_entry *old;
 	struct nsf_nat_key key;
 
 	if (cfg->nat_port_max < min)
 		return 0;
 	range = cfg->nat_port_max - min + 1;
-	pick = nat_hash(egress) % range;
+	hash = nat_hash(egress);
+	pick = hash % range;
 	/* A stride coprime with the range visits distinct ports. */
-	stride = 1 + (nat_hash(egress) >> 16) % range;
+	stride = 1 + fmix32(hash ^ 0x9e3779b9) % range;
 	if (gcd16(stride, range) != 1)
 		stride = 1;
 	for (int i = 0; i < NSF_NAT_PROBES; i++) {

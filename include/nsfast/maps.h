@@ -33,10 +33,13 @@
 
 /* NAT table size in entries (two per flow), unless `init --nat-entries`. */
 #define NSF_NAT_DEFAULT_ENTRIES 524288
-/* Default SNAT source ports: above Linux's default ip_local_port_range
- * (32768-60999), so the host's own connections never pick them. */
-#define NSF_NAT_PORT_MIN 61000
-#define NSF_NAT_PORT_MAX 65535
+/*
+ * Default SNAT source ports: below Linux's default ip_local_port_range
+ * (32768-60999), so the host's own outgoing connections never pick them,
+ * and wide (31,744 ports per destination) for short-connection workloads.
+ */
+#define NSF_NAT_PORT_MIN 1024
+#define NSF_NAT_PORT_MAX 32767
 
 /* Config flags (struct nsf_config.flags). */
 #define NSF_CFG_F_UPLINK_XDP (1u << 0) /* ingress NAT runs in XDP */
