@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "state.h"
 
-int cli_host_open(struct nsf_host *h, const char *cmd, bool lock, bool create)
+int cli_host_open(struct nsf_host *h, bool lock, bool create)
 {
 	struct nsf_host_config cfg;
 	int err;
@@ -17,12 +17,9 @@ int cli_host_open(struct nsf_host *h, const char *cmd, bool lock, bool create)
 	err = nsf_host_open(h);
 	if (err)
 		return err;
-	if (!lock)
-		return 0;
 	if (!create && nsf_config_load(h, &cfg) == -ENOENT)
 		return nsf_fail(0, "not initialised (run 'nsfast init' first)");
-	(void)cmd;
-	return nsf_host_lock(h);
+	return lock ? nsf_host_lock(h) : 0;
 }
 
 static bool has_cap(const struct __user_cap_data_struct *data, int cap)

@@ -67,7 +67,7 @@ int cmd_attach(int argc, char **argv)
 		nsf_report("attach");
 		return 1;
 	}
-	err = cli_host_open(&h, "attach", true, false);
+	err = cli_host_open(&h, true, false);
 	if (!err)
 		err = nsf_config_load(&h, &cfg);
 	if (!err)

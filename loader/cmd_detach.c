@@ -22,7 +22,7 @@ int cmd_detach(int argc, char **argv)
 		fprintf(stderr, "nsfast: detach: invalid name '%s'\n", name);
 		return 1;
 	}
-	err = cli_host_open(&h, "detach", true, false);
+	err = cli_host_open(&h, true, false);
 	if (!err) {
 		err = nsf_ep_load(&h, name, &rec);
 		if (err == -ENOENT)

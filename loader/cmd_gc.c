@@ -107,7 +107,7 @@ int cmd_gc(int argc, char **argv)
 	nsf_nat_default_timeouts(&t);
 	err = parse_args(argc, argv, &interval, &t);
 	if (!err)
-		err = cli_host_open(&h, "gc", false, false);
+		err = cli_host_open(&h, false, false);
 	if (!err)
 		err = nsf_maps_open(&h, &maps);
 	if (!err)

@@ -134,7 +134,7 @@ int cmd_nat(int argc, char **argv)
 		fprintf(stderr, "usage: nsfast nat list [--json] | flush\n");
 		return 2;
 	}
-	err = cli_host_open(&h, "nat", false, false);
+	err = cli_host_open(&h, false, false);
 	if (!err)
 		err = nsf_maps_open(&h, &maps);
 	if (!err)

@@ -117,7 +117,7 @@ static cJSON *global_counters(const struct nsf_maps *maps)
 	return o;
 }
 
-static cJSON *programs(const struct nsf_host *h, uint32_t prog_id)
+static cJSON *programs(uint32_t prog_id)
 {
 	cJSON *arr = cJSON_CreateArray(), *p = cJSON_CreateObject();
 
@@ -125,7 +125,6 @@ static cJSON *programs(const struct nsf_host *h, uint32_t prog_id)
 	cJSON_AddNumberToObject(p, "id", prog_id);
 	cJSON_AddStringToObject(p, "hook", "tc ingress, pod host-side veths");
 	cJSON_AddItemToArray(arr, p);
-	(void)h;
 	return arr;
 }
 
@@ -205,7 +204,7 @@ static int build(const struct nsf_host *h, cJSON *doc)
 		cJSON_AddItemToObject(doc, "uplink", uplink_status(&cfg));
 	cJSON_AddItemToObject(doc, "nat", nat_fill(&ctx.maps));
 	ctx.prog_id = nsf_dp_prog_id(h, NSF_PROG_FROM_POD);
-	cJSON_AddItemToObject(doc, "programs", programs(h, ctx.prog_id));
+	cJSON_AddItemToObject(doc, "programs", programs(ctx.prog_id));
 	ctx.endpoints = cJSON_AddArrayToObject(doc, "endpoints");
 	err = nsf_ep_foreach(h, add_endpoint, &ctx);
 	if (!err)

@@ -18,7 +18,7 @@ int cmd_gc(int argc, char **argv);
 /* Shared by commands: open the current host; @lock takes the host lock,
  * and fails with "not initialised" unless @create or init ran before. */
 struct nsf_host;
-int cli_host_open(struct nsf_host *h, const char *cmd, bool lock, bool create);
+int cli_host_open(struct nsf_host *h, bool lock, bool create);
 /* Whether the process may manage namespaces and BPF (else prints why). */
 bool cli_privileged(const char *cmd);
 

@@ -212,8 +212,9 @@ int nsf_netns_exec(const char *name, char *const argv[])
 		return nsf_fail(errno, "unshare mount namespace");
 	if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL))
 		return nsf_fail(errno, "mount --make-rslave /");
-	if (umount2("/sys", MNT_DETACH) == 0)
-		mount(name, "/sys", "sysfs", 0, NULL);
+	if (umount2("/sys", MNT_DETACH) == 0 &&
+	    mount(name, "/sys", "sysfs", 0, NULL))
+		return nsf_fail(errno, "mount sysfs for netns %s", name);
 	execvp(argv[0], argv);
 	return nsf_fail(errno, "exec %s", argv[0]);
 }
