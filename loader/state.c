@@ -140,6 +140,12 @@ int nsf_host_remove_state(const struct nsf_host *h)
 	err = remove_dir_files(h->state_dir);
 	if (err)
 		return nsf_fail(-err, "remove %s", h->state_dir);
+	/* The shared parent goes once the last host is gone (ENOTEMPTY:
+	 * other hosts remain, fine). */
+	snprintf(path, sizeof(path), "%s", h->state_dir);
+	if (strrchr(path, '/'))
+		*strrchr(path, '/') = '\0';
+	rmdir(path);
 	return 0;
 }
 
