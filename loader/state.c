@@ -314,7 +314,6 @@ static int config_from_json(const cJSON *json, struct nsf_host_config *cfg)
 	return 0;
 }
 
-
 int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg)
 {
 	char path[NSF_PATH_MAX + 16];

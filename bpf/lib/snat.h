@@ -48,8 +48,7 @@ static __always_inline int snat_fib(struct __sk_buff *skb,
  * what ip_forward() checks too. 0 (no check) if the L4 header is unknown.
  */
 static __always_inline __u16 snat_l3_len(struct __sk_buff *skb,
-					 const struct iphdr *ip,
-					 void *data_end)
+					 const struct iphdr *ip, void *data_end)
 {
 	void *l4 = (void *)ip + ip->ihl * 4;
 	struct tcphdr *th = l4;

@@ -49,10 +49,16 @@
 	X(DROP_TTL, "drop-ttl", DROP,                                          \
 	  "reply to a masqueraded flow would expire on the way to the pod")
 
-enum nsf_reason_kind { NSF_KIND_FWD, NSF_KIND_PASS, NSF_KIND_DROP };
+enum nsf_reason_kind {
+	NSF_KIND_FWD,
+	NSF_KIND_PASS,
+	NSF_KIND_DROP
+};
 
 #define NSF_REASON_ENUM(name, str, kind, help) NSF_R_##name,
-enum nsf_reason { NSF_REASONS(NSF_REASON_ENUM) NSF_R_MAX };
+enum nsf_reason {
+	NSF_REASONS(NSF_REASON_ENUM) NSF_R_MAX
+};
 #undef NSF_REASON_ENUM
 
 /* Size of the counters array: room to append reasons without a new map. */
