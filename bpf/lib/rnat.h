@@ -217,35 +217,25 @@ static __always_inline void rnat_rewrite_direct(struct rnat *r)
 }
 
 /*
- * tc: the same edits, checksums through the kernel helpers. They may move
- * packet data, so every pointer is used before the first call.
+ * tc: the same edits, checksums through the kernel helpers (nat_csum_skb),
+ * which may move packet data: every packet pointer is used before.
  */
 static __always_inline int rnat_rewrite_skb(struct __sk_buff *skb,
 					    struct rnat *r)
 {
-	__u32 l4_flags = r->l4.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 ip_csum_off = (void *)&r->ip->check - (void *)(long)skb->data;
-	__u32 csum_off = r->l4.csum_off;
 	__be16 *port = rnat_port(&r->l4), old_port = *port;
-	__be32 old_addr = r->ip->daddr, pod = r->e->addr;
-	__be16 new_port = r->e->port;
-	__u8 proto = r->l4.proto;
+	__be32 old_addr = r->ip->daddr;
 
 	if (r->inner) {
 		rnat_rewrite_icmp_error(r);
 		return 0;
 	}
-	r->ip->daddr = pod;
-	*port = new_port;
+	r->ip->daddr = r->e->addr;
+	*port = r->e->port;
 	rnat_l2_ttl(r);
-	if (bpf_l3_csum_replace(skb, ip_csum_off, old_addr, pod, 4))
-		return -1;
-	if (proto != IPPROTO_ICMP &&
-	    bpf_l4_csum_replace(skb, csum_off, old_addr, pod,
-				BPF_F_PSEUDO_HDR | l4_flags | 4))
-		return -1;
-	return bpf_l4_csum_replace(skb, csum_off, old_port, new_port,
-				   l4_flags | 2);
+	return nat_csum_skb(skb, ip_csum_off, &r->l4, old_addr, r->e->addr,
+			    old_port, r->e->port);
 }
 
 #endif /* NSF_BPF_RNAT_H */

@@ -83,31 +83,19 @@ static __always_inline int snat_route(struct __sk_buff *skb,
 	return rc;
 }
 
-/*
- * Rewrite source address and port, then fix the checksums with the kernel
- * helpers, which handle CHECKSUM_PARTIAL (a pod's own TCP/UDP packets
- * usually carry only the pseudo-header sum) as well as complete ones. The
- * helpers may move packet data: no packet pointer is used after them.
- */
+/* Rewrite source address and port (ICMP: identifier), then the checksums. */
 static __always_inline int snat_rewrite(struct __sk_buff *skb, struct iphdr *ip,
 					struct nat_l4 *l4,
 					const struct nsf_nat_entry *e)
 {
-	__u32 l4_flags = l4->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 ip_csum_off = (void *)&ip->check - (void *)(long)skb->data;
 	__be32 old_addr = ip->saddr;
 	__be16 old_port = *l4->sport;
 
 	ip->saddr = e->addr;
 	*l4->sport = e->port;
-	if (bpf_l3_csum_replace(skb, ip_csum_off, old_addr, e->addr, 4))
-		return -1;
-	if (l4->proto != IPPROTO_ICMP &&
-	    bpf_l4_csum_replace(skb, l4->csum_off, old_addr, e->addr,
-				BPF_F_PSEUDO_HDR | l4_flags | 4))
-		return -1;
-	return bpf_l4_csum_replace(skb, l4->csum_off, old_port, e->port,
-				   l4_flags | 2);
+	return nat_csum_skb(skb, ip_csum_off, l4, old_addr, e->addr, old_port,
+			    e->port);
 }
 
 /* Find or create the flow's NAT entry and account the packet to it. */
