@@ -195,6 +195,26 @@ static int configure_host_side(struct attach_tx *tx,
 	return 0;
 }
 
+/* Put @prog_fd (or, if negative, the pinned program) on @rec's veth. */
+static int attach_prog(const struct nsf_host *h, int prog_fd,
+		       const struct nsf_ep_rec *rec)
+{
+	int fd = prog_fd, err;
+
+	if (fd < 0) {
+		fd = nsf_dp_prog_fd(h, NSF_PROG_FROM_POD);
+		if (fd < 0)
+			return fd;
+	}
+	err = nsf_tc_attach(rec->host_ifindex, true, fd);
+	if (fd != prog_fd)
+		close(fd);
+	if (err)
+		return nsf_fail(-err, "veth %s: attach tc ingress",
+				rec->host_ifname);
+	return 0;
+}
+
 static int enable_fast_path(const struct nsf_host *h, struct attach_tx *tx,
 			    const struct nsf_ep_rec *rec)
 {
@@ -210,17 +230,23 @@ static int enable_fast_path(const struct nsf_host *h, struct attach_tx *tx,
 	if (err)
 		return err;
 	tx->in_map = true;
-	return nsf_endpoint_reattach(h, -1, rec);
+	return attach_prog(h, -1, rec);
 }
 
-/* What an endpoint needs from the host side beyond its veth: the XDP
- * redirect target and forwarding (both may predate an uplink). */
-static int host_side_extras(const struct nsf_host *h,
-			    const struct nsf_ep_rec *rec)
+/*
+ * After init: the new program on the veth, and what the host side needs
+ * besides, which an endpoint attached before the uplink existed may lack:
+ * the XDP redirect target and forwarding.
+ */
+int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
+			  const struct nsf_ep_rec *rec)
 {
 	struct nsf_maps maps;
 	int err;
 
+	err = attach_prog(h, prog_fd, rec);
+	if (err)
+		return err;
 	err = nsf_set_forwarding(rec->host_ifname, true);
 	if (err)
 		return nsf_fail(-err, "veth %s: forwarding", rec->host_ifname);
@@ -229,25 +255,6 @@ static int host_side_extras(const struct nsf_host *h,
 		err = nsf_maps_add_tx_port(&maps, rec->host_ifindex);
 	nsf_maps_close(&maps);
 	return err;
-}
-
-int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
-			  const struct nsf_ep_rec *rec)
-{
-	int fd = prog_fd, err;
-
-	if (fd < 0) {
-		fd = nsf_dp_prog_fd(h, NSF_PROG_FROM_POD);
-		if (fd < 0)
-			return fd;
-	}
-	err = nsf_tc_attach(rec->host_ifindex, true, fd);
-	if (fd != prog_fd)
-		close(fd);
-	if (err)
-		return nsf_fail(-err, "veth %s: attach tc ingress",
-				rec->host_ifname);
-	return prog_fd < 0 ? 0 : host_side_extras(h, rec);
 }
 
 static void rollback(struct attach_tx *tx, const struct nsf_ep_rec *rec)

@@ -39,7 +39,8 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 /* Remove everything of endpoint @rec; parts already gone are fine. */
 int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec);
 
-/* Re-attach the current pinned program to @rec's veth (after init). */
+/* After init: @prog_fd on @rec's veth, plus the forwarding setting and
+ * XDP redirect target an endpoint attached before the uplink may lack. */
 int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
 			  const struct nsf_ep_rec *rec);
 
