@@ -30,19 +30,6 @@ uint64_t nsf_nat_now(void)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-/* The reply key of an egress entry (mirror of nat_reply_key() in BPF). */
-static void reply_key(const struct nsf_nat_key *egress,
-		      const struct nsf_nat_entry *out, struct nsf_nat_key *key)
-{
-	memset(key, 0, sizeof(*key));
-	key->saddr = egress->daddr;
-	key->daddr = out->addr;
-	key->sport = egress->dport;
-	key->dport = out->port;
-	key->proto = egress->proto;
-	key->dir = NSF_NAT_INGRESS;
-}
-
 /* The egress key a reply entry belongs to. */
 static void egress_key(const struct nsf_nat_key *reply,
 		       const struct nsf_nat_entry *in, struct nsf_nat_key *key)
@@ -114,7 +101,7 @@ static bool load_flow(int fd, const struct nsf_nat_key *key,
 	f->key = *key;
 	if (bpf_map_lookup_elem(fd, key, &f->out))
 		return false; /* evicted or expired meanwhile */
-	reply_key(key, &f->out, &rkey);
+	nsf_nat_reply_key(&rkey, key, f->out.addr, f->out.port);
 	f->has_reply_entry = !bpf_map_lookup_elem(fd, &rkey, &f->in);
 	if (!f->has_reply_entry)
 		memset(&f->in, 0, sizeof(f->in));
@@ -212,7 +199,8 @@ int nsf_nat_gc(int map_fd, const struct nsf_nat_timeouts *t,
 		res->flows++;
 		if (flow.idle_ns <= (uint64_t)flow.timeout * NS_PER_S)
 			continue;
-		reply_key(&keys[i], &flow.out, &rkey);
+		nsf_nat_reply_key(&rkey, &keys[i], flow.out.addr,
+				  flow.out.port);
 		bpf_map_delete_elem(map_fd, &rkey);
 		if (!bpf_map_delete_elem(map_fd, &keys[i]))
 			res->expired++;

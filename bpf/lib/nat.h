@@ -133,25 +133,6 @@ static __always_inline void nat_egress_key(struct nsf_nat_key *key,
 }
 
 /*
- * Key of the ingress entry that replies to @egress will match once its
- * source is @snat:@port: the reply comes from the egress destination to
- * the masqueraded address. For ICMP the identifier is the "port" and the
- * other side is 0 in both directions.
- */
-static __always_inline void nat_reply_key(struct nsf_nat_key *key,
-					  const struct nsf_nat_key *egress,
-					  __be32 snat, __be16 port)
-{
-	key->saddr = egress->daddr;
-	key->daddr = snat;
-	key->sport = egress->dport;
-	key->dport = port;
-	key->proto = egress->proto;
-	key->dir = NSF_NAT_INGRESS;
-	key->pad = 0;
-}
-
-/*
  * After an address and a port of the packet were rewritten in place, fix
  * the checksums with the kernel helpers, which handle CHECKSUM_PARTIAL
  * (a pod's own packets usually carry only the pseudo-header sum) and keep
@@ -251,7 +232,7 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 	for (int i = 0; i < NSF_NAT_PROBES; i++) {
 		__be16 port = bpf_htons((__u16)(min + pick));
 
-		nat_reply_key(&key, egress, cfg->snat4, port);
+		nsf_nat_reply_key(&key, egress, cfg->snat4, port);
 		if (!bpf_map_update_elem(&nsf_nat4, &key, &val, BPF_NOEXIST))
 			return port;
 		old = bpf_map_lookup_elem(&nsf_nat4, &key);
@@ -283,7 +264,7 @@ nat_create(const struct nsf_nat_key *egress, const struct nsf_config *cfg,
 		return NULL;
 	}
 	if (bpf_map_update_elem(&nsf_nat4, egress, &val, BPF_ANY)) {
-		nat_reply_key(&reply, egress, cfg->snat4, val.port);
+		nsf_nat_reply_key(&reply, egress, cfg->snat4, val.port);
 		bpf_map_delete_elem(&nsf_nat4, &reply);
 		*reason = NSF_R_DROP_NAT_INSERT;
 		return NULL;

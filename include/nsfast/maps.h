@@ -140,4 +140,24 @@ struct nsf_nat_entry {
 	__u64 bytes;	 /* their L3 length */
 };
 
+/*
+ * Key of the ingress entry that replies to the flow with egress key
+ * @egress match once its source is @snat:@port: the reply comes from the
+ * egress destination to the masqueraded address. One definition for the
+ * datapath (which creates the pair) and the loader (which pairs them for
+ * `nat list` and gc), so the two can never disagree.
+ */
+static inline void nsf_nat_reply_key(struct nsf_nat_key *key,
+				     const struct nsf_nat_key *egress,
+				     __be32 snat, __be16 port)
+{
+	key->saddr = egress->daddr;
+	key->daddr = snat;
+	key->sport = egress->dport;
+	key->dport = port;
+	key->proto = egress->proto;
+	key->dir = NSF_NAT_INGRESS;
+	key->pad = 0;
+}
+
 #endif /* NSFAST_MAPS_H */
