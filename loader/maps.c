@@ -248,15 +248,22 @@ uint32_t nsf_dp_prog_id(const struct nsf_host *h, const char *prog)
 	return info.id;
 }
 
-static int open_map(const struct nsf_host *h, const char *name, int *fd)
+int nsf_map_open(const struct nsf_host *h, const char *name)
 {
 	char path[NSF_PATH_MAX * 2];
+	int fd;
 
 	pin_path(h, name, path, sizeof(path));
-	*fd = bpf_obj_get(path);
-	if (*fd < 0)
-		return nsf_fail(-*fd, "map %s", path);
-	return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return nsf_fail(-fd, "map %s", path);
+	return fd;
+}
+
+static int open_map(const struct nsf_host *h, const char *name, int *fd)
+{
+	*fd = nsf_map_open(h, name);
+	return *fd < 0 ? *fd : 0;
 }
 
 int nsf_maps_open(const struct nsf_host *h, struct nsf_maps *m)
@@ -359,8 +366,7 @@ int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip)
 	return 0;
 }
 
-/* Read one per-CPU entry as an array of @ncpu values of @size bytes. */
-static void *percpu_lookup(int fd, __u32 key, size_t size, int *ncpu, int *err)
+void *nsf_percpu_lookup(int fd, __u32 key, size_t size, int *ncpu, int *err)
 {
 	void *vals;
 
@@ -389,7 +395,7 @@ int nsf_maps_ep_stats(const struct nsf_maps *m, uint32_t id,
 	int ncpu, err;
 
 	memset(out, 0, sizeof(*out));
-	vals = percpu_lookup(m->ep_stats, id, sizeof(*vals), &ncpu, &err);
+	vals = nsf_percpu_lookup(m->ep_stats, id, sizeof(*vals), &ncpu, &err);
 	if (!vals)
 		return nsf_fail(-err, "map %s", NSF_MAP_EP_STATS);
 	for (int c = 0; c < ncpu; c++) {
@@ -424,7 +430,7 @@ int nsf_maps_counters(const struct nsf_maps *m, struct nsf_counter *out)
 		int ncpu, err;
 
 		out[r].packets = out[r].bytes = 0;
-		vals = percpu_lookup(m->counters, r, sizeof(*vals), &ncpu,
+		vals = nsf_percpu_lookup(m->counters, r, sizeof(*vals), &ncpu,
 				     &err);
 		if (!vals)
 			return nsf_fail(-err, "map %s", NSF_MAP_COUNTERS);

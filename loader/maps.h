@@ -53,6 +53,13 @@ int nsf_dp_prog_fd(const struct nsf_host *h, const char *prog);
 /* ID of a pinned program (0 if absent). */
 uint32_t nsf_dp_prog_id(const struct nsf_host *h, const char *prog);
 
+/* fd of the pinned map @name (NSF_MAP_*), or a negative errno after
+ * reporting it. For maps a feature adds, instead of growing struct nsf_maps. */
+int nsf_map_open(const struct nsf_host *h, const char *name);
+/* Read per-CPU entry @key of map @fd as a malloc'ed array of @ncpu values
+ * of @size bytes each; NULL with *err set on failure. */
+void *nsf_percpu_lookup(int fd, __u32 key, size_t size, int *ncpu, int *err);
+
 int nsf_maps_open(const struct nsf_host *h, struct nsf_maps *m);
 void nsf_maps_close(struct nsf_maps *m);
 
