@@ -431,7 +431,7 @@ int nsf_maps_counters(const struct nsf_maps *m, struct nsf_counter *out)
 
 		out[r].packets = out[r].bytes = 0;
 		vals = nsf_percpu_lookup(m->counters, r, sizeof(*vals), &ncpu,
-				     &err);
+					 &err);
 		if (!vals)
 			return nsf_fail(-err, "map %s", NSF_MAP_COUNTERS);
 		for (int c = 0; c < ncpu; c++) {
