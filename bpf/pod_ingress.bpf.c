@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * tc ingress on every pod's host-side veth: everything a pod sends starts
- * here. Pod-to-pod IPv4 is forwarded straight into the destination pod;
- * ARP for the gateway is answered; everything else goes to the kernel
- * stack (TC_ACT_OK) with a counted reason, so the fast path never decides
- * what it does not understand.
+ * here. It must carry the pod's own identity (address, MAC; anti-spoofing)
+ * or it is dropped; policy decides what the pod may reach. Pod-to-pod IPv4
+ * is forwarded straight into the destination pod; ARP for the gateway is
+ * answered; the rest goes to the kernel stack (TC_ACT_OK) with a counted
+ * reason, so the fast path never decides what it does not understand.
  */
 #include "lib/common.h"
 #include "lib/maps.h"
@@ -13,6 +14,9 @@
 #include "lib/route.h"
 #include "lib/arp.h"
 #include "lib/snat.h"
+#include "lib/antispoof.h"
+#include "lib/policy.h"
+#include "lib/monitor.h"
 
 static __always_inline int pass(enum nsf_reason reason, __u32 len)
 {
@@ -27,6 +31,19 @@ static __always_inline int pass_from(const struct nsf_endpoint *src,
 	return pass(reason, len);
 }
 
+/* To the kernel, which delivers it to the host or routes it elsewhere:
+ * only if policy lets the pod reach the host. */
+static __always_inline int to_host(struct iphdr *ip, void *data_end,
+				   const struct nsf_endpoint *src,
+				   enum nsf_reason reason, __u32 len)
+{
+	__u32 deny = policy_peer(ip, data_end, src, NSF_POL_GROUP_HOST);
+
+	if (deny)
+		return drop_from(src, deny, len);
+	return pass_from(src, reason, len);
+}
+
 /*
  * Not for a local pod: masquerade it out of the uplink if it is routed
  * there, else leave it to the kernel (the host itself, other interfaces).
@@ -35,12 +52,15 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 				    struct iphdr *ip,
 				    const struct nsf_endpoint *src, __u32 len)
 {
+	void *data_end = (void *)(long)skb->data_end;
 	struct nsf_config *cfg = config();
 	struct snat_verdict v;
 
 	if (!cfg || !cfg->uplink_ifindex)
-		return pass_from(src, NSF_R_PASS_NOT_LOCAL, len);
-	v = snat_to_uplink(skb, eth, ip, cfg);
+		return to_host(ip, data_end, src, NSF_R_PASS_NOT_LOCAL, len);
+	v = snat_to_uplink(skb, eth, ip, cfg, src);
+	if (v.reason == NSF_R_PASS_NOT_UPLINK)
+		return to_host(ip, data_end, src, v.reason, len);
 	count_reason(v.reason, len);
 	if (v.reason == NSF_R_FWD_SNAT)
 		count_ep(src, NSF_EP_FROM_POD, len);
@@ -51,54 +71,75 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 	return v.action;
 }
 
-SEC("tc")
-int nsf_from_pod(struct __sk_buff *skb)
+static __always_inline int from_pod(struct __sk_buff *skb)
 {
 	struct nsf_endpoint *src, *dst;
 	struct arp_eth_ipv4 *arp;
-	__u32 len = skb->len;
+	__u32 len = skb->len, deny;
 	void *data, *data_end;
 	struct ethhdr *eth;
 	struct iphdr *ip;
 
 	if (pull_headers(skb))
-		return pass(NSF_R_PASS_MALFORMED, len);
+		return drop_on_veth(skb, NSF_R_DROP_MALFORMED, len);
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
 	eth = parse_eth(data, data_end);
 	if (!eth)
-		return pass(NSF_R_PASS_MALFORMED, len);
+		return drop_on_veth(skb, NSF_R_DROP_MALFORMED, len);
 	if (eth->h_proto == bpf_htons(ETH_P_ARP)) {
 		arp = parse_arp(eth + 1, data_end);
 		if (!arp)
-			return pass(NSF_R_PASS_ARP, len);
+			return drop_on_veth(skb, NSF_R_DROP_MALFORMED, len);
 		return arp_respond(skb, eth, arp);
 	}
+	/* Pods are IPv4-only: IPv6 (even link-local) would reach the host. */
 	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return pass(NSF_R_PASS_NOT_IPV4, len);
+		return drop_on_veth(skb, NSF_R_DROP_NOT_IPV4, len);
 
 	ip = parse_ipv4(eth + 1, data_end, len - sizeof(*eth));
 	if (!ip)
-		return pass(NSF_R_PASS_MALFORMED, len);
+		return drop_on_veth(skb, NSF_R_DROP_MALFORMED, len);
 
-	/* Only an endpoint's own address, from its own veth, is fast-pathed. */
+	/* Anti-spoofing: the pod's own address, from its own veth and MAC. */
 	src = endpoint_v4(ip->saddr);
 	if (!src || src->ifindex != skb->ingress_ifindex)
-		return pass(NSF_R_PASS_UNKNOWN_SRC, len);
-	/* As a router: only frames sent to us (the gateway MAC) are routed. */
+		return drop_on_veth(skb, NSF_R_DROP_SPOOFED_IP, len);
+	if (!mac_equal(eth->h_source, src->pod_mac))
+		return drop_from(src, NSF_R_DROP_SPOOFED_MAC, len);
+	/* As a router: only frames sent to us (the gateway MAC) are routed;
+	 * broadcast and multicast are for the host. */
 	if (!mac_equal(eth->h_dest, src->host_mac))
-		return pass_from(src, NSF_R_PASS_L2_OTHER, len);
-	if (ip->ttl <= 1)
-		return pass_from(src, NSF_R_PASS_TTL, len);
+		return to_host(ip, data_end, src, NSF_R_PASS_L2_OTHER, len);
 
 	dst = endpoint_v4(ip->daddr);
+	if (ip->ttl <= 1) {
+		/* The kernel delivers it if it is for the host itself. */
+		if (!dst)
+			return to_host(ip, data_end, src, NSF_R_PASS_TTL, len);
+		return pass_from(src, NSF_R_PASS_TTL, len);
+	}
 	if (!dst)
 		return to_world(skb, eth, ip, src, len);
 
+	deny = policy_pods(ip, data_end, src, dst);
+	if (deny)
+		return drop_from(src, deny, len);
 	count_ep(src, NSF_EP_FROM_POD, len);
 	count_ep(dst, NSF_EP_TO_POD, len);
 	count_reason(NSF_R_FWD_LOCAL, len);
 	return deliver_local(eth, ip, dst);
+}
+
+SEC("tc")
+int nsf_from_pod(struct __sk_buff *skb)
+{
+	int verdict;
+
+	mon_begin_skb(skb, NSF_HOOK_FROM_POD);
+	verdict = from_pod(skb);
+	mon_end();
+	return verdict;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

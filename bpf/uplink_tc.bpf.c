@@ -8,9 +8,9 @@
 #include "lib/maps.h"
 #include "lib/parse.h"
 #include "lib/rnat.h"
+#include "lib/monitor.h"
 
-SEC("tc")
-int nsf_uplink_tc(struct __sk_buff *skb)
+static __always_inline int uplink_tc(struct __sk_buff *skb)
 {
 	struct nsf_config *cfg = config();
 	__u32 len = skb->len;
@@ -24,12 +24,25 @@ int nsf_uplink_tc(struct __sk_buff *skb)
 		count_reason(reason, len);
 		return reason == NSF_R_PASS_HOST ? TC_ACT_OK : TC_ACT_SHOT;
 	}
+	if (rnat_rewrite_skb(skb, &r)) {
+		count_reason(NSF_R_DROP_REWRITE, len);
+		return TC_ACT_SHOT;
+	}
 	count_reason(reason, len);
 	count_ep(r.ep, NSF_EP_TO_POD, len);
-	if (rnat_rewrite_skb(skb, &r))
-		return TC_ACT_SHOT;
 	/* r.ep is a map value: still valid after the helpers moved data. */
 	return bpf_redirect_peer(r.ep->ifindex, 0);
+}
+
+SEC("tc")
+int nsf_uplink_tc(struct __sk_buff *skb)
+{
+	int verdict;
+
+	mon_begin_skb(skb, NSF_HOOK_UPLINK_TC);
+	verdict = uplink_tc(skb);
+	mon_end();
+	return verdict;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -11,9 +11,9 @@
 #include "lib/common.h"
 #include "lib/maps.h"
 #include "lib/rnat.h"
+#include "lib/monitor.h"
 
-SEC("xdp")
-int nsf_uplink_xdp(struct xdp_md *ctx)
+static __always_inline int uplink_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -39,6 +39,17 @@ int nsf_uplink_xdp(struct xdp_md *ctx)
 	count_reason(reason, len);
 	count_ep(r.ep, NSF_EP_TO_POD, len);
 	return XDP_REDIRECT;
+}
+
+SEC("xdp")
+int nsf_uplink_xdp(struct xdp_md *ctx)
+{
+	int verdict;
+
+	mon_begin_xdp(ctx, NSF_HOOK_UPLINK_XDP);
+	verdict = uplink_xdp(ctx);
+	mon_end();
+	return verdict;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* nsfast attach NAME: put a pod on the fast path; prints its address. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "commands.h"
 #include "endpoint.h"
+#include "policy.h"
 
 #define USAGE                                                                \
 	"usage: nsfast attach NAME [--ip ADDR] [--ifname IF] [--netns-path " \
-	"PATH]"
+	"PATH] [--group GROUP]"
+
+static const char *group;
 
 static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 {
@@ -16,6 +22,7 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 		{ "ip", required_argument, NULL, 'i' },
 		{ "ifname", required_argument, NULL, 'f' },
 		{ "netns-path", required_argument, NULL, 'p' },
+		{ "group", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ip = NULL;
@@ -29,13 +36,14 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 			req->ifname = optarg;
 		else if (c == 'p')
 			req->netns_path = optarg;
+		else if (c == 'g')
+			group = optarg;
 		else
 			return nsf_fail(0, "bad option '%s' (%s)",
 					argv[optind - 1], USAGE);
 	}
 	if (optind + 1 != argc)
-		return nsf_fail(0, "usage: nsfast attach NAME [--ip ADDR] "
-				   "[--ifname IF] [--netns-path PATH]");
+		return nsf_fail(0, USAGE);
 	req->name = argv[optind];
 	if (!nsf_valid_name(req->name))
 		return nsf_fail(0,
@@ -50,6 +58,41 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 	if (ip && nsf_parse_ipv4(ip, &req->ip))
 		return nsf_fail(0, "invalid address '%s'", ip);
 	return 0;
+}
+
+/*
+ * With --group, the membership is recorded first, so the endpoint's map
+ * entry has its group before the program sees a packet; a failed attach
+ * puts the old membership back. Re-attaching with another group moves it.
+ */
+static int attach_in_group(const struct nsf_host *h,
+			   const struct nsf_host_config *cfg,
+			   const struct nsf_attach_req *req,
+			   struct nsf_ep_rec *rec, enum nsf_attach_result *res)
+{
+	char old[NSF_NAME_MAX + 1] = "none";
+	cJSON *doc;
+	int err;
+
+	if (!group)
+		return nsf_endpoint_attach(h, cfg, req, rec, res);
+	doc = nsf_policy_load(h);
+	if (!doc)
+		return -EIO;
+	if (nsf_policy_member_group(doc, req->name))
+		nsf_strlcpy(old, nsf_policy_member_group(doc, req->name),
+			    sizeof(old));
+	err = nsf_policy_assign(doc, req->name, group);
+	if (!err)
+		err = nsf_policy_save(h, doc);
+	if (!err)
+		err = nsf_endpoint_attach(h, cfg, req, rec, res);
+	if (!err && *res == NSF_ATTACH_EXISTS)
+		err = nsf_policy_sync(h, doc);
+	if (err && !nsf_policy_assign(doc, req->name, old))
+		nsf_policy_save(h, doc);
+	cJSON_Delete(doc);
+	return err;
 }
 
 int cmd_attach(int argc, char **argv)
@@ -71,7 +114,7 @@ int cmd_attach(int argc, char **argv)
 	if (!err)
 		err = nsf_config_load(&h, &cfg);
 	if (!err)
-		err = nsf_endpoint_attach(&h, &cfg, &req, &rec, &res);
+		err = attach_in_group(&h, &cfg, &req, &rec, &res);
 	nsf_host_close(&h);
 	if (err) {
 		nsf_report("attach %s", req.name);

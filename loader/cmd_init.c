@@ -16,6 +16,7 @@
 #include <nsfast/maps.h>
 
 #include "commands.h"
+#include "policy.h"
 #include "endpoint.h"
 #include "maps.h"
 #include "uplink.h"
@@ -112,6 +113,8 @@ static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 		err = nsf_config_save(h, cfg);
 	if (!err)
 		err = reattach_all(h);
+	if (!err)
+		err = nsf_policy_sync_host(h);
 	return err;
 }
 

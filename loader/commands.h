@@ -14,6 +14,9 @@ int cmd_status(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_nat(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /* Shared by commands: open the current host; @lock takes the host lock,
  * and fails with "not initialised" unless @create or init ran before. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "endpoint.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -230,6 +231,9 @@ static int enable_fast_path(const struct nsf_host *h, struct attach_tx *tx,
 	if (err)
 		return err;
 	tx->in_map = true;
+	err = nsf_policy_ep_attached(h, rec);
+	if (err)
+		return err;
 	return attach_prog(h, -1, rec);
 }
 
@@ -254,6 +258,8 @@ int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
 	if (!err)
 		err = nsf_maps_add_tx_port(&maps, rec->host_ifindex);
 	nsf_maps_close(&maps);
+	if (!err)
+		err = nsf_policy_ep_attached(h, rec);
 	return err;
 }
 
@@ -377,6 +383,7 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	int err;
 
 	/* Off the fast path first, so nothing is redirected to a dying veth. */
+	nsf_policy_ep_detached(h, rec);
 	err = nsf_maps_open(h, &maps);
 	if (!err) {
 		err = nsf_maps_del_endpoint(&maps, rec->ip);

@@ -26,6 +26,9 @@ static const struct command commands[] = {
 	{ "attach", cmd_attach, true }, { "detach", cmd_detach, true },
 	{ "status", cmd_status, true }, { "reset", cmd_reset, true },
 	{ "nat", cmd_nat, true },	{ "gc", cmd_gc, true },
+	{ "policy", cmd_policy, true },
+	{ "monitor", cmd_monitor, true },
+	{ "stats", cmd_stats, true },
 };
 
 static void usage(FILE *out)
@@ -53,6 +56,7 @@ static void usage(FILE *out)
 		"                                  Idempotent: a re-run reloads programs,\n"
 		"                                  keeping all state (flows included)\n"
 		"  attach NAME [--ip ADDR] [--ifname IF] [--netns-path PATH]\n"
+		"       [--group GROUP]\n"
 		"                                  put pod NAME on the fast path: creates\n"
 		"                                  netns NAME if absent (or uses PATH), a\n"
 		"                                  veth pair, addresses and routes; prints\n"
@@ -65,6 +69,19 @@ static void usage(FILE *out)
 		"  gc [--interval SEC] [--tcp-timeout S] [--udp-timeout S]\n"
 		"     [--icmp-timeout S]           remove expired NAT flows, once or every\n"
 		"                                  SEC seconds (nf_conntrack timeouts)\n"
+		"  policy group add|set NAME [--ingress allow|deny] [--egress allow|deny]\n"
+		"  policy group del NAME | group list [--json]\n"
+		"  policy assign POD GROUP|none    put a pod in a group (or attach --group)\n"
+		"  policy rule add allow|deny from GROUP|any to GROUP|any|host|world|CIDR\n"
+		"         [proto tcp|udp|icmp] [port N]\n"
+		"  policy rule del ID | rule list [--json] | show [--json] | flush\n"
+		"                                  isolation between pods, the host and the\n"
+		"                                  world, enforced in BPF (docs/policy.md)\n"
+		"  monitor [--pod NAME] [--drops] [--reason R] [--pcap FILE] [--count N]\n"
+		"          [--duration S] [--sample N] [--rate N] [FILTER]\n"
+		"                                  live packet events of all pods\n"
+		"  stats [--json] [--prometheus] [--watch [SEC]]\n"
+		"                                  packets, drops by reason, NAT fill\n"
 		"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
 		"  ns list                         named namespaces, as `ip netns list`\n"
 		"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"

@@ -583,3 +583,15 @@ int nsf_ep_foreach(const struct nsf_host *h,
 		       ? nsf_fail(-err, "endpoints of %s", h->state_dir)
 		       : err;
 }
+
+/* ---- for other modules' own state files ---- */
+
+cJSON *nsf_state_read_json(const char *path, int *err)
+{
+	return read_json(path, err);
+}
+
+int nsf_state_write_json(const char *path, const cJSON *json)
+{
+	return write_json(path, json);
+}

@@ -108,4 +108,10 @@ int nsf_ep_foreach(const struct nsf_host *h,
 		   int (*fn)(const struct nsf_ep_rec *rec, void *arg),
 		   void *arg);
 
+/* A JSON state file: read (*err -ENOENT if absent), or written atomically
+ * (temporary file and rename). For modules with files of their own. */
+struct cJSON;
+struct cJSON *nsf_state_read_json(const char *path, int *err);
+int nsf_state_write_json(const char *path, const struct cJSON *json);
+
 #endif /* NSF_STATE_H */

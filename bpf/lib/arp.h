@@ -8,6 +8,7 @@
 #ifndef NSF_BPF_ARP_H
 #define NSF_BPF_ARP_H
 
+#include "antispoof.h"
 #include "parse.h"
 #include "route.h"
 #include "stats.h"
@@ -15,8 +16,9 @@
 /*
  * Turn a request for the gateway into the reply, in place, and send it back
  * out of the veth it came in on (bpf_redirect to the same ifindex egress,
- * which the pod receives). The requester must be a known endpoint on this
- * very interface: we answer with that endpoint's host-side MAC.
+ * which the pod receives). Any ARP must come from the pod's own address
+ * and MAC (arp_sender_check, else dropped as drop-spoofed-arp); we answer
+ * with that endpoint's host-side MAC.
  */
 static __always_inline int
 arp_respond(struct __sk_buff *skb, struct ethhdr *eth, struct arp_eth_ipv4 *arp)
@@ -25,13 +27,15 @@ arp_respond(struct __sk_buff *skb, struct ethhdr *eth, struct arp_eth_ipv4 *arp)
 	struct nsf_config *cfg;
 	__u32 zero = 0;
 	__be32 sender;
+	int verdict;
 
+	/* Only the pod's own identity, whatever the ARP is for. */
+	ep = arp_sender_check(skb, eth, arp, &verdict);
+	if (!ep)
+		return verdict;
 	cfg = bpf_map_lookup_elem(&nsf_config, &zero);
 	if (!cfg || arp->op != bpf_htons(ARP_OP_REQUEST) ||
 	    arp->tpa != cfg->gateway4)
-		goto pass;
-	ep = endpoint_v4(arp->spa);
-	if (!ep || ep->ifindex != skb->ingress_ifindex)
 		goto pass;
 
 	sender = arp->spa;

@@ -8,6 +8,7 @@
 #define NSF_BPF_SNAT_H
 
 #include "nat.h"
+#include "policy.h"
 #include "route.h"
 
 #ifndef AF_INET
@@ -124,7 +125,7 @@ snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
  */
 static __always_inline struct snat_verdict
 snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
-	       const struct nsf_config *cfg)
+	       const struct nsf_config *cfg, const struct nsf_endpoint *src)
 {
 	struct snat_verdict v = { NSF_R_PASS_NOT_UPLINK, TC_ACT_OK };
 	void *data = (void *)(long)skb->data;
@@ -140,6 +141,13 @@ snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 		return v;
 	if (fib.ifindex != cfg->uplink_ifindex)
 		return v;
+	/* Policy before any NAT state is made for the flow. */
+	v.reason = policy_peer(ip, data_end, src, NSF_POL_GROUP_WORLD);
+	if (v.reason) {
+		v.action = TC_ACT_SHOT;
+		return v;
+	}
+	v.reason = NSF_R_PASS_NOT_UPLINK;
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		if (ip->frag_off & bpf_htons(IP_DF))
 			v.reason = NSF_R_PASS_FRAG_NEEDED;
@@ -165,7 +173,7 @@ snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 		__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
 	}
 	ipv4_decrease_ttl(ip);
-	v.reason = NSF_R_DROP_NAT_INSERT;
+	v.reason = NSF_R_DROP_REWRITE;
 	if (snat_rewrite(skb, ip, &l4, e))
 		return v;
 	v.reason = NSF_R_FWD_SNAT;

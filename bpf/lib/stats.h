@@ -7,6 +7,7 @@
 #define NSF_BPF_STATS_H
 
 #include "maps.h"
+#include "monitor.h"
 
 static __always_inline void count_reason(enum nsf_reason reason, __u32 len)
 {
@@ -17,6 +18,7 @@ static __always_inline void count_reason(enum nsf_reason reason, __u32 len)
 		c->packets++;
 		c->bytes += len;
 	}
+	mon_note_reason(reason);
 }
 
 /* Count a packet of @len bytes against endpoint @ep (enum nsf_ep_counter). */
@@ -30,6 +32,7 @@ static __always_inline void count_ep(const struct nsf_endpoint *ep,
 		s->c[which].packets++;
 		s->c[which].bytes += len;
 	}
+	mon_note_ep(id, which == NSF_EP_TO_POD);
 }
 
 #endif /* NSF_BPF_STATS_H */

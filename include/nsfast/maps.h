@@ -160,4 +160,138 @@ static inline void nsf_nat_reply_key(struct nsf_nat_key *key,
 	key->pad = 0;
 }
 
+/* ---- isolation: anti-spoofing, policy, monitor ---- */
+
+/* Map names of this block, as pinned under <bpffs>/nsfast/<host-id>/. */
+#define NSF_MAP_EP_IFX	   "nsf_ep_ifx"
+#define NSF_MAP_POL_CFG	   "nsf_pol_cfg"
+#define NSF_MAP_POL_GROUPS "nsf_pol_groups"
+#define NSF_MAP_POL_RULES  "nsf_pol_rules"
+#define NSF_MAP_POL_CIDR   "nsf_pol_cidr"
+#define NSF_MAP_CT4	   "nsf_ct4"
+#define NSF_MAP_MON_CFG	   "nsf_mon_cfg"
+#define NSF_MAP_MON_RB	   "nsf_mon_rb"
+
+/*
+ * nsf_ep_ifx: host-side veth ifindex -> the IPv4 address (network order)
+ * of the endpoint behind it, so that a packet that does not carry its
+ * pod's own address (ARP, IPv6, a spoofed source) can still be charged to
+ * the pod it came from, and a veth with no endpoint is recognised.
+ */
+
+/* Policy identities (struct nsf_endpoint.group and CIDR identities). */
+#define NSF_POL_MAX_GROUPS  4096	/* ids 0 .. 4095 */
+#define NSF_POL_GROUP_NONE  0		/* endpoint in no group */
+#define NSF_POL_GROUP_HOST  1		/* the host: its addresses, other
+					 * namespaces, anything the kernel
+					 * handles instead of the uplink */
+#define NSF_POL_GROUP_WORLD 2		/* routed out of the uplink */
+#define NSF_POL_GROUP_FIRST 16		/* first id of named groups/CIDRs */
+#define NSF_POL_ANY	    0xffffffffu /* rule wildcard ("any") */
+#define NSF_POL_MAX_RULES   65536
+#define NSF_POL_MAX_CIDRS   16384
+#define NSF_CT_ENTRIES	    65536
+
+/* struct nsf_pol_cfg.flags */
+#define NSF_POL_F_ACTIVE (1u << 0) /* some group is enforced */
+#define NSF_POL_F_PODS	 (1u << 1) /* some pod group is enforced */
+#define NSF_POL_F_CIDRS	 (1u << 2) /* nsf_pol_cidr has entries */
+
+/* Single entry (key 0) of nsf_pol_cfg, written by `nsfast policy`. */
+struct nsf_pol_cfg {
+	__u32 flags; /* NSF_POL_F_* */
+	__u32 gen;   /* bumped on every policy change: connection state of
+		      * an older generation is checked against the rules again */
+};
+
+/* struct nsf_pol_group.flags */
+#define NSF_PG_F_ENFORCED     (1u << 0) /* in a rule, or a default is deny */
+#define NSF_PG_F_INGRESS_DENY (1u << 1) /* to it: deny unless a rule allows */
+#define NSF_PG_F_EGRESS_DENY  (1u << 2) /* from it: deny unless allowed */
+
+/* Value of nsf_pol_groups, an array indexed by group id. */
+struct nsf_pol_group {
+	__u32 flags; /* NSF_PG_F_* */
+};
+
+/* Key of nsf_pol_rules: who to whom, protocol (0 = any), destination
+ * port (0 = any; ICMP has none). */
+struct nsf_pol_key {
+	__u32 src;   /* group id or NSF_POL_ANY */
+	__u32 dst;   /* group id or NSF_POL_ANY */
+	__u8 proto;  /* IPPROTO_*, 0 = any */
+	__u8 pad;    /* must be 0 */
+	__be16 port; /* destination port, 0 = any */
+};
+
+#define NSF_POL_ALLOW 1
+#define NSF_POL_DENY  2
+
+struct nsf_pol_rule {
+	__u32 action; /* NSF_POL_ALLOW or NSF_POL_DENY */
+	__u32 id;     /* rule number, as `policy rule list` shows it */
+};
+
+/* Key of the LPM trie nsf_pol_cidr (value: __u32 identity). */
+struct nsf_pol_cidr_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+/*
+ * Key of nsf_ct4, the connection state of flows a policy applies to: the
+ * tuple as the packet that was allowed carries it. ICMP echo: request
+ * (id, 0), reply (0, id), so a request's reversed tuple is its reply's.
+ */
+struct nsf_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3]; /* must be 0 */
+};
+
+struct nsf_ct_entry {
+	__u64 created;	 /* bpf_ktime_get_ns() */
+	__u64 last_seen; /* of the latest packet either way */
+	__u32 gen;	 /* policy generation that allowed it */
+	__u32 reserved;	 /* must be 0 */
+};
+
+/* Monitor: bytes of each packet copied into an event. */
+#define NSF_MON_SNAPLEN 128
+#define NSF_MON_RB_SIZE (1u << 20) /* ring buffer bytes */
+
+/* Where an event was seen (struct nsf_mon_event.hook). */
+#define NSF_HOOK_FROM_POD   0 /* tc ingress of a pod's host veth */
+#define NSF_HOOK_UPLINK_XDP 1
+#define NSF_HOOK_UPLINK_TC  2
+
+/* Single entry (key 0) of nsf_mon_cfg, written by `nsfast monitor`. */
+struct nsf_mon_cfg {
+	__u32 enabled; /* 0: the datapath does nothing for the monitor */
+	__u32 sample;  /* report 1 packet in @sample (0, 1: all) */
+	__u32 rate;    /* at most @rate events a second per CPU, 0 = no cap */
+	__u32 ep_id;   /* only packets from/to this endpoint, 0 = all */
+	__u64 reasons; /* bit r set: report packets counted under reason r */
+	__u64 expires; /* bpf_ktime_get_ns() after which reporting stops,
+			* unless the monitor extends it (a killed monitor
+			* cannot leave it on) */
+};
+
+/* What the datapath reports through nsf_mon_rb. */
+struct nsf_mon_event {
+	__u64 ts;      /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 reason;  /* enum nsf_reason */
+	__u32 ifindex; /* interface the packet arrived on */
+	__u32 src_ep;  /* endpoint id that sent it, 0 = none */
+	__u32 dst_ep;  /* endpoint id it was delivered to, 0 = none */
+	__u32 len;     /* packet length */
+	__u16 cap_len; /* bytes of @data that are valid */
+	__u8 hook;     /* NSF_HOOK_* */
+	__u8 pad;
+	__u8 data[NSF_MON_SNAPLEN]; /* the packet as it arrived */
+};
+
 #endif /* NSFAST_MAPS_H */

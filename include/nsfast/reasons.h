@@ -47,7 +47,29 @@
 	X(DROP_NO_ENDPOINT, "drop-no-endpoint", DROP,                          \
 	  "NAT entry points to a pod that is gone")                            \
 	X(DROP_TTL, "drop-ttl", DROP,                                          \
-	  "reply to a masqueraded flow would expire on the way to the pod")
+	  "reply to a masqueraded flow would expire on the way to the pod")    \
+	X(DROP_SPOOFED_IP, "drop-spoofed-ip", DROP,                            \
+	  "IPv4 source is not the address of the pod behind this veth")        \
+	X(DROP_SPOOFED_MAC, "drop-spoofed-mac", DROP,                          \
+	  "Ethernet source is not the MAC of the pod behind this veth")        \
+	X(DROP_SPOOFED_ARP, "drop-spoofed-arp", DROP,                          \
+	  "ARP sender address or MAC is not the pod's own")                    \
+	X(DROP_UNKNOWN_EP, "drop-unknown-endpoint", DROP,                      \
+	  "arrived on a veth that belongs to no endpoint")                     \
+	X(DROP_NOT_IPV4, "drop-not-ipv4", DROP,                                \
+	  "pods are IPv4-only: IPv6 and other EtherTypes are not let through") \
+	X(DROP_MALFORMED, "drop-malformed", DROP,                              \
+	  "truncated or invalid header sent by a pod")                         \
+	X(DROP_POLICY, "drop-policy", DROP, "denied by a policy rule")         \
+	X(DROP_POLICY_EGRESS, "drop-policy-egress", DROP,                      \
+	  "no rule allows it and the source group's egress default is deny")   \
+	X(DROP_POLICY_INGRESS, "drop-policy-ingress", DROP,                    \
+	  "no rule allows it and the destination group's ingress default is "  \
+	  "deny")                                                              \
+	X(DROP_POLICY_HOST, "drop-policy-host", DROP,                          \
+	  "pod to the host (its addresses, other namespaces) not allowed")     \
+	X(DROP_REWRITE, "drop-rewrite", DROP,                                  \
+	  "a checksum helper failed while rewriting the packet")
 
 enum nsf_reason_kind {
 	NSF_KIND_FWD,

@@ -132,6 +132,12 @@ static struct harness {
 	int ep4_fd;
 	int stats_fd;
 	int counters_fd;
+	int ifx_fd;
+	int pol_cfg_fd;
+	int pol_groups_fd;
+	int pol_rules_fd;
+	int pol_cidr_fd;
+	int ct_fd;
 	int ncpus;
 	void *percpu;	/* one lookup's worth of per-CPU values */
 	void *zeros;	/* ZERO_CHUNK keys' worth of per-CPU zeros */
@@ -146,14 +152,43 @@ struct result {
 
 /* ---- map state ---------------------------------------------------------- */
 
-static int clear_ep4(void)
+/* Delete every key of hash or LPM map @fd (keys up to 16 bytes). */
+static int clear_map(int fd)
 {
-	uint32_t key;
+	uint8_t key[16];
 
-	while (!bpf_map_get_next_key(hn.ep4_fd, NULL, &key))
-		if (bpf_map_delete_elem(hn.ep4_fd, &key))
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
 			return -errno;
 	return errno == ENOENT ? 0 : -errno;
+}
+
+static int clear_ep4(void)
+{
+	return clear_map(hn.ep4_fd);
+}
+
+/* No policy: zeroed config and groups, no rules, CIDRs or state. */
+static int clear_policy(void)
+{
+	struct nsf_pol_group none = { 0 };
+	struct nsf_pol_cfg cfg = { 0 };
+	uint32_t zero = 0, g;
+	int err;
+
+	err = clear_map(hn.ifx_fd);
+	if (!err)
+		err = clear_map(hn.pol_rules_fd);
+	if (!err)
+		err = clear_map(hn.pol_cidr_fd);
+	if (!err)
+		err = clear_map(hn.ct_fd);
+	if (!err && bpf_map_update_elem(hn.pol_cfg_fd, &zero, &cfg, BPF_ANY))
+		err = -errno;
+	for (g = 0; !err && g < 64; g++)
+		if (bpf_map_update_elem(hn.pol_groups_fd, &g, &none, BPF_ANY))
+			err = -errno;
+	return err;
 }
 
 /* Zero keys 0 .. @entries - 1 of a per-CPU array, ZERO_CHUNK at a time. */
@@ -196,6 +231,9 @@ static int add_endpoints(void)
 		if (bpf_map_update_elem(hn.ep4_fd, &key, fixture[i].ep,
 					BPF_NOEXIST))
 			return -errno;
+		if (bpf_map_update_elem(hn.ifx_fd, &fixture[i].ep->ifindex,
+					&key, BPF_NOEXIST))
+			return -errno;
 	}
 	return 0;
 }
@@ -206,6 +244,8 @@ static int fixture_reset(void)
 	int err;
 
 	err = clear_ep4();
+	if (!err)
+		err = clear_policy();
 	if (!err)
 		err = zero_percpu(hn.counters_fd, NSF_MAX_REASONS);
 	if (!err)
@@ -444,9 +484,38 @@ static void check_pass(const struct frame *in, uint32_t ingress,
 	expect_ep_stats(want);
 }
 
+/*
+ * @in, received on @ingress, is dropped for @reason and charged to
+ * endpoint @drop_id as a drop (NSF_EP_ID_NONE: to nobody).
+ */
+static void check_drop_run(const struct frame *in, uint32_t ingress,
+			   uint32_t reason, uint32_t drop_id)
+{
+	struct nsf_ep_stats want[NR_IDS];
+	struct result r;
+
+	memset(want, 0, sizeof(want));
+	run(in, ingress, &r);
+	expect_retval(&r, TC_ACT_SHOT);
+	expect_counter(reason, 1, in->len);
+	if (drop_id != NSF_EP_ID_NONE) {
+		want[drop_id].c[NSF_EP_DROP].packets = 1;
+		want[drop_id].c[NSF_EP_DROP].bytes = in->len;
+	}
+	expect_ep_stats(want);
+}
+
+static void check_drop(const struct frame *in, uint32_t ingress,
+		       uint32_t reason, uint32_t drop_id)
+{
+	reset();
+	check_drop_run(in, ingress, reason, drop_id);
+}
+
+/* A pod sending a header the kernel would not accept either. */
 static void check_malformed(const struct frame *in)
 {
-	check_pass(in, IFINDEX_LO, NSF_R_PASS_MALFORMED, NSF_EP_ID_NONE);
+	check_drop(in, IFINDEX_LO, NSF_R_DROP_MALFORMED, ep_a.id);
 }
 
 /* @in is refused by test_run itself with @err: the program never ran. */
@@ -677,36 +746,80 @@ static void test_pass_not_local(void **state)
 	}
 }
 
-/* ---- 5. source not the endpoint of this veth ---------------------------- */
+/* ---- 5. anti-spoofing: the pod's own address and MAC only ---------------- */
 
-/* A spoofed or foreign source, to another pod and to this veth's own. */
-static void test_pass_src_not_endpoint(void **state)
+/*
+ * A made-up source (to another pod, to this veth's own pod, to the
+ * world) and the gateway's address as source: dropped, charged to the pod
+ * behind the veth (until the isolation work these went to the kernel as
+ * pass-unknown-src).
+ */
+static void test_drop_spoofed_ip(void **state)
 {
-	static const uint32_t dsts[] = { ADDR_B, ADDR_A };
+	static const uint32_t srcs[] = { ADDR_UNKNOWN, NSF_GATEWAY4,
+					 ADDR_OUTSIDE };
+	static const uint32_t dsts[] = { ADDR_B, ADDR_A, ADDR_OUTSIDE };
 	struct frame f;
-	size_t i;
+	size_t i, j;
 
 	(void)state;
-	for (i = 0; i < sizeof(dsts) / sizeof(dsts[0]); i++) {
-		struct ipv4_spec s = spec(ADDR_UNKNOWN, dsts[i], IPPROTO_UDP);
+	for (i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+		for (j = 0; j < sizeof(dsts) / sizeof(dsts[0]); j++) {
+			struct ipv4_spec s = spec(srcs[i], dsts[j], IPPROTO_UDP);
 
-		build_ipv4(&f, &ep_a, &s);
-		check_pass(&f, IFINDEX_LO, NSF_R_PASS_UNKNOWN_SRC,
-			   NSF_EP_ID_NONE);
+			build_ipv4(&f, &ep_a, &s);
+			check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_IP,
+				   ep_a.id);
+		}
 	}
 }
 
 /* C's address arriving on A's veth, and A's address on C's veth. */
-static void test_pass_src_wrong_ifindex(void **state)
+static void test_drop_spoofed_other_pod(void **state)
 {
 	struct ipv4_spec s = spec(ADDR_C, ADDR_B, IPPROTO_UDP);
 	struct frame f;
 
 	(void)state;
 	build_ipv4(&f, &ep_c, &s);
-	check_pass(&f, IFINDEX_LO, NSF_R_PASS_UNKNOWN_SRC, NSF_EP_ID_NONE);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_IP, ep_a.id);
 	build_a_to_b(&f);
-	check_pass(&f, IFINDEX_C, NSF_R_PASS_UNKNOWN_SRC, NSF_EP_ID_NONE);
+	check_drop(&f, IFINDEX_C, NSF_R_DROP_SPOOFED_IP, ep_c.id);
+}
+
+/* The pod's own address with another MAC (another pod's, a made-up one). */
+static void test_drop_spoofed_mac(void **state)
+{
+	static const uint8_t macs[][ETH_ALEN] = {
+		{ 0x02, 0x00, 0x0b, 0x00, 0x00, 0x03 }, /* B's */
+		{ 0x02, 0x66, 0x66, 0x66, 0x66, 0x66 },
+	};
+	struct frame f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+		build_a_to_b(&f);
+		memcpy(frame_eth_hdr(&f)->h_source, macs[i], ETH_ALEN);
+		check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_MAC, ep_a.id);
+	}
+}
+
+/* A veth that belongs to no endpoint (detached, stale): nothing passes. */
+static void test_drop_unknown_endpoint(void **state)
+{
+	struct ipv4_spec s = spec(ADDR_B, ADDR_A, IPPROTO_UDP);
+	struct frame f;
+
+	(void)state;
+	/* B's own, valid packet, on a veth (7777) that no endpoint owns. */
+	build_ipv4(&f, &ep_b, &s);
+	reset();
+	check_drop_run(&f, 7777, NSF_R_DROP_UNKNOWN_EP, NSF_EP_ID_NONE);
+	frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, ETH_P_IPV6);
+	frame_ipv6(&f, 16);
+	reset();
+	check_drop_run(&f, 7777, NSF_R_DROP_UNKNOWN_EP, NSF_EP_ID_NONE);
 }
 
 /* ---- 6. ARP ------------------------------------------------------------- */
@@ -767,26 +880,57 @@ static void test_arp_reply_from_pod(void **state)
 	check_pass(&f, IFINDEX_LO, NSF_R_PASS_ARP, NSF_EP_ID_NONE);
 }
 
+/* A sender address that is not the pod's: dropped, not answered. */
 static void test_arp_unknown_sender(void **state)
 {
 	struct frame f;
 
 	(void)state;
 	build_arp_request(&f, &ep_a, ADDR_UNKNOWN, NSF_GATEWAY4);
-	check_pass(&f, IFINDEX_LO, NSF_R_PASS_ARP, NSF_EP_ID_NONE);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
 }
 
-/* C's address asking on A's veth. */
+/* C's address and MAC asking on A's veth. */
 static void test_arp_sender_wrong_ifindex(void **state)
 {
 	struct frame f;
 
 	(void)state;
 	build_arp_request(&f, &ep_c, ADDR_C, NSF_GATEWAY4);
-	check_pass(&f, IFINDEX_LO, NSF_R_PASS_ARP, NSF_EP_ID_NONE);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
 }
 
-/* ARP the program cannot parse is left to the kernel as PASS_ARP too. */
+/*
+ * Forged ARP from pod A: a reply claiming the gateway, a reply and a
+ * gratuitous request claiming pod B, and A's address with a foreign
+ * sender MAC or Ethernet source.
+ */
+static void test_arp_forged(void **state)
+{
+	static const uint8_t evil[ETH_ALEN] = { 0x02, 0x66, 0x66,
+						0x66, 0x66, 0x66 };
+	struct frame f;
+
+	(void)state;
+	frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, ETH_P_ARP);
+	frame_arp(&f, 2, ep_a.pod_mac, htonl(NSF_GATEWAY4), ep_a.host_mac,
+		  htonl(ADDR_A));
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
+	frame_eth(&f, mac_bcast, ep_a.pod_mac, ETH_P_ARP);
+	frame_arp(&f, 2, ep_a.pod_mac, htonl(ADDR_B), mac_bcast,
+		  htonl(ADDR_B));
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
+	build_arp_request(&f, &ep_a, ADDR_B, ADDR_B);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
+	build_arp_request(&f, &ep_a, ADDR_A, NSF_GATEWAY4);
+	memcpy(frame_arp_hdr(&f)->sha, evil, ETH_ALEN);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
+	build_arp_request(&f, &ep_a, ADDR_A, NSF_GATEWAY4);
+	memcpy(frame_eth_hdr(&f)->h_source, evil, ETH_ALEN);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
+}
+
+/* ARP the program cannot parse is dropped as malformed. */
 static void test_arp_unparsable(void **state)
 {
 	struct frame f;
@@ -794,26 +938,27 @@ static void test_arp_unparsable(void **state)
 	(void)state;
 	build_arp_request(&f, &ep_a, ADDR_A, NSF_GATEWAY4);
 	f.len--; /* tpa cut short */
-	check_pass(&f, IFINDEX_LO, NSF_R_PASS_ARP, NSF_EP_ID_NONE);
+	check_malformed(&f);
 	build_arp_request(&f, &ep_a, ADDR_A, NSF_GATEWAY4)->htype = htons(6);
-	check_pass(&f, IFINDEX_LO, NSF_R_PASS_ARP, NSF_EP_ID_NONE);
+	check_malformed(&f);
 	build_arp_request(&f, &ep_a, ADDR_A, NSF_GATEWAY4)->plen = 16;
-	check_pass(&f, IFINDEX_LO, NSF_R_PASS_ARP, NSF_EP_ID_NONE);
+	check_malformed(&f);
 }
 
 /* ---- 7. not IPv4 -------------------------------------------------------- */
 
-static void test_pass_ipv6(void **state)
+/* Pods are IPv4-only: IPv6 would reach the host's link-local stack. */
+static void test_drop_ipv6(void **state)
 {
 	struct frame f;
 
 	(void)state;
 	frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, ETH_P_IPV6);
 	frame_ipv6(&f, 16);
-	check_pass(&f, IFINDEX_LO, NSF_R_PASS_NOT_IPV4, NSF_EP_ID_NONE);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4, ep_a.id);
 }
 
-static void test_pass_unknown_ethertype(void **state)
+static void test_drop_unknown_ethertype(void **state)
 {
 	static const uint16_t types[] = { 0x88b5, ETH_P_8021Q };
 	struct frame f;
@@ -823,7 +968,7 @@ static void test_pass_unknown_ethertype(void **state)
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, types[i]);
 		frame_put_pattern(&f, 46);
-		check_pass(&f, IFINDEX_LO, NSF_R_PASS_NOT_IPV4, NSF_EP_ID_NONE);
+		check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4, ep_a.id);
 	}
 }
 
@@ -1033,13 +1178,12 @@ static void test_ctx_ifindex(void **state)
 	expect_forwarded(&f, &r, &ep_b);
 	assert_int_equal(ctx.ingress_ifindex, IFINDEX_C);
 	assert_int_equal(ctx.ifindex, IFINDEX_LO);
-	/* Without a ctx it is 0, although skb->dev is lo. */
+	/* Without a ctx it is 0, although skb->dev is lo: no endpoint. */
 	build_a_to_b(&f);
 	reset();
 	run_ctx(&f, NULL, &r);
-	expect_retval(&r, TC_ACT_OK);
-	expect_frame(&f, &r.out);
-	expect_counter(NSF_R_PASS_UNKNOWN_SRC, 1, f.len);
+	expect_retval(&r, TC_ACT_SHOT);
+	expect_counter(NSF_R_DROP_UNKNOWN_EP, 1, f.len);
 	expect_no_ep_stats();
 	/* ifindex must name a device; other fields must stay zero. */
 	ctx = (struct __sk_buff){ .ifindex = missing_ifindex() };
@@ -1152,6 +1296,12 @@ static int group_setup(void **state)
 	hn.ep4_fd = bpf_map__fd(hn.skel->maps.nsf_ep4);
 	hn.stats_fd = bpf_map__fd(hn.skel->maps.nsf_ep_stats);
 	hn.counters_fd = bpf_map__fd(hn.skel->maps.nsf_counters);
+	hn.ifx_fd = bpf_map__fd(hn.skel->maps.nsf_ep_ifx);
+	hn.pol_cfg_fd = bpf_map__fd(hn.skel->maps.nsf_pol_cfg);
+	hn.pol_groups_fd = bpf_map__fd(hn.skel->maps.nsf_pol_groups);
+	hn.pol_rules_fd = bpf_map__fd(hn.skel->maps.nsf_pol_rules);
+	hn.pol_cidr_fd = bpf_map__fd(hn.skel->maps.nsf_pol_cidr);
+	hn.ct_fd = bpf_map__fd(hn.skel->maps.nsf_ct4);
 	return 0;
 }
 
@@ -1178,16 +1328,19 @@ int main(void)
 		T(test_pass_bad_csum),
 		T(test_pass_l2_other),
 		T(test_pass_not_local),
-		T(test_pass_src_not_endpoint),
-		T(test_pass_src_wrong_ifindex),
+		T(test_drop_spoofed_ip),
+		T(test_drop_spoofed_other_pod),
+		T(test_drop_spoofed_mac),
+		T(test_drop_unknown_endpoint),
 		T(test_arp_gateway_reply),
 		T(test_arp_other_target),
 		T(test_arp_reply_from_pod),
 		T(test_arp_unknown_sender),
 		T(test_arp_sender_wrong_ifindex),
+		T(test_arp_forged),
 		T(test_arp_unparsable),
-		T(test_pass_ipv6),
-		T(test_pass_unknown_ethertype),
+		T(test_drop_ipv6),
+		T(test_drop_unknown_ethertype),
 		T(test_truncated),
 		T(test_bad_version),
 		T(test_bad_ihl_short),

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Policy between groups of endpoints, the host, the world and CIDRs, in
+ * the pod-ingress program (docs/policy.md describes the model).
+ *
+ * Cost: the verdict needs at most 12 hash lookups (rule keys from the most
+ * to the least specific) plus one LPM lookup for CIDR peers, whatever the
+ * number of rules. Packets of an allowed flow are let through by their
+ * connection state (nsf_ct4: one lookup), replies by the reversed tuple's
+ * (a second). State is only written for flows a policy applies to, so
+ * unrestricted traffic pays one inlined array lookup and a flag test
+ * (pod to pod: NSF_POL_F_PODS clear) or two more for the groups.
+ *
+ * Changes apply to live flows: `nsfast policy` bumps nsf_pol_cfg.gen, and
+ * state of an older generation is checked against the rules again.
+ */
+#ifndef NSF_BPF_POLICY_H
+#define NSF_BPF_POLICY_H
+
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+
+#include "maps.h"
+#include "parse.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nsf_pol_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nsf_pol_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NSF_POL_MAX_GROUPS);
+	__type(key, __u32);
+	__type(value, struct nsf_pol_group);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nsf_pol_groups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NSF_POL_MAX_RULES);
+	__type(key, struct nsf_pol_key);
+	__type(value, struct nsf_pol_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nsf_pol_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, NSF_POL_MAX_CIDRS);
+	__type(key, struct nsf_pol_cidr_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nsf_pol_cidr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NSF_CT_ENTRIES);
+	__type(key, struct nsf_ct_key);
+	__type(value, struct nsf_ct_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nsf_ct4 SEC(".maps");
+
+/* What the policy looks at in a packet. */
+struct pol_flow {
+	struct nsf_ct_key key; /* tuple; ports 0 where there are none */
+	bool reply_like;       /* TCP without a bare SYN, ICMP echo reply or
+				* error: cannot open a connection */
+};
+
+static __always_inline struct nsf_pol_cfg *pol_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nsf_pol_cfg, &zero);
+}
+
+static __always_inline __u32 pol_group_flags(__u32 id)
+{
+	struct nsf_pol_group *g;
+
+	if (id >= NSF_POL_MAX_GROUPS)
+		return 0;
+	g = bpf_map_lookup_elem(&nsf_pol_groups, &id);
+	return g ? g->flags : 0;
+}
+
+static __always_inline void pol_flow_parse(const struct iphdr *ip,
+					   void *data_end, struct pol_flow *f)
+{
+	void *l4 = (void *)ip + ip->ihl * 4;
+
+	__builtin_memset(f, 0, sizeof(*f));
+	f->key.saddr = ip->saddr;
+	f->key.daddr = ip->daddr;
+	f->key.proto = ip->protocol;
+	if (ip->frag_off & bpf_htons(0x1fff))
+		return; /* a later fragment: no L4 header */
+	if (ip->protocol == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > data_end)
+			return;
+		f->key.sport = th->source;
+		f->key.dport = th->dest;
+		f->reply_like = !th->syn || th->ack;
+	} else if (ip->protocol == IPPROTO_UDP) {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > data_end)
+			return;
+		f->key.sport = uh->source;
+		f->key.dport = uh->dest;
+	} else if (ip->protocol == IPPROTO_ICMP) {
+		struct icmp4hdr *ic = l4;
+
+		if ((void *)(ic + 1) > data_end)
+			return;
+		if (ic->type == ICMP_ECHO) {
+			f->key.sport = ic->id;
+		} else if (ic->type == ICMP_ECHOREPLY) {
+			f->key.dport = ic->id;
+			f->reply_like = true;
+		} else if (ic->type == ICMP_DEST_UNREACH ||
+			   ic->type == ICMP_TIME_EXCEEDED) {
+			f->reply_like = true;
+		}
+	}
+}
+
+/* The rule for @src -> @dst, most specific first: exact groups before
+ * "any", port before protocol before everything. 0 if there is none. */
+static __always_inline __u32 pol_rule(__u32 src, __u32 dst,
+				      const struct nsf_ct_key *t)
+{
+	struct nsf_pol_key k = { .pad = 0 };
+	struct nsf_pol_rule *r;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		k.src = i & 1 ? NSF_POL_ANY : src;
+		k.dst = i & 2 ? NSF_POL_ANY : dst;
+#pragma unroll
+		for (int j = 0; j < 3; j++) {
+			k.proto = j < 2 ? t->proto : 0;
+			k.port = j == 0 ? t->dport : 0;
+			if (j == 0 && (!t->dport || t->proto == IPPROTO_ICMP))
+				continue;
+			r = bpf_map_lookup_elem(&nsf_pol_rules, &k);
+			if (r)
+				return r->action;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The verdict of the rules and defaults for a flow @t from group @src to
+ * group @dst (flags @sf, @df): 0 to allow, else the drop reason.
+ */
+static __always_inline __u32 pol_verdict(__u32 src, __u32 dst, __u32 sf,
+					 __u32 df, const struct nsf_ct_key *t,
+					 bool reply_like)
+{
+	__u32 action = pol_rule(src, dst, t);
+
+	if (action == NSF_POL_ALLOW)
+		return 0;
+	if (action == NSF_POL_DENY)
+		return dst == NSF_POL_GROUP_HOST ? NSF_R_DROP_POLICY_HOST
+						 : NSF_R_DROP_POLICY;
+	if (sf & NSF_PG_F_EGRESS_DENY)
+		return NSF_R_DROP_POLICY_EGRESS;
+	if (!(df & NSF_PG_F_INGRESS_DENY))
+		return 0;
+	if (dst != NSF_POL_GROUP_HOST)
+		return NSF_R_DROP_POLICY_INGRESS;
+	/*
+	 * The host is denied by default, but host-to-pod connections
+	 * (health checks, a ping from the host) must get their answers, and
+	 * there is no state for them: what the host sends reaches the pod
+	 * through the kernel, not through this program. A packet that
+	 * cannot open a connection (TCP other than a bare SYN, ICMP echo
+	 * replies and errors) is let through; UDP and new connections not.
+	 */
+	return reply_like ? 0 : NSF_R_DROP_POLICY_HOST;
+}
+
+static __always_inline void ct_reverse(struct nsf_ct_key *r,
+				       const struct nsf_ct_key *k)
+{
+	r->saddr = k->daddr;
+	r->daddr = k->saddr;
+	r->sport = k->dport;
+	r->dport = k->sport;
+	r->proto = k->proto;
+	r->pad[0] = r->pad[1] = r->pad[2] = 0;
+}
+
+static __always_inline void ct_remember(const struct nsf_ct_key *k,
+					struct nsf_ct_entry *e, __u32 gen,
+					__u64 now)
+{
+	struct nsf_ct_entry val = { .created = now, .last_seen = now,
+				    .gen = gen };
+
+	if (e) {
+		e->gen = gen;
+		e->last_seen = now;
+		return;
+	}
+	bpf_map_update_elem(&nsf_ct4, k, &val, BPF_ANY);
+}
+
+/*
+ * Whether flow @f from group @src to group @dst may pass: 0, or the drop
+ * reason. Connection state first (this direction, then the reply of an
+ * allowed flow, each only if allowed under the current generation), then
+ * the rules; an allowed flow's state is kept for its next packets.
+ */
+static __always_inline __u32 policy_decide(const struct nsf_pol_cfg *pc,
+					   __u32 src, __u32 dst,
+					   const struct pol_flow *f)
+{
+	__u32 sf = pol_group_flags(src), df = pol_group_flags(dst), reason;
+	struct nsf_ct_entry *e, *r;
+	struct nsf_ct_key rk;
+	__u64 now;
+
+	if (!((sf | df) & NSF_PG_F_ENFORCED))
+		return 0;
+	now = bpf_ktime_get_ns();
+	e = bpf_map_lookup_elem(&nsf_ct4, &f->key);
+	if (e && e->gen == pc->gen) {
+		e->last_seen = now;
+		return 0;
+	}
+	ct_reverse(&rk, &f->key);
+	r = bpf_map_lookup_elem(&nsf_ct4, &rk);
+	if (r && (r->gen == pc->gen ||
+		  !pol_verdict(dst, src, df, sf, &rk, false))) {
+		r->gen = pc->gen;
+		r->last_seen = now;
+		return 0;
+	}
+	reason = pol_verdict(src, dst, sf, df, &f->key, f->reply_like);
+	if (!reason)
+		ct_remember(&f->key, e, pc->gen, now);
+	else if (e)
+		bpf_map_delete_elem(&nsf_ct4, &f->key);
+	return reason;
+}
+
+/* The identity of a destination that is no pod here: its CIDR's, if a
+ * rule names one that covers it, else @fallback (host or world). */
+static __always_inline __u32 pol_peer(const struct nsf_pol_cfg *pc,
+				      __be32 addr, __u32 fallback)
+{
+	struct nsf_pol_cidr_key k = { .prefixlen = 32, .addr = addr };
+	__u32 *id;
+
+	if (!(pc->flags & NSF_POL_F_CIDRS))
+		return fallback;
+	id = bpf_map_lookup_elem(&nsf_pol_cidr, &k);
+	return id ? *id : fallback;
+}
+
+/* Pod @src to pod @dst: 0 or the drop reason. */
+static __always_inline __u32 policy_pods(const struct iphdr *ip,
+					 void *data_end,
+					 const struct nsf_endpoint *src,
+					 const struct nsf_endpoint *dst)
+{
+	struct nsf_pol_cfg *pc = pol_cfg();
+	struct pol_flow f;
+
+	if (likely(!pc || !(pc->flags & NSF_POL_F_PODS)))
+		return 0;
+	pol_flow_parse(ip, data_end, &f);
+	return policy_decide(pc, src->group, dst->group, &f);
+}
+
+/*
+ * Pod @src to an address that is no pod here, carried by the kernel
+ * (@fallback NSF_POL_GROUP_HOST) or the uplink (NSF_POL_GROUP_WORLD).
+ */
+static __always_inline __u32 policy_peer(const struct iphdr *ip,
+					 void *data_end,
+					 const struct nsf_endpoint *src,
+					 __u32 fallback)
+{
+	struct nsf_pol_cfg *pc = pol_cfg();
+	struct pol_flow f;
+
+	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
+		return 0;
+	pol_flow_parse(ip, data_end, &f);
+	return policy_decide(pc, src->group, pol_peer(pc, ip->daddr, fallback),
+			     &f);
+}
+
+#endif /* NSF_BPF_POLICY_H */
