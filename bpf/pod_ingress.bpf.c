@@ -93,9 +93,15 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 			return drop_on_veth(skb, NSF_R_DROP_MALFORMED, len);
 		return arp_respond(skb, eth, arp);
 	}
-	/* Pods are IPv4-only: IPv6 (even link-local) would reach the host. */
-	if (eth->h_proto != bpf_htons(ETH_P_IP))
-		return drop_on_veth(skb, NSF_R_DROP_NOT_IPV4, len);
+	/*
+	 * Pods are IPv4-only: IPv6 (even link-local) would reach the host.
+	 * Counted globally, not against the pod: a pod's kernel sends router
+	 * solicitations and MLD reports on its own, which is no misdeed.
+	 */
+	if (eth->h_proto != bpf_htons(ETH_P_IP)) {
+		count_reason(NSF_R_DROP_NOT_IPV4, len);
+		return TC_ACT_SHOT;
+	}
 
 	ip = parse_ipv4(eth + 1, data_end, len - sizeof(*eth));
 	if (!ip)

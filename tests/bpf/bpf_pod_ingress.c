@@ -816,8 +816,10 @@ static void test_drop_unknown_endpoint(void **state)
 	build_ipv4(&f, &ep_b, &s);
 	reset();
 	check_drop_run(&f, 7777, NSF_R_DROP_UNKNOWN_EP, NSF_EP_ID_NONE);
-	frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, ETH_P_IPV6);
-	frame_ipv6(&f, 16);
+	/* A forged ARP reply from there. */
+	frame_eth(&f, mac_bcast, ep_b.pod_mac, ETH_P_ARP);
+	frame_arp(&f, 2, ep_b.pod_mac, htonl(ADDR_B), mac_bcast,
+		  htonl(ADDR_B));
 	reset();
 	check_drop_run(&f, 7777, NSF_R_DROP_UNKNOWN_EP, NSF_EP_ID_NONE);
 }
@@ -955,7 +957,7 @@ static void test_drop_ipv6(void **state)
 	(void)state;
 	frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, ETH_P_IPV6);
 	frame_ipv6(&f, 16);
-	check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4, ep_a.id);
+	check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4, NSF_EP_ID_NONE);
 }
 
 static void test_drop_unknown_ethertype(void **state)
@@ -968,7 +970,8 @@ static void test_drop_unknown_ethertype(void **state)
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, types[i]);
 		frame_put_pattern(&f, 46);
-		check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4, ep_a.id);
+		check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4,
+			   NSF_EP_ID_NONE);
 	}
 }
 
