@@ -47,6 +47,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
+#include <linux/udp.h>
 
 #include <nsfast/maps.h>
 #include <nsfast/reasons.h>
@@ -1152,6 +1153,294 @@ static void test_fwd_padded(void **state)
 	check_forward(&f, ep_a.id, &ep_b);
 }
 
+/* ---- 11. policy --------------------------------------------------------- */
+
+#define GROUP_WEB 20
+#define GROUP_NET 30 /* a CIDR identity */
+
+static void pol_cfg(uint32_t flags, uint32_t gen)
+{
+	struct nsf_pol_cfg cfg = { .flags = flags, .gen = gen };
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(hn.pol_cfg_fd, &zero, &cfg,
+					     BPF_ANY),
+			 0);
+}
+
+static void pol_group(uint32_t id, uint32_t flags)
+{
+	struct nsf_pol_group g = { .flags = flags };
+
+	assert_int_equal(bpf_map_update_elem(hn.pol_groups_fd, &id, &g,
+					     BPF_ANY),
+			 0);
+}
+
+static void pol_rule(uint32_t src, uint32_t dst, uint8_t proto, uint16_t port,
+		     uint32_t action)
+{
+	struct nsf_pol_key k = { .src = src, .dst = dst, .proto = proto,
+				 .port = htons(port) };
+	struct nsf_pol_rule r = { .action = action, .id = 1 };
+
+	assert_int_equal(bpf_map_update_elem(hn.pol_rules_fd, &k, &r, BPF_ANY),
+			 0);
+}
+
+static void pol_rule_del(uint32_t src, uint32_t dst, uint8_t proto,
+			 uint16_t port)
+{
+	struct nsf_pol_key k = { .src = src, .dst = dst, .proto = proto,
+				 .port = htons(port) };
+
+	assert_int_equal(bpf_map_delete_elem(hn.pol_rules_fd, &k), 0);
+}
+
+/* Put the endpoint at @addr (host order) into group @group. */
+static void ep_group(uint32_t addr, uint32_t group)
+{
+	struct nsf_endpoint ep;
+	uint32_t key = htonl(addr);
+
+	assert_int_equal(bpf_map_lookup_elem(hn.ep4_fd, &key, &ep), 0);
+	ep.group = group;
+	assert_int_equal(bpf_map_update_elem(hn.ep4_fd, &key, &ep, BPF_EXIST),
+			 0);
+}
+
+static int count_keys(int fd)
+{
+	uint8_t key[16], next[16];
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static void zero_counters(void)
+{
+	assert_int_equal(zero_percpu(hn.counters_fd, NSF_MAX_REASONS), 0);
+	assert_int_equal(zero_percpu(hn.stats_fd, NSF_MAX_ENDPOINTS), 0);
+}
+
+/* Run without resetting the maps: the policy state of the test holds. */
+static void expect_fwd_now(const struct frame *in, const struct nsf_endpoint *dst)
+{
+	struct result r;
+
+	zero_counters();
+	run(in, IFINDEX_LO, &r);
+	expect_forwarded(in, &r, dst);
+	expect_counter(NSF_R_FWD_LOCAL, 1, in->len);
+}
+
+static void expect_drop_now(const struct frame *in, uint32_t reason)
+{
+	zero_counters();
+	check_drop_run(in, IFINDEX_LO, reason, ep_a.id);
+}
+
+/* UDP 40000 -> 53 from A to B, and B's answer 53 -> 40000 to A. */
+static void build_udp_pair(struct frame *req, struct frame *reply)
+{
+	struct ipv4_spec s = spec(ADDR_B, ADDR_A, IPPROTO_UDP);
+	struct udphdr *uh;
+
+	build_a_to_b(req);
+	build_ipv4(reply, &ep_b, &s);
+	uh = (struct udphdr *)(frame_ip_hdr(reply) + 1);
+	uh->source = htons(53);
+	uh->dest = htons(40000);
+}
+
+/* Groups configured but policy off: forwarded, no state written. */
+static void test_policy_off(void **state)
+{
+	struct frame f;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	build_a_to_b(&f);
+	expect_fwd_now(&f, &ep_b);
+	assert_int_equal(count_keys(hn.ct_fd), 0);
+	/* On, but no group of A or B enforced: still nothing written. */
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_group(GROUP_WEB, 0);
+	expect_fwd_now(&f, &ep_b);
+	assert_int_equal(count_keys(hn.ct_fd), 0);
+}
+
+/* Default deny on the destination's ingress; an allow rule opens one
+ * port; B's replies pass by connection state although B's egress is
+ * denied by default. */
+static void test_policy_default_deny_and_reply(void **state)
+{
+	struct frame req, reply;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY |
+				     NSF_PG_F_EGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	build_udp_pair(&req, &reply);
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	/* B cannot start anything towards A either. */
+	zero_counters();
+	check_drop_run(&reply, IFINDEX_B, NSF_R_DROP_POLICY_EGRESS, ep_b.id);
+
+	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53, NSF_POL_ALLOW);
+	expect_fwd_now(&req, &ep_b);
+	assert_int_equal(count_keys(hn.ct_fd), 1);
+	{
+		struct result r;
+
+		zero_counters();
+		run(&reply, IFINDEX_B, &r);
+		expect_forwarded(&reply, &r, &ep_a);
+	}
+	/* Another port is still closed. */
+	{
+		struct frame other = req;
+		struct udphdr *uh = (struct udphdr *)(frame_ip_hdr(&other) + 1);
+
+		uh->dest = htons(54);
+		expect_drop_now(&other, NSF_R_DROP_POLICY_INGRESS);
+	}
+}
+
+/* An explicit deny rule, and "any" rules below exact ones. */
+static void test_policy_deny_and_specificity(void **state)
+{
+	struct ipv4_spec s = spec(ADDR_A, ADDR_B, IPPROTO_TCP);
+	struct frame udp, tcp;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, 0, 0, NSF_POL_DENY);
+	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53,
+		 NSF_POL_ALLOW);
+	build_a_to_b(&udp);
+	build_ipv4(&tcp, &ep_a, &s);
+	expect_fwd_now(&udp, &ep_b);
+	expect_drop_now(&tcp, NSF_R_DROP_POLICY);
+	/* Without a rule and default allow: forwarded. */
+	pol_rule_del(NSF_POL_ANY, GROUP_WEB, 0, 0);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 2);
+	expect_fwd_now(&tcp, &ep_b);
+}
+
+/* A policy change applies to a flow that already has state. */
+static void test_policy_generation(void **state)
+{
+	struct frame req, reply;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 7);
+	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53, NSF_POL_ALLOW);
+	build_udp_pair(&req, &reply);
+	expect_fwd_now(&req, &ep_b);
+	expect_fwd_now(&req, &ep_b);
+	assert_int_equal(count_keys(hn.ct_fd), 1);
+	/* Same generation: the state alone lets it pass, rule or not. */
+	pol_rule_del(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53);
+	expect_fwd_now(&req, &ep_b);
+	/* New generation: judged again, denied, its state is gone. */
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 8);
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	assert_int_equal(count_keys(hn.ct_fd), 0);
+	/* Allowed again under generation 9. */
+	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53, NSF_POL_ALLOW);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 9);
+	expect_fwd_now(&req, &ep_b);
+}
+
+/* The host: denied by default except what cannot open a connection;
+ * opened by a rule; TTL 1 and L2 broadcast to it are judged too. */
+static void test_policy_host(void **state)
+{
+	struct ipv4_spec su = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_UDP);
+	struct ipv4_spec st = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_TCP);
+	struct ipv4_spec si = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_ICMP);
+	struct frame udp, tcp_ack, icmp;
+	struct result r;
+
+	(void)state;
+	reset();
+	pol_group(NSF_POL_GROUP_HOST,
+		  NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE, 1);
+	build_ipv4(&udp, &ep_a, &su);
+	build_ipv4(&tcp_ack, &ep_a, &st); /* frames.h sets ACK, no SYN */
+	build_ipv4(&icmp, &ep_a, &si);
+	expect_drop_now(&udp, NSF_R_DROP_POLICY_HOST);
+	expect_drop_now(&icmp, NSF_R_DROP_POLICY_HOST);
+	zero_counters();
+	run(&tcp_ack, IFINDEX_LO, &r);
+	expect_retval(&r, TC_ACT_OK);
+	expect_counter(NSF_R_PASS_NOT_LOCAL, 1, tcp_ack.len);
+	/* TTL 1 to the host: the kernel would deliver it locally. */
+	frame_ip_hdr(&udp)->ttl = 1;
+	ipv4_set_csum(frame_ip_hdr(&udp));
+	expect_drop_now(&udp, NSF_R_DROP_POLICY_HOST);
+	/* Broadcast frames go to the host as well. */
+	build_ipv4(&udp, &ep_a, &su);
+	memcpy(frame_eth_hdr(&udp)->h_dest, mac_bcast, ETH_ALEN);
+	expect_drop_now(&udp, NSF_R_DROP_POLICY_HOST);
+	/* Open ICMP to the host. */
+	pol_rule(NSF_POL_ANY, NSF_POL_GROUP_HOST, IPPROTO_ICMP, 0,
+		 NSF_POL_ALLOW);
+	pol_cfg(NSF_POL_F_ACTIVE, 2);
+	zero_counters();
+	run(&icmp, IFINDEX_LO, &r);
+	expect_retval(&r, TC_ACT_OK);
+	expect_counter(NSF_R_PASS_NOT_LOCAL, 1, icmp.len);
+	build_ipv4(&udp, &ep_a, &su);
+	expect_drop_now(&udp, NSF_R_DROP_POLICY_HOST);
+}
+
+/* A CIDR identity from the LPM trie, longest prefix, else the host. */
+static void test_policy_cidr(void **state)
+{
+	struct nsf_pol_cidr_key k = { .prefixlen = 24,
+				      .addr = htonl(ADDR_OUTSIDE & ~0xffu) };
+	struct ipv4_spec in = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_UDP);
+	struct ipv4_spec out = spec(ADDR_A, HOST_IP(198, 51, 100, 1),
+				    IPPROTO_UDP);
+	uint32_t id = GROUP_NET;
+	struct frame f;
+	struct result r;
+
+	(void)state;
+	reset();
+	assert_int_equal(bpf_map_update_elem(hn.pol_cidr_fd, &k, &id, BPF_ANY),
+			 0);
+	pol_group(GROUP_NET, NSF_PG_F_ENFORCED);
+	pol_rule(NSF_POL_ANY, GROUP_NET, 0, 0, NSF_POL_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_CIDRS, 1);
+	build_ipv4(&f, &ep_a, &in);
+	expect_drop_now(&f, NSF_R_DROP_POLICY);
+	build_ipv4(&f, &ep_a, &out);
+	zero_counters();
+	run(&f, IFINDEX_LO, &r);
+	expect_retval(&r, TC_ACT_OK);
+	expect_counter(NSF_R_PASS_NOT_LOCAL, 1, f.len);
+}
+
 /* ---- test_run itself ---------------------------------------------------- */
 
 static uint32_t missing_ifindex(void)
@@ -1353,6 +1642,12 @@ int main(void)
 		T(test_header_only_accepted),
 		T(test_fwd_fragments),
 		T(test_fwd_padded),
+		T(test_policy_off),
+		T(test_policy_default_deny_and_reply),
+		T(test_policy_deny_and_specificity),
+		T(test_policy_generation),
+		T(test_policy_host),
+		T(test_policy_cidr),
 		T(test_ctx_ifindex),
 		T(test_map_layout),
 	};
