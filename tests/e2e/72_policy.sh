@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Policy: groups (attach --group, policy assign), per-group default deny
+# for ingress and egress, allow/deny rules by group, protocol, port and
+# CIDR; allowed flows and their replies pass (connection state), denied
+# ones are dropped and counted; a change applies to a running flow at
+# once, without reattaching anything.
+E2E_DEADLINE=${E2E_DEADLINE:-240}
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+HOST="$P-h"
+WORLD="$P-w"
+WEB1="$P-web1"
+WEB2="$P-web2"
+DB="$P-db"
+CLI="$P-cli"
+NT="$E2E_LIB_DIR/nettool.py"
+TMP=$E2E_TMPDIR
+
+stats() { nsf -n "$HOST" stats --json; }
+reason_delta() {
+	echo $(($(jq -r ".reasons[\"$1\"].packets" <<<"$3") - \
+		$(jq -r ".reasons[\"$1\"].packets" <<<"$2")))
+}
+pol() { nsf -n "$HOST" policy "$@"; }
+tcp() { # tcp FROM IP: one TCP echo exchange on port 7000
+	pod_exec "$1" timeout 6 "$E2E_PY" "$NT" send --proto tcp "$2" 7000 "hi from $1"
+}
+udp() {
+	pod_exec "$1" timeout 6 "$E2E_PY" "$NT" send --proto udp "$2" 7000 "hi from $1"
+}
+
+# ---- setup: a host with an uplink to a world, four pods ----
+
+host_create "$HOST"
+e2e_require $? "host namespace $HOST"
+ip netns add "$WORLD" && ip -n "$WORLD" link set lo up &&
+	ip link add wan0 netns "$HOST" type veth peer name wan0 netns "$WORLD" &&
+	ip -n "$HOST" addr add 10.99.0.2/24 dev wan0 &&
+	ip -n "$HOST" link set wan0 up &&
+	ip -n "$HOST" route add default via 10.99.0.1 &&
+	ip -n "$WORLD" addr add 10.99.0.1/24 dev wan0 &&
+	ip -n "$WORLD" addr add 10.99.1.1/32 dev lo &&
+	ip -n "$WORLD" link set wan0 up
+e2e_require $? "world namespace $WORLD"
+ip netns exec "$WORLD" ethtool -K wan0 tx off >/dev/null
+check "init $HOST --uplink wan0" nsf -n "$HOST" init --uplink wan0
+e2e_require $? "nsfast init"
+
+check "group add web --ingress deny" pol group add web --ingress deny
+check "group add db --ingress deny --egress deny" \
+	pol group add db --ingress deny --egress deny
+IP1=$(nsf -n "$HOST" attach "$WEB1" --group web) &&
+	IP2=$(nsf -n "$HOST" attach "$WEB2" --group web) &&
+	IPD=$(nsf -n "$HOST" attach "$DB") &&
+	IPC=$(nsf -n "$HOST" attach "$CLI")
+e2e_require $? "pods"
+check "policy assign $DB db" pol assign "$DB" db
+comment "web1 $IP1, web2 $IP2, db $IPD, client $IPC"
+check_eq "group list --json: members" "$WEB1 $WEB2|$DB" "$(
+	pol group list --json | jq -r '[.[] | select(.name == "web") |
+		.members[]] | join(" ")')|$(pol group list --json |
+		jq -r '.[] | select(.name == "db") | .members | join(" ")')"
+for p in "$WEB1" "$WEB2" "$DB" "$CLI"; do
+	bg_pod "$p" 200 "$E2E_PY" "$NT" serve --port 7000 --lifetime 190 >/dev/null
+done
+sleep 0.5
+
+# ---- default deny, and rules that open ports ----
+
+before=$(stats)
+check_fails "client -> web1 tcp: web's ingress default is deny" tcp "$CLI" "$IP1"
+check_fails "client -> db udp: db's ingress default is deny" udp "$CLI" "$IPD"
+check_fails "db -> client tcp: db's egress default is deny" tcp "$DB" "$IPC"
+after=$(stats)
+check_eq "drop-policy-ingress counted" ok "$(
+	d=$(reason_delta drop-policy-ingress "$before" "$after")
+	((d >= 2)) && echo ok || echo "+$d")"
+check_eq "drop-policy-egress counted" ok "$(
+	d=$(reason_delta drop-policy-egress "$before" "$after")
+	((d >= 1)) && echo ok || echo "+$d")"
+check_fails "client -> web2 tcp: same group, denied too" tcp "$CLI" "$IP2"
+
+out=$(pol rule add allow from any to web proto tcp port 7000)
+check_match "rule add allow from any to web proto tcp port 7000" '^rule [0-9]+$' "$out"
+check "client -> web1 tcp passes (and its replies)" tcp "$CLI" "$IP1"
+check_fails "client -> web1 udp still denied (tcp only)" udp "$CLI" "$IP1"
+check "rule add allow from web to db proto tcp port 7000" \
+	pol rule add allow from web to db proto tcp port 7000
+check "web1 -> db tcp passes; db's replies pass by connection state" \
+	tcp "$WEB1" "$IPD"
+check_fails "client -> db tcp still denied" tcp "$CLI" "$IPD"
+check_fails "db -> client tcp: db's egress still denied (no rule)" \
+	tcp "$DB" "$IPC"
+check "db -> web1 tcp: the any->web rule covers db too (rules win over \
+defaults)" tcp "$DB" "$IP1"
+check_fails "ping web1 -> web2: web's ingress default deny" \
+	pod_exec "$WEB1" ping -c 1 -W 1 "$IP2"
+check "rule add allow from web to web proto icmp" \
+	pol rule add allow from web to web proto icmp
+check "ping web1 -> web2 passes" pod_exec "$WEB1" ping -c 2 -i 0.2 -W 2 "$IP2"
+RID=$(pol rule add deny from any to web proto tcp port 7001)
+check_match "a deny rule" '^rule [0-9]+$' "$RID"
+check_eq "rule list --json shows 4 rules" 4 "$(pol rule list --json | jq length)"
+check "rule del ${RID#rule }" pol rule del "${RID#rule }"
+
+# ---- a change applies to a running flow ----
+
+check "rule add allow from any to web proto icmp" \
+	pol rule add allow from any to web proto icmp
+RULE=$(pol rule list --json | jq -r '.[] | select(.from == "any" and
+	.to == "web" and .proto == "icmp") | .id')
+prog=$(nsf -n "$HOST" status --json | jq -r '.programs[0].id')
+bg_pod "$CLI" 30 ping -c 50 -i 0.1 -W 1 "$IP1" >"$TMP/ping.out" 2>&1
+PING=$E2E_LAST_PID
+sleep 1.5
+before=$(stats)
+check "rule del $RULE while a ping runs" pol rule del "$RULE"
+sleep 1.5
+mid=$(stats)
+check "rule add it again" pol rule add allow from any to web proto icmp
+wait "$PING"
+received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$TMP/ping.out")
+comment "ping: ${received:-?} of 50 replies"
+check_eq "the ping stopped and resumed: 15..45 of 50 replies" ok "$(
+	((received >= 15 && received <= 45)) && echo ok || echo "$received")"
+check_eq "requests dropped while the rule was gone (drop-policy-ingress)" ok "$(
+	d=$(reason_delta drop-policy-ingress "$before" "$mid")
+	((d >= 8)) && echo ok || echo "+$d")"
+check_eq "no reattach: same program" "$prog" \
+	"$(nsf -n "$HOST" status --json | jq -r '.programs[0].id')"
+
+# ---- CIDRs: destinations in the world ----
+
+check "client -> world 10.99.0.1 (world is open)" \
+	pod_exec "$CLI" ping -c 1 -W 2 10.99.0.1
+check "client -> world 10.99.1.1" pod_exec "$CLI" ping -c 1 -W 2 10.99.1.1
+check "rule add deny from any to 10.99.1.0/24" \
+	pol rule add deny from any to 10.99.1.0/24
+before=$(stats)
+check_fails "client -> 10.99.1.1 now dropped" \
+	pod_exec "$CLI" ping -c 2 -i 0.2 -W 1 10.99.1.1
+after=$(stats)
+check_eq "drop-policy +2, no NAT entry made for it" "2 0" \
+	"$(reason_delta drop-policy "$before" "$after") $(reason_delta fwd-snat "$before" "$after")"
+check "client -> 10.99.0.1 still passes" pod_exec "$CLI" ping -c 1 -W 2 10.99.0.1
+check "group set world --ingress deny" pol group set world --ingress deny
+check_fails "client -> 10.99.0.1 denied with the world closed" \
+	pod_exec "$CLI" ping -c 1 -W 1 10.99.0.1
+check "rule add allow from web to world" pol rule add allow from web to world
+check "web1 -> 10.99.0.1 passes (rule for web)" \
+	pod_exec "$WEB1" ping -c 1 -W 2 10.99.0.1
+
+# ---- bad input: one line, non-zero, nothing changed ----
+
+snap=$(pol show --json)
+check_fails "rule to an unknown group" pol rule add allow from any to nosuch
+check_fails "rule from a CIDR" pol rule add allow from 10.0.0.0/8 to web
+check_fails "port without tcp/udp" pol rule add allow from any to web port 80
+check_fails "duplicate rule" pol rule add allow from web to db proto tcp port 7000
+check_fails "group del web while pods and rules use it" pol group del web
+check_fails "group add host (reserved)" pol group add host
+check_fails "assign an unknown pod" pol assign nosuchpod web
+check_fails "assign to a reserved group" pol assign "$CLI" host
+check_fails "attach --group nosuch" nsf -n "$HOST" attach "$P-x" --group nosuch
+check_eq "policy unchanged by the failures" "$snap" "$(pol show --json)"
+check_fails "the failed attach left no endpoint" \
+	bash -c "nsf() { :; }; test -n \"\$(timeout 20 $NSFAST -n $HOST status --json | jq -r '.endpoints[] | select(.name == \"$P-x\") | .name')\""
+err=$(pol rule add allow from any to nosuch 2>&1 >/dev/null)
+check_match "errors are one line naming the problem" \
+	"^nsfast: policy: no group 'nosuch'" "$err"
+
+# ---- detach forgets membership ----
+
+check "detach $DB" nsf -n "$HOST" detach "$DB"
+check_eq "db has no members left" "" "$(pol group list --json |
+	jq -r '.[] | select(.name == "db") | .members | join(" ")')"
+
+e2e_finish
