@@ -165,8 +165,11 @@ static int parse_args(struct mon *m, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (a[0] != '-')
-			return parse_filter(m, argc, argv, i);
+		if (a[0] != '-') {
+			if (parse_filter(m, argc, argv, i))
+				return -EINVAL;
+			break;
+		}
 		if (!strcmp(a, "--drops")) {
 			drops = true;
 			continue;

@@ -79,6 +79,24 @@ static cJSON *table_fill(int fd, size_t key_size)
 	return o;
 }
 
+/* Whether a monitor has the datapath report events right now. */
+static cJSON *monitor_state(const struct nsf_host *h)
+{
+	int fd = nsf_map_open(h, NSF_MAP_MON_CFG);
+	struct nsf_mon_cfg cfg = { 0 };
+	cJSON *o = cJSON_CreateObject();
+	uint32_t zero = 0;
+
+	nsf_clear_error();
+	if (fd >= 0) {
+		if (bpf_map_lookup_elem(fd, &zero, &cfg))
+			memset(&cfg, 0, sizeof(cfg));
+		close(fd);
+	}
+	cJSON_AddBoolToObject(o, "enabled", cfg.enabled != 0);
+	return o;
+}
+
 struct ep_ctx {
 	const struct nsf_maps *maps;
 	cJSON *arr;
@@ -159,6 +177,7 @@ static int build(const struct nsf_host *h, cJSON *doc)
 			      table_fill(ct, sizeof(struct nsf_ct_key)));
 	if (ct >= 0)
 		close(ct);
+	cJSON_AddItemToObject(doc, "monitor", monitor_state(h));
 	ec = (struct ep_ctx){ &maps, cJSON_AddArrayToObject(doc, "endpoints"),
 			      0 };
 	err = nsf_ep_foreach(h, add_ep, &ec);
@@ -199,6 +218,12 @@ static void print_text(const cJSON *doc)
 	printf("conntrack %.0f of %.0f entries (flows under policy)\n",
 	       num(doc, "conntrack", "entries"),
 	       num(doc, "conntrack", "capacity"));
+	printf("monitor   %s\n",
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		       cJSON_GetObjectItemCaseSensitive(doc, "monitor"),
+		       "enabled")) ?
+		       "on (events are being reported)" :
+		       "off");
 	printf("\n%-20s %-15s %12s %12s %12s %12s %14s %14s\n", "ENDPOINT",
 	       "IP", "FROM-POD", "TO-POD", "FALLBACK", "DROP", "FROM-BYTES",
 	       "TO-BYTES");

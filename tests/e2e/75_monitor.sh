@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Observability: `nsfast monitor` shows fast-path events of all pods,
+# --pcap writes a capture tshark and tcpdump read with the packets sent,
+# --drops shows drops with their reason, --pod narrows to one pod; the
+# datapath stops reporting when the monitor ends (also on SIGINT and
+# SIGTERM). `nsfast stats`: JSON, Prometheus text format, --watch.
+E2E_DEADLINE=${E2E_DEADLINE:-240}
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+HOST="$P-h"
+A="$P-a"
+B="$P-b"
+SPOOF="$E2E_LIB_DIR/spoof.py"
+TMP=$E2E_TMPDIR
+
+mon_enabled() { nsf -n "$HOST" stats --json | jq -r .monitor.enabled; }
+# wait_file FILE PATTERN SECS: until FILE has a line matching PATTERN
+wait_file() {
+	local end=$((SECONDS + $3))
+	until grep -q -- "$2" "$1" 2>/dev/null; do
+		((SECONDS >= end)) && return 1
+		sleep 0.1
+	done
+}
+
+host_create "$HOST"
+e2e_require $? "host namespace $HOST"
+check "init $HOST" nsf -n "$HOST" init
+e2e_require $? "nsfast init"
+IPA=$(nsf -n "$HOST" attach "$A") && IPB=$(nsf -n "$HOST" attach "$B")
+e2e_require $? "pods"
+check_eq "monitor off before any monitor ran" false "$(mon_enabled)"
+
+# ---- --pcap: what was sent, readable by tshark and tcpdump ----
+
+bg_start timeout 60 "$NSFAST" -n "$HOST" monitor --pcap "$TMP/a.pcap" \
+	--count 10 --duration 30 icmp host "$IPB" 2>"$TMP/mon.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/mon.err" monitoring 10
+check_eq "monitor on while it runs" true "$(mon_enabled)"
+check "ping $A -> $B: 5 requests, 5 replies" \
+	pod_exec "$A" ping -c 5 -i 0.2 -W 2 "$IPB"
+wait "$MON"
+result "monitor --count 10 ended by itself" $? "$(cat "$TMP/mon.err")"
+check_eq "monitor off after it ended" false "$(mon_enabled)"
+out=$(tshark -r "$TMP/a.pcap" -T fields -e ip.src -e ip.dst -e icmp.type 2>/dev/null)
+comment "$out"
+check_eq "tshark reads 10 ICMP packets" 10 "$(grep -c . <<<"$out")"
+check_eq "5 echo requests $IPA -> $IPB" 5 \
+	"$(grep -c "^$IPA	$IPB	8$" <<<"$out")"
+check_eq "5 echo replies $IPB -> $IPA" 5 \
+	"$(grep -c "^$IPB	$IPA	0$" <<<"$out")"
+check_match "tcpdump reads it as Ethernet" "ICMP echo request" \
+	"$(tcpdump -nr "$TMP/a.pcap" 2>&1)"
+check_eq "captured frames: 98 bytes each, as sent" "98" \
+	"$(tshark -r "$TMP/a.pcap" -T fields -e frame.len 2>/dev/null | sort -u | xargs)"
+
+# ---- --drops: a spoofed packet shows up with its reason ----
+
+# (udp: the pods' own IPv6 chatter is dropped too, as drop-not-ipv4)
+bg_start timeout 60 "$NSFAST" -n "$HOST" monitor --drops --count 1 \
+	--duration 30 udp >"$TMP/drops.out" 2>"$TMP/drops.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/drops.err" monitoring 10
+pod_exec "$A" ping -c 2 -i 0.2 -W 1 "$IPB" >/dev/null 2>&1 # not drops
+check "send a spoofed UDP packet from $A" \
+	pod_exec "$A" "$E2E_PY" "$SPOOF" ip eth0 10.244.9.9 "$IPB" 1
+wait "$MON"
+result "monitor --drops --count 1 ended" $? "$(cat "$TMP/drops.err")"
+comment "$(cat "$TMP/drops.out")"
+check_match "it shows drop-spoofed-ip and the forged source" \
+	"drop-spoofed-ip +UDP 10.244.9.9:4444 > $IPB:5555.* from $A" \
+	"$(cat "$TMP/drops.out")"
+check_eq "and nothing that was not a drop" 1 "$(grep -c . "$TMP/drops.out")"
+
+# ---- --pod, and SIGINT / SIGTERM end it cleanly ----
+
+for sig in INT TERM; do
+	bg_start "$NSFAST" -n "$HOST" monitor --pod "$B" \
+		>"$TMP/pod.out" 2>"$TMP/pod.err"
+	MON=$E2E_LAST_PID
+	wait_file "$TMP/pod.err" monitoring 10
+	pod_exec "$A" ping -c 2 -i 0.2 -W 2 "$IPB" >/dev/null
+	wait_file "$TMP/pod.out" "fwd-local" 5
+	kill -"$sig" "$MON"
+	wait "$MON"
+	result "monitor ends with status 0 on SIG$sig" $? "$(cat "$TMP/pod.err")"
+	check_eq "monitor off after SIG$sig" false "$(mon_enabled)"
+done
+check_match "--pod $B shows its traffic" "ICMP $IPA > $IPB" "$(cat "$TMP/pod.out")"
+bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --duration 3 \
+	>/dev/null 2>"$TMP/first.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/first.err" monitoring 10
+out=$(nsf -n "$HOST" monitor --duration 1 2>&1)
+result "a second monitor at once is refused" $((!$?)) "$out"
+check_match "  saying why" "another monitor runs on this host" "$out"
+wait "$MON"
+check_fails "monitor --pod of an unknown pod fails" \
+	nsf -n "$HOST" monitor --pod nosuch --duration 1
+check_fails "monitor with a bad filter fails" \
+	nsf -n "$HOST" monitor --duration 1 frobnicate
+
+# ---- stats ----
+
+json=$(nsf -n "$HOST" stats --json)
+check_eq "stats --json: fast path share, drops, NAT and endpoints" ok "$(
+	jq -r 'if (.totals.fast_path.packets > 0) and
+		(.totals.fast_path.share > 0) and
+		(.drops["drop-spoofed-ip"].packets >= 1) and
+		(.nat.capacity > 0) and (.endpoints | length) == 2
+		then "ok" else . end' <<<"$json")"
+prom=$(nsf -n "$HOST" stats --prometheus)
+check_eq "stats --prometheus: every sample line is well-formed" "" "$(
+	grep -v '^#' <<<"$prom" |
+		grep -Ev '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9]+(\.[0-9]+)?$')"
+check_match "fwd-local counter exported" \
+	'^nsfast_packets_total\{reason="fwd-local",kind="fwd"\} [1-9]' "$prom"
+check_match "per-endpoint counters exported" \
+	"^nsfast_endpoint_packets_total\\{endpoint=\"$A\",ip=\"$IPA\",counter=\"from_pod\"\\} [1-9]" "$prom"
+check_match "TYPE lines" '^# TYPE nsfast_packets_total counter$' "$prom"
+out=$(timeout 2.5 "$NSFAST" -n "$HOST" stats --watch 1 2>&1)
+check_eq "stats --watch 1 refreshes (2+ screens in 2.5 s)" ok "$(
+	n=$(grep -c 'nsfast stats every' <<<"$out"); ((n >= 2)) && echo ok || echo "$n")"
+check_match "stats text shows the drop reasons" "drop-spoofed-ip" \
+	"$(nsf -n "$HOST" stats)"
+
+e2e_finish
