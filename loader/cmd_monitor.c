@@ -27,8 +27,8 @@
 #include "commands.h"
 #include "maps.h"
 
-#define USAGE                                                                \
-	"usage: nsfast monitor [--pod NAME] [--drops] [--reason NAME]... "   \
+#define USAGE                                                                 \
+	"usage: nsfast monitor [--pod NAME] [--drops] [--reason NAME]... "    \
 	"[--pcap FILE] [--count N] [--duration SEC] [--sample N] [--rate N] " \
 	"[tcp|udp|icmp|arp] [host ADDR] [port N]"
 
@@ -65,10 +65,10 @@ struct mon {
 	uint64_t reasons;
 	long count, sample, rate;
 	double duration;
-	int proto;	    /* IPPROTO_*, -1 = any; ETH_P_ARP as 0x806 */
+	int proto; /* IPPROTO_*, -1 = any; ETH_P_ARP as 0x806 */
 	bool want_arp;
-	uint32_t host;	    /* network order, 0 = any */
-	uint16_t port;	    /* host order, 0 = any */
+	uint32_t host; /* network order, 0 = any */
+	uint16_t port; /* host order, 0 = any */
 	/* state */
 	struct ep_name *eps;
 	size_t n_eps;
@@ -276,8 +276,8 @@ static void describe(const struct pkt *p, const struct nsf_mon_event *ev,
 	inet_ntop(AF_INET, &p->daddr, d, sizeof(d));
 	if (p->ethertype == ETH_P_ARP)
 		snprintf(out, len, "ARP %s %s tell %s",
-			 ev->cap_len > 21 && ev->data[21] == 2 ? "reply" :
-								 "who-has",
+			 ev->cap_len > 21 && ev->data[21] == 2 ? "reply"
+							       : "who-has",
 			 d, s);
 	else if (!p->ipv4)
 		snprintf(out, len, "ethertype 0x%04x", p->ethertype);
@@ -303,8 +303,7 @@ static void pcap_header(FILE *f)
 	fwrite(&h, sizeof(h), 1, f);
 }
 
-static void pcap_record(FILE *f, const struct nsf_mon_event *ev,
-			int64_t rt_ns)
+static void pcap_record(FILE *f, const struct nsf_mon_event *ev, int64_t rt_ns)
 {
 	struct {
 		uint32_t sec, usec, incl, orig;
@@ -448,8 +447,7 @@ static int run(const struct nsf_host *h, struct mon *m)
 	}
 	if (!err) {
 		fprintf(stderr, "nsfast: monitoring%s%s (Ctrl-C to stop)\n",
-			m->pod ? " pod " : " all pods",
-			m->pod ? m->pod : "");
+			m->pod ? " pod " : " all pods", m->pod ? m->pod : "");
 		if (m->duration)
 			end = mono_ns() + (uint64_t)(m->duration * 1e9);
 	}
@@ -466,7 +464,8 @@ static int run(const struct nsf_host *h, struct mon *m)
 		err = write_cfg(cfg_fd, m, true); /* extend the expiry */
 	}
 	if (cfg_fd >= 0)
-		write_cfg(cfg_fd, m, false); /* off: the datapath pays nothing */
+		write_cfg(cfg_fd, m,
+			  false); /* off: the datapath pays nothing */
 	ring_buffer__free(rb);
 	if (cfg_fd >= 0)
 		close(cfg_fd);

@@ -15,10 +15,10 @@
 #include "maps.h"
 #include "policy.h"
 
-#define USAGE                                                                \
-	"usage: nsfast policy { group add|set NAME [--ingress allow|deny] "  \
-	"[--egress allow|deny] | group del NAME | group list [--json] | "    \
-	"assign POD GROUP|none | rule add allow|deny from SRC to DST "       \
+#define USAGE                                                                 \
+	"usage: nsfast policy { group add|set NAME [--ingress allow|deny] "   \
+	"[--egress allow|deny] | group del NAME | group list [--json] | "     \
+	"assign POD GROUP|none | rule add allow|deny from SRC to DST "        \
 	"[proto tcp|udp|icmp] [port N] | rule del ID | rule list [--json] | " \
 	"show [--json] | flush }"
 
@@ -180,7 +180,8 @@ static int group_del(cJSON *doc, const char *name)
 	members = count_members(doc, name);
 	rules = count_rules(doc, name);
 	if (members || rules)
-		return nsf_fail(EBUSY, "group %s: %d pod(s) and %d rule(s) use it",
+		return nsf_fail(EBUSY,
+				"group %s: %d pod(s) and %d rule(s) use it",
 				name, members, rules);
 	cJSON_DeleteItemFromArray(groups, i);
 	return 0;
@@ -304,7 +305,8 @@ static int parse_rule(int argc, char **argv, struct rule_args *a)
 
 static int rule_add(cJSON *doc, int argc, char **argv)
 {
-	char from[NSF_CIDR_STRLEN + NSF_NAME_MAX], to[NSF_CIDR_STRLEN + NSF_NAME_MAX];
+	char from[NSF_CIDR_STRLEN + NSF_NAME_MAX],
+		to[NSF_CIDR_STRLEN + NSF_NAME_MAX];
 	struct rule_args a = { 0 };
 	cJSON *r, *o;
 	int id, err;
@@ -365,8 +367,9 @@ static int assign(const struct nsf_host *h, cJSON *doc, const char *pod,
 	int err = nsf_ep_load(h, pod, &rec);
 
 	if (err == -ENOENT)
-		return nsf_fail(0, "no endpoint %s (nsfast attach %s --group "
-				   "%s puts a new one in a group)",
+		return nsf_fail(0,
+				"no endpoint %s (nsfast attach %s --group "
+				"%s puts a new one in a group)",
 				pod, pod, group);
 	if (err)
 		return err;
@@ -399,8 +402,8 @@ static cJSON *view(const cJSON *doc)
 		cJSON_ArrayForEach(m, list_of(doc, "members"))
 			if (cJSON_IsString(m) &&
 			    !strcmp(m->valuestring, str_get(g, "name")))
-				cJSON_AddItemToArray(members,
-						     cJSON_CreateString(m->string));
+				cJSON_AddItemToArray(
+					members, cJSON_CreateString(m->string));
 		cJSON_AddBoolToObject(c, "reserved",
 				      str_num(g, "id") < NSF_POL_GROUP_FIRST);
 		cJSON_AddItemToArray(groups, c);
@@ -507,14 +510,14 @@ static int flush(cJSON **doc, const struct nsf_host *h)
 }
 
 /* Apply one change to @doc; *changed says whether to save and sync. */
-static int change(const struct nsf_host *h, cJSON **doc, int argc,
-		  char **argv, bool *changed)
+static int change(const struct nsf_host *h, cJSON **doc, int argc, char **argv,
+		  bool *changed)
 {
 	const char *obj = argv[0], *verb = argc > 1 ? argv[1] : "";
 
 	*changed = true;
-	if (!strcmp(obj, "group") && (!strcmp(verb, "add") ||
-				       !strcmp(verb, "set")) && argc >= 3)
+	if (!strcmp(obj, "group") &&
+	    (!strcmp(verb, "add") || !strcmp(verb, "set")) && argc >= 3)
 		return group_add_set(*doc, !strcmp(verb, "add"), argc - 2,
 				     argv + 2);
 	if (!strcmp(obj, "group") && !strcmp(verb, "del") && argc == 3)
@@ -528,11 +531,11 @@ static int change(const struct nsf_host *h, cJSON **doc, int argc,
 	if (!strcmp(obj, "flush") && argc == 1)
 		return flush(doc, h);
 	*changed = false;
-	if (!strcmp(obj, "group") && (!strcmp(verb, "list") ||
-				       !strcmp(verb, "show")))
+	if (!strcmp(obj, "group") &&
+	    (!strcmp(verb, "list") || !strcmp(verb, "show")))
 		return show(*doc, "groups", want_json(argc, argv, 2));
-	if (!strcmp(obj, "rule") && (!strcmp(verb, "list") ||
-				      !strcmp(verb, "show")))
+	if (!strcmp(obj, "rule") &&
+	    (!strcmp(verb, "list") || !strcmp(verb, "show")))
 		return show(*doc, "rules", want_json(argc, argv, 2));
 	if (!strcmp(obj, "show") || !strcmp(obj, "list"))
 		return show(*doc, "all", want_json(argc, argv, 1));

@@ -169,8 +169,8 @@ static int build(const struct nsf_host *h, cJSON *doc)
 					total ? kind_pk[k] / total : 0);
 		cJSON_AddItemToObject(share, names[k], o);
 	}
-	cJSON_AddItemToObject(doc, "nat",
-			      table_fill(maps.nat4, sizeof(struct nsf_nat_key)));
+	cJSON_AddItemToObject(
+		doc, "nat", table_fill(maps.nat4, sizeof(struct nsf_nat_key)));
 	ct = nsf_map_open(h, NSF_MAP_CT4);
 	nsf_clear_error();
 	cJSON_AddItemToObject(doc, "conntrack",
@@ -221,14 +221,14 @@ static void print_text(const cJSON *doc)
 	printf("monitor   %s\n",
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 		       cJSON_GetObjectItemCaseSensitive(doc, "monitor"),
-		       "enabled")) ?
-		       "on (events are being reported)" :
-		       "off");
+		       "enabled"))
+		       ? "on (events are being reported)"
+		       : "off");
 	printf("\n%-20s %-15s %12s %12s %12s %12s %14s %14s\n", "ENDPOINT",
 	       "IP", "FROM-POD", "TO-POD", "FALLBACK", "DROP", "FROM-BYTES",
 	       "TO-BYTES");
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc,
-							       "endpoints"))
+	cJSON_ArrayForEach(e,
+			   cJSON_GetObjectItemCaseSensitive(doc, "endpoints"))
 		printf("%-20s %-15s %12.0f %12.0f %12.0f %12.0f %14.0f %14.0f\n",
 		       str(e, "name"), str(e, "ip"),
 		       num(e, "from_pod", "packets"),
@@ -265,7 +265,8 @@ static void print_prometheus(const cJSON *doc)
 {
 	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(doc, "reasons"), *r,
 		    *e;
-	const char *metric[2] = { "nsfast_packets_total", "nsfast_bytes_total" };
+	const char *metric[2] = { "nsfast_packets_total",
+				  "nsfast_bytes_total" };
 	const char *field[2] = { "packets", "bytes" };
 
 	for (int m = 0; m < 2; m++) {
@@ -283,8 +284,8 @@ static void print_prometheus(const cJSON *doc)
 		prom_header(metric[m], "counter",
 			    m ? "Bytes per endpoint and direction."
 			      : "Packets per endpoint and direction.");
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(
-					      doc, "endpoints")) {
+		cJSON_ArrayForEach(
+			e, cJSON_GetObjectItemCaseSensitive(doc, "endpoints")) {
 			for (int i = 0; i < NSF_EP_COUNTERS; i++) {
 				printf("%s{endpoint=\"", metric[m]);
 				prom_label(str(e, "name"));
@@ -309,7 +310,11 @@ static void print_prometheus(const cJSON *doc)
 		       cJSON_GetObjectItemCaseSensitive(doc, "endpoints")));
 }
 
-enum stats_fmt { FMT_TEXT, FMT_JSON, FMT_PROM };
+enum stats_fmt {
+	FMT_TEXT,
+	FMT_JSON,
+	FMT_PROM
+};
 
 static int once(const struct nsf_host *h, enum stats_fmt fmt)
 {

@@ -26,8 +26,7 @@ static const struct command commands[] = {
 	{ "attach", cmd_attach, true }, { "detach", cmd_detach, true },
 	{ "status", cmd_status, true }, { "reset", cmd_reset, true },
 	{ "nat", cmd_nat, true },	{ "gc", cmd_gc, true },
-	{ "policy", cmd_policy, true },
-	{ "monitor", cmd_monitor, true },
+	{ "policy", cmd_policy, true }, { "monitor", cmd_monitor, true },
 	{ "stats", cmd_stats, true },
 };
 

@@ -36,11 +36,10 @@ static cJSON *policy_default(void)
 	cJSON_AddNumberToObject(doc, "gen", 0);
 	cJSON_AddNumberToObject(doc, "next_rule", 1);
 	groups = cJSON_AddArrayToObject(doc, "groups");
-	cJSON_AddItemToArray(groups,
-			     reserved_group("host", NSF_POL_GROUP_HOST, "deny"));
-	cJSON_AddItemToArray(groups, reserved_group("world",
-						    NSF_POL_GROUP_WORLD,
-						    "allow"));
+	cJSON_AddItemToArray(
+		groups, reserved_group("host", NSF_POL_GROUP_HOST, "deny"));
+	cJSON_AddItemToArray(
+		groups, reserved_group("world", NSF_POL_GROUP_WORLD, "allow"));
 	cJSON_AddObjectToObject(doc, "members");
 	cJSON_AddArrayToObject(doc, "cidrs");
 	cJSON_AddArrayToObject(doc, "rules");
@@ -277,9 +276,8 @@ static int sync_rules(const struct sync_maps *m, const cJSON *doc)
 	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rules")) {
 		if (rule_key(doc, r, &key))
 			continue;
-		val.action = strcmp(str_of(r, "action"), "deny") ?
-				     NSF_POL_ALLOW :
-				     NSF_POL_DENY;
+		val.action = strcmp(str_of(r, "action"), "deny") ? NSF_POL_ALLOW
+								 : NSF_POL_DENY;
 		val.id = (uint32_t)num_of(r, "id");
 		if (bpf_map_update_elem(m->rules, &key, &val, BPF_ANY))
 			return nsf_fail(errno, "map %s", NSF_MAP_POL_RULES);
@@ -289,12 +287,12 @@ static int sync_rules(const struct sync_maps *m, const cJSON *doc)
 
 		key = next;
 		prev = &key;
-		cJSON_ArrayForEach(r,
-				   cJSON_GetObjectItemCaseSensitive(doc,
-								    "rules")) {
+		cJSON_ArrayForEach(
+			r, cJSON_GetObjectItemCaseSensitive(doc, "rules")) {
 			struct nsf_pol_key k;
 
-			if (!rule_key(doc, r, &k) && !memcmp(&k, &key, sizeof(k)))
+			if (!rule_key(doc, r, &k) &&
+			    !memcmp(&k, &key, sizeof(k)))
 				keep = true;
 		}
 		if (!keep && !bpf_map_delete_elem(m->rules, &key))
@@ -333,8 +331,8 @@ static int sync_cidrs(const struct sync_maps *m, const cJSON *doc)
 
 		key = next;
 		prev = &key;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc,
-								       "cidrs")) {
+		cJSON_ArrayForEach(
+			c, cJSON_GetObjectItemCaseSensitive(doc, "cidrs")) {
 			struct nsf_pol_cidr_key k;
 
 			if (!parse_cidr(str_of(c, "cidr"), &k) &&
@@ -355,8 +353,8 @@ struct ep_sync {
 static uint32_t member_id(const cJSON *doc, const char *pod)
 {
 	const char *group = nsf_policy_member_group(doc, pod);
-	const cJSON *g = group ? find_named(doc, "groups", "name", group) :
-				 NULL;
+	const cJSON *g =
+		group ? find_named(doc, "groups", "name", group) : NULL;
 
 	return g ? (uint32_t)num_of(g, "id") : NSF_POL_GROUP_NONE;
 }

@@ -206,7 +206,8 @@ static __always_inline void ct_remember(const struct nsf_ct_key *k,
 					struct nsf_ct_entry *e, __u32 gen,
 					__u64 now)
 {
-	struct nsf_ct_entry val = { .created = now, .last_seen = now,
+	struct nsf_ct_entry val = { .created = now,
+				    .last_seen = now,
 				    .gen = gen };
 
 	if (e) {
@@ -242,8 +243,8 @@ static __always_inline __u32 policy_decide(const struct nsf_pol_cfg *pc,
 	}
 	ct_reverse(&rk, &f->key);
 	r = bpf_map_lookup_elem(&nsf_ct4, &rk);
-	if (r && (r->gen == pc->gen ||
-		  !pol_verdict(dst, src, df, sf, &rk, false))) {
+	if (r &&
+	    (r->gen == pc->gen || !pol_verdict(dst, src, df, sf, &rk, false))) {
 		r->gen = pc->gen;
 		r->last_seen = now;
 		return 0;
@@ -258,8 +259,8 @@ static __always_inline __u32 policy_decide(const struct nsf_pol_cfg *pc,
 
 /* The identity of a destination that is no pod here: its CIDR's, if a
  * rule names one that covers it, else @fallback (host or world). */
-static __always_inline __u32 pol_peer(const struct nsf_pol_cfg *pc,
-				      __be32 addr, __u32 fallback)
+static __always_inline __u32 pol_peer(const struct nsf_pol_cfg *pc, __be32 addr,
+				      __u32 fallback)
 {
 	struct nsf_pol_cidr_key k = { .prefixlen = 32, .addr = addr };
 	__u32 *id;
@@ -271,8 +272,7 @@ static __always_inline __u32 pol_peer(const struct nsf_pol_cfg *pc,
 }
 
 /* Pod @src to pod @dst: 0 or the drop reason. */
-static __always_inline __u32 policy_pods(const struct iphdr *ip,
-					 void *data_end,
+static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 					 const struct nsf_endpoint *src,
 					 const struct nsf_endpoint *dst)
 {
@@ -289,8 +289,7 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip,
  * Pod @src to an address that is no pod here, carried by the kernel
  * (@fallback NSF_POL_GROUP_HOST) or the uplink (NSF_POL_GROUP_WORLD).
  */
-static __always_inline __u32 policy_peer(const struct iphdr *ip,
-					 void *data_end,
+static __always_inline __u32 policy_peer(const struct iphdr *ip, void *data_end,
 					 const struct nsf_endpoint *src,
 					 __u32 fallback)
 {

@@ -226,7 +226,8 @@ static __always_inline int rnat_rewrite_skb(struct __sk_buff *skb,
 	/* The IPv4 header follows the Ethernet header (rnat_find): a
 	 * constant offset, where computing it from skb->data made clang
 	 * spill that pointer in a form the verifier refuses. */
-	__u32 ip_csum_off = sizeof(struct ethhdr) + offsetof(struct iphdr, check);
+	__u32 ip_csum_off =
+		sizeof(struct ethhdr) + offsetof(struct iphdr, check);
 	__be16 *port = rnat_port(&r->l4), old_port = *port;
 	__be32 old_addr = r->ip->daddr;
 

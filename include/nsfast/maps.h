@@ -179,12 +179,15 @@ static inline void nsf_nat_reply_key(struct nsf_nat_key *key,
  * the pod it came from, and a veth with no endpoint is recognised.
  */
 
-/* Policy identities (struct nsf_endpoint.group and CIDR identities). */
+/*
+ * Policy identities (struct nsf_endpoint.group and CIDR identities). The
+ * host is everything the kernel handles instead of the uplink: its own
+ * addresses and other namespaces behind it; the world is what is routed
+ * out of the uplink.
+ */
 #define NSF_POL_MAX_GROUPS  4096	/* ids 0 .. 4095 */
 #define NSF_POL_GROUP_NONE  0		/* endpoint in no group */
-#define NSF_POL_GROUP_HOST  1		/* the host: its addresses, other
-					 * namespaces, anything the kernel
-					 * handles instead of the uplink */
+#define NSF_POL_GROUP_HOST  1		/* the host */
 #define NSF_POL_GROUP_WORLD 2		/* routed out of the uplink */
 #define NSF_POL_GROUP_FIRST 16		/* first id of named groups/CIDRs */
 #define NSF_POL_ANY	    0xffffffffu /* rule wildcard ("any") */

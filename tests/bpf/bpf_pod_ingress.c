@@ -766,7 +766,8 @@ static void test_drop_spoofed_ip(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
 		for (j = 0; j < sizeof(dsts) / sizeof(dsts[0]); j++) {
-			struct ipv4_spec s = spec(srcs[i], dsts[j], IPPROTO_UDP);
+			struct ipv4_spec s =
+				spec(srcs[i], dsts[j], IPPROTO_UDP);
 
 			build_ipv4(&f, &ep_a, &s);
 			check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_IP,
@@ -819,8 +820,7 @@ static void test_drop_unknown_endpoint(void **state)
 	check_drop_run(&f, 7777, NSF_R_DROP_UNKNOWN_EP, NSF_EP_ID_NONE);
 	/* A forged ARP reply from there. */
 	frame_eth(&f, mac_bcast, ep_b.pod_mac, ETH_P_ARP);
-	frame_arp(&f, 2, ep_b.pod_mac, htonl(ADDR_B), mac_bcast,
-		  htonl(ADDR_B));
+	frame_arp(&f, 2, ep_b.pod_mac, htonl(ADDR_B), mac_bcast, htonl(ADDR_B));
 	reset();
 	check_drop_run(&f, 7777, NSF_R_DROP_UNKNOWN_EP, NSF_EP_ID_NONE);
 }
@@ -920,8 +920,7 @@ static void test_arp_forged(void **state)
 		  htonl(ADDR_A));
 	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
 	frame_eth(&f, mac_bcast, ep_a.pod_mac, ETH_P_ARP);
-	frame_arp(&f, 2, ep_a.pod_mac, htonl(ADDR_B), mac_bcast,
-		  htonl(ADDR_B));
+	frame_arp(&f, 2, ep_a.pod_mac, htonl(ADDR_B), mac_bcast, htonl(ADDR_B));
 	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
 	build_arp_request(&f, &ep_a, ADDR_B, ADDR_B);
 	check_drop(&f, IFINDEX_LO, NSF_R_DROP_SPOOFED_ARP, ep_a.id);
@@ -971,8 +970,7 @@ static void test_drop_unknown_ethertype(void **state)
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		frame_eth(&f, ep_a.host_mac, ep_a.pod_mac, types[i]);
 		frame_put_pattern(&f, 46);
-		check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4,
-			   NSF_EP_ID_NONE);
+		check_drop(&f, IFINDEX_LO, NSF_R_DROP_NOT_IPV4, NSF_EP_ID_NONE);
 	}
 }
 
@@ -1163,25 +1161,24 @@ static void pol_cfg(uint32_t flags, uint32_t gen)
 	struct nsf_pol_cfg cfg = { .flags = flags, .gen = gen };
 	uint32_t zero = 0;
 
-	assert_int_equal(bpf_map_update_elem(hn.pol_cfg_fd, &zero, &cfg,
-					     BPF_ANY),
-			 0);
+	assert_int_equal(
+		bpf_map_update_elem(hn.pol_cfg_fd, &zero, &cfg, BPF_ANY), 0);
 }
 
 static void pol_group(uint32_t id, uint32_t flags)
 {
 	struct nsf_pol_group g = { .flags = flags };
 
-	assert_int_equal(bpf_map_update_elem(hn.pol_groups_fd, &id, &g,
-					     BPF_ANY),
-			 0);
+	assert_int_equal(
+		bpf_map_update_elem(hn.pol_groups_fd, &id, &g, BPF_ANY), 0);
 }
 
 static void pol_rule(uint32_t src, uint32_t dst, uint8_t proto, uint16_t port,
 		     uint32_t action)
 {
-	struct nsf_pol_key k = { .src = src, .dst = dst, .proto = proto,
-				 .port = htons(port) };
+	struct nsf_pol_key k = {
+		.src = src, .dst = dst, .proto = proto, .port = htons(port)
+	};
 	struct nsf_pol_rule r = { .action = action, .id = 1 };
 
 	assert_int_equal(bpf_map_update_elem(hn.pol_rules_fd, &k, &r, BPF_ANY),
@@ -1191,8 +1188,9 @@ static void pol_rule(uint32_t src, uint32_t dst, uint8_t proto, uint16_t port,
 static void pol_rule_del(uint32_t src, uint32_t dst, uint8_t proto,
 			 uint16_t port)
 {
-	struct nsf_pol_key k = { .src = src, .dst = dst, .proto = proto,
-				 .port = htons(port) };
+	struct nsf_pol_key k = {
+		.src = src, .dst = dst, .proto = proto, .port = htons(port)
+	};
 
 	assert_int_equal(bpf_map_delete_elem(hn.pol_rules_fd, &k), 0);
 }
@@ -1230,7 +1228,8 @@ static void zero_counters(void)
 }
 
 /* Run without resetting the maps: the policy state of the test holds. */
-static void expect_fwd_now(const struct frame *in, const struct nsf_endpoint *dst)
+static void expect_fwd_now(const struct frame *in,
+			   const struct nsf_endpoint *dst)
 {
 	struct result r;
 
@@ -1329,8 +1328,7 @@ static void test_policy_deny_and_specificity(void **state)
 	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED);
 	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
 	pol_rule(NSF_POL_ANY, GROUP_WEB, 0, 0, NSF_POL_DENY);
-	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53,
-		 NSF_POL_ALLOW);
+	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53, NSF_POL_ALLOW);
 	build_a_to_b(&udp);
 	build_ipv4(&tcp, &ep_a, &s);
 	expect_fwd_now(&udp, &ep_b);
@@ -1419,8 +1417,8 @@ static void test_policy_cidr(void **state)
 	struct nsf_pol_cidr_key k = { .prefixlen = 24,
 				      .addr = htonl(ADDR_OUTSIDE & ~0xffu) };
 	struct ipv4_spec in = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_UDP);
-	struct ipv4_spec out = spec(ADDR_A, HOST_IP(198, 51, 100, 1),
-				    IPPROTO_UDP);
+	struct ipv4_spec out =
+		spec(ADDR_A, HOST_IP(198, 51, 100, 1), IPPROTO_UDP);
 	uint32_t id = GROUP_NET;
 	struct frame f;
 	struct result r;
