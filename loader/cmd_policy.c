@@ -85,7 +85,7 @@ static bool is_cidr(const char *s)
 /* "allow" / "deny" of option @opt. */
 static int parse_default(const char *opt, const char *v)
 {
-	if (!v || (strcmp(v, "allow") && strcmp(v, "deny")))
+	if (!v || (strcmp(v, "allow") != 0 && strcmp(v, "deny") != 0))
 		return nsf_fail(0, "%s wants allow or deny, not '%s'", opt,
 				v ? v : "(nothing)");
 	return 0;
@@ -268,15 +268,17 @@ static int parse_rule(int argc, char **argv, struct rule_args *a)
 {
 	char *end;
 
+	a->action = a->from = a->to = "";
 	a->proto = "any";
 	a->port = 0;
-	if (argc < 5 || strcmp(argv[1], "from") || strcmp(argv[3], "to"))
+	if (argc < 5 || strcmp(argv[1], "from") != 0 ||
+	    strcmp(argv[3], "to") != 0)
 		return nsf_fail(0, "rule add allow|deny from SRC to DST "
 				   "[proto tcp|udp|icmp] [port N]");
 	a->action = argv[0];
 	a->from = argv[2];
 	a->to = argv[4];
-	if (strcmp(a->action, "allow") && strcmp(a->action, "deny"))
+	if (strcmp(a->action, "allow") != 0 && strcmp(a->action, "deny") != 0)
 		return nsf_fail(0, "rule action is allow or deny, not '%s'",
 				a->action);
 	for (int i = 5; i < argc; i += 2) {
@@ -294,11 +296,12 @@ static int parse_rule(int argc, char **argv, struct rule_args *a)
 					argv[i]);
 		}
 	}
-	if (strcmp(a->proto, "any") && strcmp(a->proto, "tcp") &&
-	    strcmp(a->proto, "udp") && strcmp(a->proto, "icmp"))
+	if (strcmp(a->proto, "any") != 0 && strcmp(a->proto, "tcp") != 0 &&
+	    strcmp(a->proto, "udp") != 0 && strcmp(a->proto, "icmp") != 0)
 		return nsf_fail(0, "proto is tcp, udp, icmp or any, not '%s'",
 				a->proto);
-	if (a->port && strcmp(a->proto, "tcp") && strcmp(a->proto, "udp"))
+	if (a->port && strcmp(a->proto, "tcp") != 0 &&
+	    strcmp(a->proto, "udp") != 0)
 		return nsf_fail(0, "a port needs proto tcp or udp");
 	return 0;
 }
@@ -470,11 +473,11 @@ static int show(const cJSON *doc, const char *what, bool json)
 		print_json(list_of(v, "rules"));
 	else if (json)
 		print_json(v);
-	if (!json && strcmp(what, "rules"))
+	if (!json && strcmp(what, "rules") != 0)
 		print_groups(v);
 	if (!json && !strcmp(what, "all"))
 		printf("\n");
-	if (!json && strcmp(what, "groups"))
+	if (!json && strcmp(what, "groups") != 0)
 		print_rules(v);
 	cJSON_Delete(v);
 	return 0;

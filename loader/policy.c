@@ -109,7 +109,7 @@ int nsf_policy_assign(cJSON *doc, const char *pod, const char *group)
 	cJSON *members = cJSON_GetObjectItemCaseSensitive(doc, "members");
 	const cJSON *g = find_named(doc, "groups", "name", group);
 
-	if (strcmp(group, "none") && !g)
+	if (strcmp(group, "none") != 0 && !g)
 		return nsf_fail(0,
 				"no group '%s' (create it with 'nsfast policy "
 				"group add %s')",
@@ -118,7 +118,7 @@ int nsf_policy_assign(cJSON *doc, const char *pod, const char *group)
 		return nsf_fail(0, "'%s' is reserved: pods cannot join it",
 				group);
 	cJSON_DeleteItemFromObjectCaseSensitive(members, pod);
-	if (strcmp(group, "none"))
+	if (strcmp(group, "none") != 0)
 		cJSON_AddStringToObject(members, pod, group);
 	return 0;
 }
@@ -276,8 +276,9 @@ static int sync_rules(const struct sync_maps *m, const cJSON *doc)
 	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "rules")) {
 		if (rule_key(doc, r, &key))
 			continue;
-		val.action = strcmp(str_of(r, "action"), "deny") ? NSF_POL_ALLOW
-								 : NSF_POL_DENY;
+		val.action = strcmp(str_of(r, "action"), "deny") != 0
+				     ? NSF_POL_ALLOW
+				     : NSF_POL_DENY;
 		val.id = (uint32_t)num_of(r, "id");
 		if (bpf_map_update_elem(m->rules, &key, &val, BPF_ANY))
 			return nsf_fail(errno, "map %s", NSF_MAP_POL_RULES);
