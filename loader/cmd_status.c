@@ -240,20 +240,21 @@ static void print_endpoints(const cJSON *eps)
 {
 	const cJSON *ep;
 
-	printf("\n%-20s %-15s %-11s %-8s %12s %12s %12s\n", "ENDPOINT", "IP",
-	       "VETH", "STATE", "FROM-POD", "TO-POD", "FALLBACK");
+	printf("\n%-20s %-15s %-11s %-8s %12s %12s %12s %12s\n", "ENDPOINT",
+	       "IP", "VETH", "STATE", "FROM-POD", "TO-POD", "FALLBACK", "DROP");
 	cJSON_ArrayForEach(ep, eps) {
 		const cJSON *c =
 			cJSON_GetObjectItemCaseSensitive(ep, "counters");
 		bool attached = cJSON_IsTrue(
 			cJSON_GetObjectItemCaseSensitive(ep, "attached"));
 
-		printf("%-20s %-15s %-11s %-8s %12.0f %12.0f %12.0f\n",
+		printf("%-20s %-15s %-11s %-8s %12.0f %12.0f %12.0f %12.0f\n",
 		       str(ep, "name"), str(ep, "ip"), str(ep, "host_ifname"),
 		       attached ? "attached" : str(ep, "link"),
 		       num(c, "from_pod", "packets"),
 		       num(c, "to_pod", "packets"),
-		       num(c, "fallback", "packets"));
+		       num(c, "fallback", "packets"),
+		       num(c, "drop", "packets"));
 	}
 }
 
