@@ -119,3 +119,13 @@ lint: $(SKELS)
 
 clean:
 	rm -rf build build-san
+
+# ---- isolation: per-packet program cost (bench/prog_cost.c) ----
+# `make prog-cost`: BPF_PROG_TEST_RUN timing of nsf_from_pod (64 B pod to
+# pod); `build/prog_cost OTHER.bpf.o` compares another build's object.
+.PHONY: prog-cost
+$(BUILD)/prog_cost: bench/prog_cost.c $(BUILD)/bpf/pod_ingress.bpf.o
+	$(CC) $(CFLAGS) $< -lbpf -o $@
+
+prog-cost: $(BUILD)/prog_cost
+	$(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress.bpf.o
