@@ -92,8 +92,10 @@ check_eq "arp-reply +1" 1 "$(reason_delta arp-reply "$before" "$after")"
 before=$(stats)
 check "send 3 IPv6 frames" spoof ipv6 eth0 3
 after=$(stats)
-check_eq "drop-not-ipv4 +3 (pods are IPv4-only)" 3 \
-	"$(reason_delta drop-not-ipv4 "$before" "$after")"
+# (at least: the pods' kernels send IPv6 router solicitations by themselves)
+check_eq "drop-not-ipv4 +3 or more (pods are IPv4-only)" ok "$(
+	d=$(reason_delta drop-not-ipv4 "$before" "$after")
+	((d >= 3)) && echo ok || echo "+$d")"
 
 # ---- a veth that belongs to no endpoint ----
 
@@ -103,7 +105,13 @@ ip -n "$HOST" link add "${P}x" type veth peer name eth0 netns "$X"
 ip -n "$HOST" link set "${P}x" up
 ip -n "$X" link set eth0 up
 ip -n "$X" addr add 10.244.250.250/32 dev eth0
-ip -n "$X" route add default dev eth0
+# Routed like a pod (gateway with a permanent neighbour), so its pings
+# leave as IPv4 at once instead of waiting for ARP.
+ip -n "$X" route add 169.254.1.1 dev eth0
+ip -n "$X" route add default via 169.254.1.1
+ip -n "$X" neigh add 169.254.1.1 lladdr \
+	"$(ip -n "$HOST" -br link show "${P}x" | awk '{print $3}')" \
+	dev eth0 nud permanent
 check "the pinned nsf_from_pod on a stray veth" \
 	nsenter --net="/run/netns/$HOST" tc qdisc add dev "${P}x" clsact
 check "  (tc filter)" nsenter --net="/run/netns/$HOST" tc filter add \
