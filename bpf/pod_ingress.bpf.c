@@ -13,6 +13,8 @@
 #include "lib/route.h"
 #include "lib/arp.h"
 #include "lib/snat.h"
+#include "lib/publish.h"
+#include "lib/remote.h"
 
 static __always_inline int pass(enum nsf_reason reason, __u32 len)
 {
@@ -51,6 +53,29 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 	return v.action;
 }
 
+/*
+ * Not for a local pod: to a pod of another node (lib/remote.h), forwarded
+ * without NAT? Then true with the verdict in *verdict.
+ */
+static __always_inline bool to_node(struct __sk_buff *skb, struct ethhdr *eth,
+				    struct iphdr *ip,
+				    const struct nsf_endpoint *src, __u32 len,
+				    int *verdict)
+{
+	enum nsf_reason reason;
+
+	if (!remote_forward(skb, eth, ip, &reason, verdict))
+		return false;
+	count_reason(reason, len);
+	if (reason == NSF_R_FWD_ROUTE)
+		count_ep(src, NSF_EP_FROM_POD, len);
+	else if (*verdict == TC_ACT_SHOT)
+		count_ep(src, NSF_EP_DROP, len);
+	else
+		count_ep(src, NSF_EP_FALLBACK, len);
+	return true;
+}
+
 SEC("tc")
 int nsf_from_pod(struct __sk_buff *skb)
 {
@@ -60,6 +85,7 @@ int nsf_from_pod(struct __sk_buff *skb)
 	void *data, *data_end;
 	struct ethhdr *eth;
 	struct iphdr *ip;
+	int verdict;
 
 	if (pull_headers(skb))
 		return pass(NSF_R_PASS_MALFORMED, len);
@@ -91,14 +117,29 @@ int nsf_from_pod(struct __sk_buff *skb)
 	if (ip->ttl <= 1)
 		return pass_from(src, NSF_R_PASS_TTL, len);
 
+	/* To a published port via the uplink address (lib/publish.h). */
+	if (publish_hairpin(skb, eth, ip, src, len, &verdict))
+		return verdict;
+
 	dst = endpoint_v4(ip->daddr);
-	if (!dst)
+	if (!dst) {
+		if (to_node(skb, eth, ip, src, len, &verdict))
+			return verdict;
 		return to_world(skb, eth, ip, src, len);
+	}
 
 	count_ep(src, NSF_EP_FROM_POD, len);
 	count_ep(dst, NSF_EP_TO_POD, len);
 	count_reason(NSF_R_FWD_LOCAL, len);
 	return deliver_local(eth, ip, dst);
+}
+
+/* tc ingress of the host's lo: the host's own connections to published
+ * ports on the uplink address (lib/publish.h). */
+SEC("tc")
+int nsf_from_host(struct __sk_buff *skb)
+{
+	return publish_from_host(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

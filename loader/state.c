@@ -583,3 +583,29 @@ int nsf_ep_foreach(const struct nsf_host *h,
 		       ? nsf_fail(-err, "endpoints of %s", h->state_dir)
 		       : err;
 }
+
+/* ---- feature files ---- */
+
+struct cJSON *nsf_state_read_json(const struct nsf_host *h, const char *file,
+				  int *err)
+{
+	char path[NSF_PATH_MAX * 2];
+	cJSON *json;
+
+	snprintf(path, sizeof(path), "%s/%s", h->state_dir, file);
+	json = read_json(path, err);
+	if (!json && *err != -ENOENT)
+		*err = nsf_fail(-*err, "%s", path);
+	return json;
+}
+
+int nsf_state_write_json(const struct nsf_host *h, const char *file,
+			 const struct cJSON *json)
+{
+	char path[NSF_PATH_MAX * 2];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", h->state_dir, file);
+	err = write_json(path, json);
+	return err ? nsf_fail(-err, "%s", path) : 0;
+}

@@ -108,4 +108,13 @@ int nsf_ep_foreach(const struct nsf_host *h,
 		   int (*fn)(const struct nsf_ep_rec *rec, void *arg),
 		   void *arg);
 
+/* ---- feature files: <state>/<file>, JSON, written atomically ---- */
+struct cJSON;
+/* The parsed file, or NULL with *err (-ENOENT: no such file, reported
+ * otherwise). */
+struct cJSON *nsf_state_read_json(const struct nsf_host *h, const char *file,
+				  int *err);
+int nsf_state_write_json(const struct nsf_host *h, const char *file,
+			 const struct cJSON *json);
+
 #endif /* NSF_STATE_H */

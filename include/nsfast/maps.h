@@ -160,4 +160,43 @@ static inline void nsf_nat_reply_key(struct nsf_nat_key *key,
 	key->pad = 0;
 }
 
+/* ---- port publishing and routes to other nodes (issue 5) ---- */
+
+#define NSF_MAP_PUBLISH4 "nsf_publish4"
+#define NSF_MAP_ROUTES4	 "nsf_routes4"
+
+/* Published ports per host (TCP and UDP together). */
+#define NSF_PUBLISH_MAX 65536
+/* Routes to other nodes' pod CIDRs. */
+#define NSF_ROUTES_MAX 16384
+
+/*
+ * Key of nsf_publish4: a port of the uplink (SNAT) address. One hash
+ * lookup per new inbound flow, whatever the number of published ports.
+ */
+struct nsf_publish_key {
+	__be16 port; /* host port, network order */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;    /* must be 0 */
+};
+
+/* Value of nsf_publish4: where connections to that port go. */
+struct nsf_publish_val {
+	__be32 pod_addr; /* pod address, network order */
+	__be16 pod_port; /* pod port, network order */
+	__u16 pad;	 /* must be 0 */
+};
+
+/* Key of nsf_routes4 (LPM trie): another node's pod CIDR. */
+struct nsf_route4_key {
+	__u32 prefixlen; /* 0..32, as the LPM trie wants it first */
+	__be32 addr;	 /* network address, network order */
+};
+
+/* Value of nsf_routes4: the node that owns the CIDR. */
+struct nsf_route4_val {
+	__be32 node; /* the node's address (next hop), network order */
+	__u32 flags; /* none yet; must be 0 */
+};
+
 #endif /* NSFAST_MAPS_H */
