@@ -15,10 +15,10 @@
 #include "state.h"
 
 struct nsf_publish {
-	uint8_t proto;		     /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t host_port;	     /* port of the uplink address, host order */
-	uint32_t pod_ip;	     /* pod address, network order */
-	uint16_t pod_port;	     /* host order */
+	uint8_t proto;	    /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t host_port; /* port of the uplink address, host order */
+	uint32_t pod_ip;    /* pod address, network order */
+	uint16_t pod_port;  /* host order */
 	char owner[NSF_NAME_MAX + 1]; /* endpoint name; removed with it */
 };
 

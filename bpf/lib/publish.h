@@ -125,8 +125,7 @@ struct hairpin {
  * (-> a:ap): the same two lookups in the same order.
  * Returns 0 = not ours (go on), 1 = translate, -1 = drop (*reason).
  */
-static __always_inline int hairpin_find(struct __sk_buff *skb,
-					struct iphdr *ip,
+static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 					const struct nsf_config *cfg,
 					struct hairpin *hp,
 					enum nsf_reason *reason)
@@ -208,11 +207,9 @@ static __always_inline int hairpin_rewrite(struct __sk_buff *skb,
  * goes to lo's ingress, where the host stack takes it as local traffic
  * (the loader sets accept_local on lo, as its source is a host address).
  */
-static __always_inline bool publish_hairpin(struct __sk_buff *skb,
-					    struct ethhdr *eth,
-					    struct iphdr *ip,
-					    const struct nsf_endpoint *src,
-					    __u32 len, int *verdict)
+static __always_inline bool
+publish_hairpin(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
+		const struct nsf_endpoint *src, __u32 len, int *verdict)
 {
 	enum nsf_reason reason = NSF_R_DROP_HAIRPIN;
 	struct nsf_config *cfg = config();

@@ -17,7 +17,6 @@
 
 #include "snat.h"
 
-
 /* Another node's pod CIDR -> that node. Written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -60,7 +59,8 @@ static __always_inline int remote_fib(struct __sk_buff *skb,
  */
 static __always_inline bool remote_forward(struct __sk_buff *skb,
 					   struct ethhdr *eth, struct iphdr *ip,
-					   enum nsf_reason *reason, int *verdict)
+					   enum nsf_reason *reason,
+					   int *verdict)
 {
 	void *data_end = (void *)(long)skb->data_end;
 	struct bpf_redir_neigh nh = { .nh_family = AF_INET };
