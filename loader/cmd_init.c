@@ -18,6 +18,8 @@
 #include "commands.h"
 #include "endpoint.h"
 #include "maps.h"
+#include "publish.h"
+#include "routes.h"
 #include "uplink.h"
 
 #define USAGE                                                                \
@@ -112,6 +114,10 @@ static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 		err = nsf_config_save(h, cfg);
 	if (!err)
 		err = reattach_all(h);
+	if (!err)
+		err = nsf_route_restore(h, cfg);
+	if (!err)
+		err = nsf_publish_restore(h, cfg);
 	return err;
 }
 

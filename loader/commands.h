@@ -14,6 +14,8 @@ int cmd_status(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_nat(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 
 /* Shared by commands: open the current host; @lock takes the host lock,
  * and fails with "not initialised" unless @create or init ran before. */

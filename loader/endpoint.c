@@ -9,6 +9,7 @@
 #include "hooks.h"
 #include "netlink.h"
 #include "netns.h"
+#include "publish.h"
 #include "sysfs.h"
 
 /* What an attach has done so far: exactly what a rollback must undo. */
@@ -376,6 +377,10 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	struct nsf_nl nl;
 	int err;
 
+	/* Its published ports go first: nothing new may be sent its way. */
+	err = nsf_publish_del_owner(h, rec->name);
+	if (err)
+		return err;
 	/* Off the fast path first, so nothing is redirected to a dying veth. */
 	err = nsf_maps_open(h, &maps);
 	if (!err) {

@@ -22,10 +22,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "ns", cmd_ns, true },		{ "init", cmd_init, true },
-	{ "attach", cmd_attach, true }, { "detach", cmd_detach, true },
-	{ "status", cmd_status, true }, { "reset", cmd_reset, true },
-	{ "nat", cmd_nat, true },	{ "gc", cmd_gc, true },
+	{ "ns", cmd_ns, true },		  { "init", cmd_init, true },
+	{ "attach", cmd_attach, true },	  { "detach", cmd_detach, true },
+	{ "status", cmd_status, true },	  { "reset", cmd_reset, true },
+	{ "nat", cmd_nat, true },	  { "gc", cmd_gc, true },
+	{ "publish", cmd_publish, true }, { "route", cmd_route, true },
 };
 
 static void usage(FILE *out)
@@ -65,6 +66,13 @@ static void usage(FILE *out)
 		"  gc [--interval SEC] [--tcp-timeout S] [--udp-timeout S]\n"
 		"     [--icmp-timeout S]           remove expired NAT flows, once or every\n"
 		"                                  SEC seconds (nf_conntrack timeouts)\n"
+		"  publish add [--proto tcp|udp] HOSTPORT POD[:PORT]\n"
+		"  publish del [--proto tcp|udp] HOSTPORT | list [--json]\n"
+		"                                  forward a port of the uplink address to\n"
+		"                                  a pod (name or address), as docker -p\n"
+		"  route add POD_CIDR via NODE_IP | del POD_CIDR | list [--json]\n"
+		"                                  another node's pods: reached without\n"
+		"                                  NAT through that node\n"
 		"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
 		"  ns list                         named namespaces, as `ip netns list`\n"
 		"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"

@@ -56,20 +56,34 @@ static __always_inline struct nsf_publish_val *publish_lookup(__u8 proto,
 }
 
 /*
- * A packet whose ingress key @in (client -> snat:hport) has no NAT entry:
- * if hport is published, make the flow's pair of entries and return the
- * ingress one (NULL otherwise). TCP flows start only with a SYN (as
- * nf_conntrack without tcp_loose), so stray segments cannot fill the table.
+ * Whether a packet may start a published flow: any UDP datagram, a TCP
+ * SYN without ACK or RST (as nf_conntrack without tcp_loose), so stray
+ * segments cannot fill the table and the SYN-ACK answering one of the
+ * host's own connections is never taken for a new flow. @l4->sport
+ * points into the TCP header nat_parse_l4() checked.
+ */
+static __always_inline bool publish_starts(const struct nat_l4 *l4)
+{
+	const struct tcphdr *th = (const void *)l4->sport;
+
+	if (l4->proto != IPPROTO_TCP)
+		return l4->proto == IPPROTO_UDP;
+	return th->syn && !th->ack && !th->rst;
+}
+
+/*
+ * A packet @l4 whose ingress key @in (client -> snat:hport) has no NAT
+ * entry: if it starts a flow and hport is published, make the flow's pair
+ * of entries and return the ingress one (NULL otherwise).
  */
 static __always_inline struct nsf_nat_entry *
-publish_dnat(const struct nsf_nat_key *in, __u32 seen, __u64 now)
+publish_dnat(const struct nsf_nat_key *in, const struct nat_l4 *l4, __u64 now)
 {
 	struct nsf_nat_entry val = { .created = now, .last_seen = now };
 	struct nsf_publish_val *pub;
 	struct nsf_nat_key eg;
 
-	if (in->proto == IPPROTO_TCP &&
-	    (seen & (NSF_SEEN_SYN | NSF_SEEN_RST)) != NSF_SEEN_SYN)
+	if (!publish_starts(l4))
 		return NULL;
 	pub = publish_lookup(in->proto, in->dport);
 	if (!pub)
@@ -146,9 +160,7 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 		 * to the host address is the host's business. */
 		if (!publish_lookup(hp->l4.proto, *hp->l4.dport))
 			return 0;
-		if (hp->l4.proto == IPPROTO_TCP &&
-		    (hp->l4.seen & (NSF_SEEN_SYN | NSF_SEEN_RST)) !=
-			    NSF_SEEN_SYN)
+		if (!publish_starts(&hp->l4))
 			return 0;
 		hp->snat = nat_create(&key, cfg, now, reason);
 		if (!hp->snat)
@@ -157,7 +169,7 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 	hairpin_in_key(&key, hp->snat, ip, &hp->l4);
 	hp->dnat = bpf_map_lookup_elem(&nsf_nat4, &key);
 	if (!hp->dnat)
-		hp->dnat = publish_dnat(&key, hp->l4.seen, now);
+		hp->dnat = publish_dnat(&key, &hp->l4, now);
 	if (!hp->dnat) {
 		*reason = NSF_R_DROP_HAIRPIN;
 		return -1;

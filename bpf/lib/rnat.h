@@ -145,7 +145,7 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 	r->e = bpf_map_lookup_elem(&nsf_nat4, &key);
 	if (!r->e && !r->l4.icmp_error) {
 		/* A new flow to a published port? (publish.h) */
-		r->e = publish_dnat(&key, r->l4.seen, bpf_ktime_get_ns());
+		r->e = publish_dnat(&key, &r->l4, bpf_ktime_get_ns());
 		fresh = r->e != NULL;
 	}
 	if (!r->e)
