@@ -115,7 +115,7 @@ static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 	if (!err)
 		err = reattach_all(h);
 	if (!err)
-		err = nsf_route_restore(h, cfg);
+		err = nsf_route_restore(h);
 	if (!err)
 		err = nsf_publish_restore(h, cfg);
 	return err;
@@ -294,6 +294,10 @@ int cmd_init(int argc, char **argv)
 		err = apply_args(&args, &cfg);
 	if (!err && !fresh)
 		err = check_cidr_change(&h, &old, &cfg);
+	if (!err && !fresh)
+		err = nsf_route_check(&h, &cfg);
+	if (!err && !fresh)
+		err = nsf_publish_check(&h, &cfg);
 	if (!err && !fresh)
 		err = drop_old_uplink(&old, &cfg);
 	if (!err)

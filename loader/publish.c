@@ -545,16 +545,13 @@ static int lo_detach(struct pub_state *st)
 	return 0;
 }
 
-int nsf_publish_restore(const struct nsf_host *h,
-			const struct nsf_host_config *cfg)
+int nsf_publish_check(const struct nsf_host *h,
+		      const struct nsf_host_config *cfg)
 {
 	struct pub_state st;
-	int fd, err;
+	int err = state_load(h, &st);
 
-	err = state_load(h, &st);
-	if (err)
-		return err;
-	for (size_t i = 0; i < st.count && !err; i++) {
+	for (size_t i = 0; !err && i < st.count; i++) {
 		const struct nsf_publish *p = &st.list[i];
 
 		if (p->host_port >= cfg->nat_port_min &&
@@ -565,10 +562,29 @@ int nsf_publish_restore(const struct nsf_host *h,
 				       "it first)",
 				       nsf_proto_name(p->proto), p->host_port,
 				       cfg->nat_port_min, cfg->nat_port_max);
+		else if (!cfg->uplink[0])
+			err = nsf_fail(0,
+				       "%s port %u is published: publishing "
+				       "needs the uplink",
+				       nsf_proto_name(p->proto), p->host_port);
 	}
-	fd = err ? -1 : nsf_map_open(h, NSF_MAP_PUBLISH4);
-	if (!err && fd < 0)
-		err = fd;
+	state_free(&st);
+	return err;
+}
+
+int nsf_publish_restore(const struct nsf_host *h,
+			const struct nsf_host_config *cfg)
+{
+	struct pub_state st;
+	int fd = -1, err;
+
+	err = state_load(h, &st);
+	if (err)
+		return err;
+	if (st.count) {
+		fd = nsf_map_open(h, NSF_MAP_PUBLISH4);
+		err = fd < 0 ? fd : 0;
+	}
 	for (size_t i = 0; i < st.count && !err; i++)
 		err = map_put(fd, &st.list[i]);
 	if (fd >= 0)

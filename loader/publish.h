@@ -38,11 +38,13 @@ int nsf_publish_del_owner(const struct nsf_host *h, const char *endpoint);
 int nsf_publish_list(const struct nsf_host *h, struct nsf_publish **list,
 		     size_t *count);
 
-/*
- * After `init` loaded the programs: write every recorded mapping into
- * the map again, check them against the (maybe new) NAT port range, and
- * put the host-access program on lo (or take it off without an uplink).
- */
+/* Before `init` applies @cfg: refuse a NAT port range that would take a
+ * published port, or dropping the uplink while ports are published. */
+int nsf_publish_check(const struct nsf_host *h,
+		      const struct nsf_host_config *cfg);
+/* After `init` loaded the programs: write every recorded mapping into
+ * the map again and put the host-access program on lo (or take it off
+ * without an uplink). */
 int nsf_publish_restore(const struct nsf_host *h,
 			const struct nsf_host_config *cfg);
 /* Take the host-access program off lo (reset). */

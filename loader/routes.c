@@ -273,15 +273,23 @@ int nsf_route_list(const struct nsf_host *h, struct nsf_route **list,
 	return 0;
 }
 
-int nsf_route_restore(const struct nsf_host *h,
-		      const struct nsf_host_config *cfg)
+int nsf_route_check(const struct nsf_host *h, const struct nsf_host_config *cfg)
+{
+	struct route_set s;
+	int err = set_load(h, &s);
+
+	for (size_t i = 0; !err && i < s.count; i++)
+		err = check_route(cfg, &s.list[i]);
+	set_free(&s);
+	return err;
+}
+
+int nsf_route_restore(const struct nsf_host *h)
 {
 	struct route_set s;
 	int fd = -1, err;
 
 	err = set_load(h, &s);
-	for (size_t i = 0; !err && i < s.count; i++)
-		err = check_route(cfg, &s.list[i]);
 	if (!err && s.count) {
 		fd = nsf_map_open(h, NSF_MAP_ROUTES4);
 		err = fd < 0 ? fd : 0;

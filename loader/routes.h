@@ -30,9 +30,12 @@ int nsf_route_del(const struct nsf_host *h, const struct nsf_cidr4 *cidr);
 /* All routes, sorted by address and prefix; free(*list). */
 int nsf_route_list(const struct nsf_host *h, struct nsf_route **list,
 		   size_t *count);
-/* After `init`: write the recorded routes into the map again, and refuse
- * a pod CIDR that now overlaps one of them. */
-int nsf_route_restore(const struct nsf_host *h,
-		      const struct nsf_host_config *cfg);
+/* Before `init` applies @cfg: refuse a pod CIDR (or uplink address) that
+ * conflicts with a recorded route. */
+int nsf_route_check(const struct nsf_host *h,
+		    const struct nsf_host_config *cfg);
+/* After `init` loaded the programs: write the recorded routes into the
+ * map again. */
+int nsf_route_restore(const struct nsf_host *h);
 
 #endif /* NSF_ROUTES_H */
