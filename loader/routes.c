@@ -235,7 +235,7 @@ int nsf_route_del(const struct nsf_host *h, const struct nsf_cidr4 *cidr)
 	if (!old) {
 		set_free(&s);
 		nsf_format_cidr4(cidr, str);
-		return nsf_fail(ESRCH, "route %s", str);
+		return nsf_fail(0, "no route %s", str);
 	}
 	fd = nsf_map_open(h, NSF_MAP_ROUTES4);
 	err = fd < 0 ? fd : map_del(fd, cidr);
