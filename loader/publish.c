@@ -105,8 +105,9 @@ static int state_load(const struct nsf_host *h, struct pub_state *st)
 	if (cJSON_IsNumber(item))
 		st->lo_accept_local = item->valueint;
 	err = cJSON_IsArray(arr) ? 0 : -EBADMSG;
-	if (!err && cJSON_GetArraySize(arr) > 0) {
-		st->list = calloc((size_t)cJSON_GetArraySize(arr),
+	if (!err) {
+		/* At least one slot: never NULL when err is 0. */
+		st->list = calloc((size_t)cJSON_GetArraySize(arr) + 1,
 				  sizeof(*st->list));
 		if (!st->list)
 			err = -ENOMEM;
@@ -501,7 +502,7 @@ static int write_int(const char *path, int v)
 static int lo_attach(const struct nsf_host *h, struct pub_state *st)
 {
 	bool created = false;
-	int fd, err, old;
+	int fd, err, old = 0;
 
 	err = nsf_tc_qdisc(LO_IFINDEX, &created);
 	if (err)

@@ -48,8 +48,9 @@ static int set_load(const struct nsf_host *h, struct route_set *s)
 	if (!json)
 		return err == -ENOENT ? 0 : err;
 	err = cJSON_IsArray(json) ? 0 : -EBADMSG;
-	if (!err && cJSON_GetArraySize(json) > 0) {
-		s->list = calloc((size_t)cJSON_GetArraySize(json),
+	if (!err) {
+		/* At least one slot: never NULL when err is 0. */
+		s->list = calloc((size_t)cJSON_GetArraySize(json) + 1,
 				 sizeof(*s->list));
 		if (!s->list)
 			err = -ENOMEM;

@@ -63,11 +63,11 @@
 #define SNAT_IP	   HOST_IP(10, 99, 0, 2)
 #define PEER	   HOST_IP(198, 18, 0, 10)
 #define NODE_B	   HOST_IP(10, 99, 0, 3)
-#define NODE_C	   HOST_IP(10, 99, 0, 4)   /* no neighbour entry */
-#define NODE_X	   HOST_IP(172, 31, 0, 1)  /* unreachable */
-#define REMOTE_POD HOST_IP(10, 245, 0, 7)  /* in 10.245.0.0/24 (node B) */
+#define NODE_C	   HOST_IP(10, 99, 0, 4)    /* no neighbour entry */
+#define NODE_X	   HOST_IP(172, 31, 0, 1)   /* unreachable */
+#define REMOTE_POD HOST_IP(10, 245, 0, 7)   /* in 10.245.0.0/24 (node B) */
 #define REMOTE_C   HOST_IP(10, 245, 0, 200) /* in 10.245.0.128/25 (C) */
-#define REMOTE_X   HOST_IP(10, 246, 0, 7)  /* in 10.246.0.0/24 (X) */
+#define REMOTE_X   HOST_IP(10, 246, 0, 7)   /* in 10.246.0.0/24 (X) */
 
 #define PORT_MIN 10000
 #define PORT_MAX 10099
@@ -158,8 +158,8 @@ static int if_index(const char *name, int *ifindex)
 
 static int make_netns(void)
 {
-	static const char *const up[] = { "lo",	  "pod0", "pod0p",
-					  "pod1", "pod1p", "wan0", "wan0p" };
+	static const char *const up[] = { "lo",	   "pod0", "pod0p", "pod1",
+					  "pod1p", "wan0", "wan0p" };
 	int err = 0;
 
 	if (unshare(CLONE_NEWNET)) {
@@ -171,23 +171,27 @@ static int make_netns(void)
 	err = sh("ip link add pod0 address %s type veth peer name pod0p "
 		 "address %s",
 		 mac_str(mac_pod0), mac_str(mac_pod0p));
-	err = err ?: sh("ip link add pod1 address %s type veth peer name "
-			"pod1p address %s",
-			mac_str(mac_pod1), mac_str(mac_pod1p));
-	err = err ?: sh("ip link add wan0 address %s type veth peer name "
-			"wan0p address %s",
-			mac_str(mac_wan0), mac_str(mac_wan0p));
+	err = err
+		      ?: sh("ip link add pod1 address %s type veth peer name "
+			    "pod1p address %s",
+			    mac_str(mac_pod1), mac_str(mac_pod1p));
+	err = err
+		      ?: sh("ip link add wan0 address %s type veth peer name "
+			    "wan0p address %s",
+			    mac_str(mac_wan0), mac_str(mac_wan0p));
 	for (size_t i = 0; !err && i < sizeof(up) / sizeof(up[0]); i++)
 		err = sh("ip link set %s up", up[i]);
 	err = err ?: sh("ip addr add 10.99.0.2/24 dev wan0");
 	err = err ?: sh("ip route add default via 10.99.0.1 dev wan0");
 	err = err ?: sh("ip route add unreachable 172.31.0.0/16");
-	err = err ?: sh("ip neigh add 10.99.0.1 lladdr %s dev wan0 nud "
-			"permanent",
-			mac_str(mac_gw));
-	err = err ?: sh("ip neigh add 10.99.0.3 lladdr %s dev wan0 nud "
-			"permanent",
-			mac_str(mac_node_b));
+	err = err
+		      ?: sh("ip neigh add 10.99.0.1 lladdr %s dev wan0 nud "
+			    "permanent",
+			    mac_str(mac_gw));
+	err = err
+		      ?: sh("ip neigh add 10.99.0.3 lladdr %s dev wan0 nud "
+			    "permanent",
+			    mac_str(mac_node_b));
 	err = err ?: write_file("/proc/sys/net/ipv4/conf/pod0/forwarding", "1");
 	err = err ?: write_file("/proc/sys/net/ipv4/conf/pod1/forwarding", "1");
 	err = err ?: if_index("pod0", &h.if_pod0);
@@ -508,9 +512,9 @@ static void check_dnat(enum path p, uint8_t proto)
 	assert_int_equal(r.out.len, in.len);
 	/* The pair, as the masquerade path would have made it reversed. */
 	assert_int_equal(nat_count(), 2);
-	expect_entry(nat_key(NSF_NAT_INGRESS, proto, PEER, SNAT_IP, 40001,
-			     HPORT),
-		     POD_A, PPORT);
+	expect_entry(
+		nat_key(NSF_NAT_INGRESS, proto, PEER, SNAT_IP, 40001, HPORT),
+		POD_A, PPORT);
 	expect_entry(nat_key(NSF_NAT_EGRESS, proto, POD_A, PEER, PPORT, 40001),
 		     SNAT_IP, HPORT);
 	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 1);
@@ -673,15 +677,15 @@ static void check_hairpin(uint8_t proto)
 	assert_int_equal(ip->ttl, 63);
 	expect_macs(&r, mac_pod0p, mac_pod0);
 	assert_int_equal(nat_count(), 4);
-	expect_entry(nat_key(NSF_NAT_EGRESS, proto, POD_B, SNAT_IP, 5555,
-			     HPORT),
-		     SNAT_IP, np);
-	expect_entry(nat_key(NSF_NAT_INGRESS, proto, SNAT_IP, SNAT_IP, HPORT,
-			     np),
-		     POD_B, 5555);
-	expect_entry(nat_key(NSF_NAT_INGRESS, proto, SNAT_IP, SNAT_IP, np,
-			     HPORT),
-		     POD_A, PPORT);
+	expect_entry(
+		nat_key(NSF_NAT_EGRESS, proto, POD_B, SNAT_IP, 5555, HPORT),
+		SNAT_IP, np);
+	expect_entry(
+		nat_key(NSF_NAT_INGRESS, proto, SNAT_IP, SNAT_IP, HPORT, np),
+		POD_B, 5555);
+	expect_entry(
+		nat_key(NSF_NAT_INGRESS, proto, SNAT_IP, SNAT_IP, np, HPORT),
+		POD_A, PPORT);
 	expect_entry(nat_key(NSF_NAT_EGRESS, proto, POD_A, SNAT_IP, PPORT, np),
 		     SNAT_IP, HPORT);
 
@@ -772,8 +776,8 @@ static void test_route_lpm_no_neigh(void **state)
 	reset();
 	route(HOST_IP(10, 245, 0, 0), 24, NODE_B);
 	route(HOST_IP(10, 245, 0, 128), 25, NODE_C);
-	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, 40000, REMOTE_C,
-	      53, 0);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, 40000, REMOTE_C, 53,
+	      0);
 	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
 	assert_int_equal(r.retval, TC_ACT_REDIRECT);
 	/* The MACs are left to the kernel's neighbour code: unchanged. */
@@ -792,8 +796,8 @@ static void test_route_unreachable(void **state)
 	(void)state;
 	reset();
 	route(HOST_IP(10, 246, 0, 0), 24, NODE_X);
-	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, 40000, REMOTE_X,
-	      80, NF_TCP_SYN);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, 40000, REMOTE_X, 80,
+	      NF_TCP_SYN);
 	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
 	assert_int_equal(r.retval, TC_ACT_OK);
 	assert_int_equal(frame_diff(&in, &r.out), -1);
@@ -918,24 +922,15 @@ static int group_setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_dnat_tcp_xdp),
-		T(test_dnat_tcp_tc),
-		T(test_dnat_udp_xdp),
-		T(test_dnat_udp_tc),
-		T(test_no_dnat_xdp),
-		T(test_no_dnat_tc),
-		T(test_dnat_pod_gone),
-		T(test_reply_tcp),
-		T(test_reply_udp),
-		T(test_hairpin_tcp),
-		T(test_hairpin_udp),
-		T(test_hairpin_not_published),
-		T(test_route_forward),
-		T(test_route_lpm_no_neigh),
-		T(test_route_unreachable),
-		T(test_route_absent_snat),
-		T(test_from_node_xdp),
-		T(test_from_node_tc),
+		T(test_dnat_tcp_xdp),	   T(test_dnat_tcp_tc),
+		T(test_dnat_udp_xdp),	   T(test_dnat_udp_tc),
+		T(test_no_dnat_xdp),	   T(test_no_dnat_tc),
+		T(test_dnat_pod_gone),	   T(test_reply_tcp),
+		T(test_reply_udp),	   T(test_hairpin_tcp),
+		T(test_hairpin_udp),	   T(test_hairpin_not_published),
+		T(test_route_forward),	   T(test_route_lpm_no_neigh),
+		T(test_route_unreachable), T(test_route_absent_snat),
+		T(test_from_node_xdp),	   T(test_from_node_tc),
 	};
 
 	return cmocka_run_group_tests_name("bpf_publish", tests, group_setup,
