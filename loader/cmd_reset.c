@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "endpoint.h"
 #include "publish.h"
+#include "routes.h"
 #include "uplink.h"
 
 struct reset_ctx {
@@ -57,6 +58,8 @@ int cmd_reset(int argc, char **argv)
 		err = nsf_uplink_detach(&cfg);
 	if (!err)
 		err = nsf_publish_teardown(&h);
+	if (!err)
+		err = nsf_route_teardown(&h);
 	if (!err && !ctx.failed)
 		err = nsf_dp_unpin(&h);
 	if (!err && !ctx.failed)

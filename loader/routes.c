@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "maps.h"
+#include "netlink.h"
 
 #define ROUTES_FILE "routes.json"
 
@@ -136,6 +137,55 @@ static int map_del(int fd, const struct nsf_cidr4 *c)
 	return 0;
 }
 
+/* The /32 entry of node @via (NSF_ROUTE_F_NODE). */
+static int node_put(int fd, uint32_t via)
+{
+	struct nsf_route4_val v = { .node = htonl(via),
+				    .flags = NSF_ROUTE_F_NODE };
+	struct nsf_route4_key k = { .prefixlen = 32, .addr = htonl(via) };
+	int err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_ROUTES4) : 0;
+}
+
+static bool via_used(const struct route_set *s, uint32_t via)
+{
+	for (size_t i = 0; i < s->count; i++)
+		if (s->list[i].via == via)
+			return true;
+	return false;
+}
+
+/*
+ * The kernel's own route too (as flannel host-gw and Calico install
+ * them): the host's processes and the kernel's fallbacks reach other
+ * nodes' pods, and a node's replies to pods that reached it directly
+ * go back to their node. An unreachable node is refused here.
+ */
+static int kernel_route(const struct nsf_route *r, bool add)
+{
+	char cidr[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
+	struct nsf_nl nl;
+	int err = nsf_nl_open(&nl);
+
+	if (err)
+		return nsf_fail(-err, "netlink");
+	if (add)
+		err = nsf_nl_route_add(&nl, 0, r->cidr.net, r->cidr.prefix,
+				       r->via);
+	else
+		err = nsf_nl_route_del(&nl, r->cidr.net, r->cidr.prefix,
+				       r->via);
+	nsf_nl_close(&nl);
+	if (!add && err == -ESRCH)
+		err = 0;
+	if (!err)
+		return 0;
+	nsf_format_cidr4(&r->cidr, cidr);
+	nsf_format_ipv4(r->via, via);
+	return nsf_fail(-err, "kernel route %s via %s", cidr, via);
+}
+
 static bool overlaps(const struct nsf_cidr4 *a, const struct nsf_cidr4 *b)
 {
 	return nsf_cidr4_contains(a, b->net) || nsf_cidr4_contains(b, a->net);
@@ -180,6 +230,7 @@ int nsf_route_add(const struct nsf_host *h, const struct nsf_route *r)
 	char cidr[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
 	struct nsf_host_config cfg;
 	struct nsf_route *old, *grown;
+	bool new_node, kernel = false;
 	struct route_set s;
 	int fd, err;
 
@@ -208,14 +259,25 @@ int nsf_route_add(const struct nsf_host *h, const struct nsf_route *r)
 		return nsf_fail(ENOMEM, "route");
 	}
 	s.list = grown;
+	new_node = !via_used(&s, r->via);
 	s.list[s.count++] = *r;
 	fd = nsf_map_open(h, NSF_MAP_ROUTES4);
-	err = fd < 0 ? fd : map_put(fd, r);
+	err = fd < 0 ? fd : kernel_route(r, true);
 	if (!err) {
-		err = set_save(h, &s);
-		if (err)
-			map_del(fd, &r->cidr);
+		kernel = true;
+		err = map_put(fd, r);
 	}
+	if (!err)
+		err = node_put(fd, r->via);
+	if (!err)
+		err = set_save(h, &s);
+	if (err && fd >= 0) { /* roll back */
+		map_del(fd, &r->cidr);
+		if (new_node)
+			map_del(fd, &(struct nsf_cidr4){ r->via, 32 });
+	}
+	if (err && kernel)
+		kernel_route(r, false);
 	if (fd >= 0)
 		close(fd);
 	set_free(&s);
@@ -225,7 +287,7 @@ int nsf_route_add(const struct nsf_host *h, const struct nsf_route *r)
 int nsf_route_del(const struct nsf_host *h, const struct nsf_cidr4 *cidr)
 {
 	char str[NSF_CIDR_STRLEN];
-	struct nsf_route *old;
+	struct nsf_route *old, gone;
 	struct route_set s;
 	int fd, err;
 
@@ -238,14 +300,18 @@ int nsf_route_del(const struct nsf_host *h, const struct nsf_cidr4 *cidr)
 		nsf_format_cidr4(cidr, str);
 		return nsf_fail(0, "no route %s", str);
 	}
+	gone = *old;
+	*old = s.list[--s.count];
 	fd = nsf_map_open(h, NSF_MAP_ROUTES4);
 	err = fd < 0 ? fd : map_del(fd, cidr);
+	if (!err && !via_used(&s, gone.via))
+		err = map_del(fd, &(struct nsf_cidr4){ gone.via, 32 });
 	if (fd >= 0)
 		close(fd);
-	if (!err) {
-		*old = s.list[--s.count];
+	if (!err)
+		err = kernel_route(&gone, false);
+	if (!err)
 		err = set_save(h, &s);
-	}
 	set_free(&s);
 	return err;
 }
@@ -295,10 +361,29 @@ int nsf_route_restore(const struct nsf_host *h)
 		fd = nsf_map_open(h, NSF_MAP_ROUTES4);
 		err = fd < 0 ? fd : 0;
 	}
-	for (size_t i = 0; !err && i < s.count; i++)
+	for (size_t i = 0; !err && i < s.count; i++) {
 		err = map_put(fd, &s.list[i]);
+		if (!err)
+			err = node_put(fd, s.list[i].via);
+		/* A node unreachable now (uplink down?) must not stop init:
+		 * the BPF route stands, the kernel's comes with the next
+		 * init. Say so. */
+		if (!err && kernel_route(&s.list[i], true))
+			nsf_report("init: warning");
+	}
 	if (fd >= 0)
 		close(fd);
+	set_free(&s);
+	return err;
+}
+
+int nsf_route_teardown(const struct nsf_host *h)
+{
+	struct route_set s;
+	int err = set_load(h, &s);
+
+	for (size_t i = 0; !err && i < s.count; i++)
+		err = kernel_route(&s.list[i], false);
 	set_free(&s);
 	return err;
 }

@@ -19,7 +19,10 @@ struct nsf_route {
 };
 
 /*
- * Add a route. Refused: a CIDR that overlaps the local pod CIDR, a CIDR
+ * Add a route: the BPF route, a /32 entry for the node's own address (so
+ * pods reach other nodes without NAT too) and the same route in the
+ * kernel's main table (the host's own traffic). Refused: a node the
+ * kernel cannot route to, a CIDR that overlaps the local pod CIDR, a CIDR
  * routed already (the same route again is a no-op), a via that is not a
  * unicast address, lies in the local pod CIDR or the routed CIDR, or is
  * this host's own uplink address.
@@ -37,5 +40,7 @@ int nsf_route_check(const struct nsf_host *h,
 /* After `init` loaded the programs: write the recorded routes into the
  * map again. */
 int nsf_route_restore(const struct nsf_host *h);
+/* Remove the kernel routes `route add` installed (reset). */
+int nsf_route_teardown(const struct nsf_host *h);
 
 #endif /* NSF_ROUTES_H */

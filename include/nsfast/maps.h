@@ -193,10 +193,17 @@ struct nsf_route4_key {
 	__be32 addr;	 /* network address, network order */
 };
 
-/* Value of nsf_routes4: the node that owns the CIDR. */
+/* Route flags (struct nsf_route4_val.flags). */
+#define NSF_ROUTE_F_NODE (1u << 0) /* the /32 of a node's own address */
+
+/*
+ * Value of nsf_routes4: the node that owns the CIDR. Every node that is
+ * the via of a route also gets a /32 entry of its own (NSF_ROUTE_F_NODE),
+ * so pods reach other nodes' host addresses without NAT as well.
+ */
 struct nsf_route4_val {
 	__be32 node; /* the node's address (next hop), network order */
-	__u32 flags; /* none yet; must be 0 */
+	__u32 flags; /* NSF_ROUTE_F_* */
 };
 
 #endif /* NSFAST_MAPS_H */

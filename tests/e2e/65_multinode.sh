@@ -109,7 +109,7 @@ run_round() {
 	local ma=${1%:*} mb=${1#*:} tag=$2
 	local A="$P-${tag}A" B="$P-${tag}B" W="$P-${tag}W"
 	local pa="$P-${tag}a" pb="$P-${tag}b" pb2="$P-${tag}c"
-	local ipa ipb ipb2 bA bB aA aB json srv1 srv2 srv3 out
+	local ipa ipb ipb2 bA bB aA aB json srv1 srv2 srv3 srv4 out
 
 	comment "==== node A ($ma) and node B ($mb) ===="
 	host_create "$A" && host_create "$B"
@@ -182,6 +182,28 @@ run_round() {
 	check_eq "node B: no NAT flow at all yet" "0" \
 		"$(nsf -n "$B" nat list --json | jq length)"
 
+	# -- nodes and pods reach each other without NAT --
+	check_eq "node A: kernel route $CIDR_B via $NODE_B installed" \
+		"$CIDR_B via $NODE_B dev wan0 proto static" \
+		"$(ip -n "$A" route show "$CIDR_B" | xargs)"
+	bg_pod "$B" 100 "$E2E_PY" "$PT" serve --ports 7001 --tag NB \
+		--lifetime 90 >/dev/null
+	srv4=$E2E_LAST_PID
+	wait_until 5 listening "$B" 7001
+	check "tcp $pa -> node B's own address $NODE_B:7001: B sees $ipa" \
+		send "$pa" tcp "$NODE_B" 7001 "pod-to-node" --want-tag NB \
+		--want-peer "$ipa"
+	check "udp $pa -> node B $NODE_B:7001: B sees $ipa" \
+		send "$pa" udp "$NODE_B" 7001 "pod-to-node-udp" --want-tag NB \
+		--want-peer "$ipa"
+	check "tcp from node B itself -> $pa:7000: $pa sees $NODE_B" \
+		send "$B" tcp "$ipa" 7000 "node-to-pod" --want-tag A \
+		--want-peer "$NODE_B"
+	check "ping from node A itself -> $pb (kernel route)" \
+		pod_exec "$A" ping -c 1 -W 2 "$ipb"
+	kill "$srv4" 2>/dev/null
+	wait "$srv4" 2>/dev/null
+
 	# -- the world is still masqueraded --
 	check "tcp $pa -> world $LAN_W:7000 seen as $NODE_A (SNAT)" \
 		send "$pa" tcp "$LAN_W" 7000 "a-to-w" --want-tag W \
@@ -208,6 +230,8 @@ run_round() {
 	wait "$srv1" "$srv2" "$srv3" 2>/dev/null
 	check "reset node A" nsf -n "$A" reset
 	check "reset node B" nsf -n "$B" reset
+	check_eq "reset removed the kernel routes" "" \
+		"$(ip -n "$A" route show "$CIDR_B"; ip -n "$B" route show "$CIDR_A")"
 	ip netns del "$W"
 	ip netns del "$A"
 	ip netns del "$B"
@@ -249,6 +273,11 @@ run_errors() {
 	fails_one_line "bad via refused" \
 		"^nsfast: route add: invalid node address '10.99.0.300'" \
 		nsf -n "$H" route add "$CIDR_B" via 10.99.0.300
+	fails_one_line "a node the kernel cannot route to refused" \
+		'^nsfast: route add: kernel route 10.245.0.0/24 via 192.0.2.1: Network is unreachable' \
+		nsf -n "$H" route add "$CIDR_B" via 192.0.2.1
+	check_eq "... and left nothing behind" "" \
+		"$(nsf -n "$H" route list; ip -n "$H" route show "$CIDR_B")"
 	check "route add $CIDR_B via $NODE_B" \
 		nsf -n "$H" route add "$CIDR_B" via "$NODE_B"
 	check "the same route again is a no-op" \
@@ -267,6 +296,10 @@ run_errors() {
 	check "route del 10.245.0.128/25" nsf -n "$H" route del 10.245.0.128/25
 	check "route del $CIDR_B" nsf -n "$H" route del "$CIDR_B"
 	check_eq "route list is empty" "" "$(nsf -n "$H" route list 2>&1)"
+	check_eq "no kernel route left" "" \
+		"$(ip -n "$H" route show "$CIDR_B"; ip -n "$H" route show 10.245.0.128/25)"
+	check_eq "the map is empty (node /32 entries gone too)" "0" \
+		"$(bpftool map dump pinned "$(status_json "$H" | jq -r .pin_dir)/nsf_routes4" -j | jq length)"
 	check "reset" nsf -n "$H" reset
 	ip netns del "$H"
 }
