@@ -9,8 +9,9 @@
  *    node's address: bpf_fib_lookup() on the node address finds the
  *    interface and the node's MAC (bpf_redirect_neigh() resolves it when
  *    the neighbour is not known yet). Masquerading never applies.
- *  - On the uplink (XDP or tc): a packet for a local pod is delivered into
- *    it with no translation (from_node_endpoint(), called by rnat_find()).
+ *  - On the uplink (XDP or tc): a packet for a local pod from another node
+ *    is delivered into it with no translation (from_node_endpoint(),
+ *    called by rnat_find()).
  */
 #ifndef NSF_BPF_REMOTE_H
 #define NSF_BPF_REMOTE_H
@@ -52,6 +53,27 @@ static __always_inline int remote_fib(struct __sk_buff *skb,
 }
 
 /*
+ * A pod's reply in a flow that came in through one of this host's
+ * published ports (a pod of another node connected to host:hport): it
+ * has a NAT egress entry and must leave masqueraded as host:hport, not
+ * routed unchanged. One NAT lookup for TCP and UDP to other nodes.
+ */
+static __always_inline bool remote_is_published_reply(struct __sk_buff *skb,
+						      struct iphdr *ip)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct nsf_nat_key key;
+	struct nat_l4 l4;
+
+	if ((ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP) ||
+	    ipv4_is_fragment(ip) || !nat_parse_l4(data, data_end, ip, &l4))
+		return false;
+	nat_egress_key(&key, ip, &l4);
+	return bpf_map_lookup_elem(&nsf_nat4, &key) != NULL;
+}
+
+/*
  * A packet from a pod whose destination is no local pod: if it is in
  * another node's pod CIDR, send it to that node unchanged: true with the
  * tc verdict in *verdict (*reason says what to count); false if no route
@@ -68,7 +90,7 @@ static __always_inline bool remote_forward(struct __sk_buff *skb,
 	struct bpf_fib_lookup fib;
 	int rc;
 
-	if (!rt)
+	if (!rt || remote_is_published_reply(skb, ip))
 		return false;
 	nh.ipv4_nh = rt->node;
 	rc = remote_fib(skb, ip, rt->node, &fib,
@@ -103,10 +125,12 @@ static __always_inline bool remote_forward(struct __sk_buff *skb,
 }
 
 /*
- * On the uplink: a packet for a local pod (sent by a pod or a host on
- * another node) is delivered as it is. Returns the endpoint, or NULL
- * (*reason PASS_HOST) when the destination is no local pod or the TTL
- * would expire (the kernel then decides, as a router would).
+ * On the uplink: a packet for a local pod from another node (its source
+ * is in a routed pod CIDR or is a node itself) is delivered as it is.
+ * Returns the endpoint, or NULL (*reason PASS_HOST) when the destination
+ * is no local pod, the source is no other node's (the world does not
+ * reach pods around NAT: the kernel decides, as without nsfast) or the
+ * TTL would expire (the kernel then decides, as a router would).
  */
 static __always_inline struct nsf_endpoint *
 from_node_endpoint(const struct iphdr *ip, enum nsf_reason *reason)
@@ -114,7 +138,7 @@ from_node_endpoint(const struct iphdr *ip, enum nsf_reason *reason)
 	struct nsf_endpoint *ep = endpoint_v4(ip->daddr);
 
 	*reason = NSF_R_PASS_HOST;
-	if (!ep || ip->ttl <= 1)
+	if (!ep || ip->ttl <= 1 || !remote_route(ip->saddr))
 		return NULL;
 	*reason = NSF_R_FWD_FROM_NODE;
 	return ep;

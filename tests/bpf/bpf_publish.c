@@ -787,6 +787,38 @@ static void test_route_lpm_no_neigh(void **state)
 	assert_int_equal(nat_count(), 0);
 }
 
+/*
+ * A pod of another node connected to a published port of this host: the
+ * reply to it must leave as host:hport (SNAT), not routed unchanged.
+ */
+static void test_route_published_reply(void **state)
+{
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	route(HOST_IP(10, 245, 0, 0), 24, NODE_B);
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	build(&in, mac_wan0, mac_node_b, IPPROTO_TCP, REMOTE_POD, 40001,
+	      SNAT_IP, HPORT, NF_TCP_SYN);
+	run_up(PATH_XDP, &in, &r);
+	assert_int_equal(r.retval, XDP_REDIRECT);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, PPORT, REMOTE_POD,
+	      40001, NF_TCP_SYN | NF_TCP_ACK);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, REMOTE_POD, 40001);
+	assert_int_equal(counter(NSF_R_FWD_SNAT), 1);
+	assert_int_equal(counter(NSF_R_FWD_ROUTE), 0);
+	/* Other flows of the pod to that pod CIDR are routed unchanged. */
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, 40002, REMOTE_POD,
+	      80, NF_TCP_SYN);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	expect_tuple(expect_valid(&r), POD_A, 40002, REMOTE_POD, 80);
+	assert_int_equal(counter(NSF_R_FWD_ROUTE), 1);
+}
+
 /* A node the FIB cannot reach: the kernel's, never masqueraded. */
 static void test_route_unreachable(void **state)
 {
@@ -830,8 +862,15 @@ static void check_from_node(enum path p)
 	struct iphdr *ip;
 
 	reset();
+	/* No route covers the source: the world, not a node. The kernel's. */
 	build(&in, mac_wan0, mac_node_b, IPPROTO_TCP, REMOTE_POD, 40000, POD_B,
 	      80, NF_TCP_SYN);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_pass(p));
+	assert_int_equal(frame_diff(&in, &r.out), -1);
+	assert_int_equal(counter(NSF_R_FWD_FROM_NODE), 0);
+
+	route(HOST_IP(10, 245, 0, 0), 24, NODE_B);
 	run_up(p, &in, &r);
 	assert_int_equal(r.retval, act_redirect(p));
 	ip = expect_valid(&r);
@@ -922,15 +961,25 @@ static int group_setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_dnat_tcp_xdp),	   T(test_dnat_tcp_tc),
-		T(test_dnat_udp_xdp),	   T(test_dnat_udp_tc),
-		T(test_no_dnat_xdp),	   T(test_no_dnat_tc),
-		T(test_dnat_pod_gone),	   T(test_reply_tcp),
-		T(test_reply_udp),	   T(test_hairpin_tcp),
-		T(test_hairpin_udp),	   T(test_hairpin_not_published),
-		T(test_route_forward),	   T(test_route_lpm_no_neigh),
-		T(test_route_unreachable), T(test_route_absent_snat),
-		T(test_from_node_xdp),	   T(test_from_node_tc),
+		T(test_dnat_tcp_xdp),
+		T(test_dnat_tcp_tc),
+		T(test_dnat_udp_xdp),
+		T(test_dnat_udp_tc),
+		T(test_no_dnat_xdp),
+		T(test_no_dnat_tc),
+		T(test_dnat_pod_gone),
+		T(test_reply_tcp),
+		T(test_reply_udp),
+		T(test_hairpin_tcp),
+		T(test_hairpin_udp),
+		T(test_hairpin_not_published),
+		T(test_route_forward),
+		T(test_route_lpm_no_neigh),
+		T(test_route_published_reply),
+		T(test_route_unreachable),
+		T(test_route_absent_snat),
+		T(test_from_node_xdp),
+		T(test_from_node_tc),
 	};
 
 	return cmocka_run_group_tests_name("bpf_publish", tests, group_setup,

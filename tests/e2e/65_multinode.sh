@@ -119,7 +119,7 @@ run_round() {
 	e2e_require $? "LAN $W"
 	check "node A: init --pod-cidr $CIDR_A --uplink wan0 --xdp-mode $ma" \
 		nsf -n "$A" init --pod-cidr "$CIDR_A" --uplink wan0 \
-		--xdp-mode "$ma"
+		--xdp-mode "$ma" --nat-ports 10000-32767
 	check "node B: init --pod-cidr $CIDR_B --uplink wan0 --xdp-mode $mb" \
 		nsf -n "$B" init --pod-cidr "$CIDR_B" --uplink wan0 \
 		--xdp-mode "$mb"
@@ -203,6 +203,18 @@ run_round() {
 		pod_exec "$A" ping -c 1 -W 2 "$ipb"
 	kill "$srv4" 2>/dev/null
 	wait "$srv4" 2>/dev/null
+
+	# -- a published port of node A, from a pod of node B --
+	check "node A: publish add 8080 $pa:7000 (tcp and udp)" \
+		bash -c "$(printf '%q ' "$NSFAST" -n "$A" publish add 8080 \
+			"$pa:7000") && $(printf '%q ' "$NSFAST" -n "$A" \
+			publish add --proto udp 8080 "$pa:7000")"
+	check "tcp $pb -> node A $NODE_A:8080 reaches $pa, which sees $ipb" \
+		send "$pb" tcp "$NODE_A" 8080 "b-to-published" --want-tag A \
+		--want-peer "$ipb"
+	check "udp $pb -> node A $NODE_A:8080: the reply comes from $NODE_A:8080" \
+		send "$pb" udp "$NODE_A" 8080 "b-to-published-udp" \
+		--want-tag A --want-peer "$ipb"
 
 	# -- the world is still masqueraded --
 	check "tcp $pa -> world $LAN_W:7000 seen as $NODE_A (SNAT)" \
