@@ -193,6 +193,11 @@ int cmd_publish(int argc, char **argv)
 		fprintf(stderr, USAGE);
 		return 2;
 	}
+	/* Too few arguments: usage, before anything looks at the host. */
+	if (!list && argc < (!strcmp(verb, "add") ? 4 : 3)) {
+		fprintf(stderr, USAGE);
+		return 2;
+	}
 	err = cli_host_open(&h, !list, false);
 	if (!err && list)
 		err = publish_list(&h, json);
