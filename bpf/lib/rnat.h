@@ -111,11 +111,7 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 	*reason = NSF_R_PASS_HOST;
 	/* Every field defined on every path: clang may otherwise spill a
 	 * register it never set, which the verifier refuses to read. */
-	r->icmp = NULL;
-	r->inner = NULL;
-	r->inner_port = NULL;
-	r->inner_csum = NULL;
-	r->inner_proto = 0;
+	__builtin_memset(r, 0, sizeof(*r));
 	r->eth = parse_eth(data, data_end);
 	if (!r->eth || r->eth->h_proto != bpf_htons(ETH_P_IP))
 		return false;
@@ -129,7 +125,9 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 		r->ep = from_node_endpoint(r->ip, reason);
 		return r->ep != NULL;
 	}
-	if (ipv4_is_fragment(r->ip))
+	/* From our own address: a spoof (the kernel drops the martian); it
+	 * could otherwise match a hairpin flow's entries (publish.h). */
+	if (ipv4_is_fragment(r->ip) || r->ip->saddr == cfg->snat4)
 		return false;
 	if (!nat_parse_l4(data, data_end, r->ip, &r->l4))
 		return false;
