@@ -176,6 +176,18 @@ udp 8081 -> $a $ipa:81" "$out"
 		.original.sport == 80 and .original.dst == $w and
 		.translated.src == $h and .translated.sport == 8080)' \
 		--arg p "$ipb" --arg w "$WAN_W" --arg h "$WAN_H"
+	check_jq "[$mode] nat list: the published UDP flow, REPLIED" "$json" \
+		'any(.[]; .proto == "udp" and .original.src == $p and
+		.translated.sport == 8080 and .state == "REPLIED")' \
+		--arg p "$ipb"
+	out=$(nsf -n "$H" gc --udp-timeout 0 2>&1)
+	check_match "[$mode] gc --udp-timeout 0 expires published UDP flows" \
+		'gc: [0-9]+ flows, [2-9][0-9]* expired' "$out"
+	check_jq "[$mode] nat list: no UDP flow left, TCP kept" \
+		"$(nsf -n "$H" nat list --json)" \
+		'all(.[]; .proto != "udp") and any(.[]; .proto == "tcp")'
+	check "[$mode] udp $W -> $WAN_H:8080 again: a new flow" \
+		send "$W" udp "$WAN_H" 8080 "again-udp" --want-tag B
 	check "[$mode] $W -> $WAN_H:8082 (not published): no answer" \
 		bash -c "! $(printf '%q ' timeout 10 ip netns exec "$W" \
 			"$E2E_PY" "$PT" send --timeout 1 --proto tcp \
