@@ -294,13 +294,12 @@ static int check_new(const struct nsf_host *h,
 	if (!cfg->uplink[0])
 		return nsf_fail(0, "no uplink (publishing needs 'nsfast init "
 				   "--uplink IFACE')");
-	if (p->host_port >= cfg->nat_port_min &&
-	    p->host_port <= cfg->nat_port_max)
-		return nsf_fail(0,
-				"%s port %u is in the NAT port range %u-%u, "
-				"which masquerading owns",
-				proto, p->host_port, cfg->nat_port_min,
-				cfg->nat_port_max);
+	/*
+	 * The NAT port range is no obstacle, as with conntrack: an inbound
+	 * packet first matches the NAT entries (a reply to a masqueraded
+	 * flow wins), and a masquerading port claim collides with a live
+	 * published flow's entry and moves on (BPF_NOEXIST).
+	 */
 	/* Replies to the host's own connections arrive on those ports. */
 	if (!nsf_local_port_range(&lo, &hi) && p->host_port >= lo &&
 	    p->host_port <= hi)
@@ -555,15 +554,7 @@ int nsf_publish_check(const struct nsf_host *h,
 	for (size_t i = 0; !err && i < st.count; i++) {
 		const struct nsf_publish *p = &st.list[i];
 
-		if (p->host_port >= cfg->nat_port_min &&
-		    p->host_port <= cfg->nat_port_max)
-			err = nsf_fail(0,
-				       "%s port %u is published and inside "
-				       "NAT ports %u-%u ('nsfast publish del' "
-				       "it first)",
-				       nsf_proto_name(p->proto), p->host_port,
-				       cfg->nat_port_min, cfg->nat_port_max);
-		else if (!cfg->uplink[0])
+		if (!cfg->uplink[0])
 			err = nsf_fail(0,
 				       "%s port %u is published: publishing "
 				       "needs the uplink",
