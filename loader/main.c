@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cni.h"
 #include "commands.h"
 #include "maps.h"
 #include "netns.h"
@@ -95,6 +96,9 @@ int main(int argc, char **argv)
 	bool verbose = false;
 	int c;
 
+	/* A CNI runtime runs us with CNI_COMMAND set and no arguments. */
+	if (nsf_cni_invoked(argv[0]))
+		return nsf_cni_main();
 	while ((c = getopt_long(argc, argv, "+n:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
