@@ -758,6 +758,11 @@ int nsf_cni_args_parse(const char *args, uint32_t *ip, struct nsf_cni_err *e)
 
 /* ---- names ---- */
 
+static char name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '_' ? c : '_';
+}
+
 void nsf_cni_endpoint_name(const char *container_id, const char *ifname,
 			   char out[64])
 {
@@ -771,12 +776,10 @@ void nsf_cni_endpoint_name(const char *container_id, const char *ifname,
 	for (const char *p = ifname; *p; p++)
 		hash = (hash ^ (uint8_t)*p) * 16777619u;
 	for (i = 0; i < sizeof(id) - 1 && container_id[i]; i++)
-		id[i] = isalnum((unsigned char)container_id[i]) ?
-				container_id[i] :
-				'_';
+		id[i] = name_char(container_id[i]);
 	id[i] = '\0';
 	for (i = 0; i < sizeof(ifn) - 1 && ifname[i]; i++)
-		ifn[i] = isalnum((unsigned char)ifname[i]) ? ifname[i] : '_';
+		ifn[i] = name_char(ifname[i]);
 	ifn[i] = '\0';
 	snprintf(out, 64, "cni-%s-%s-%08x", id, ifn, hash);
 }
