@@ -60,8 +60,8 @@ static int emit_json(cJSON *doc)
 
 static const char *reply_version(const struct nsf_cni_conf *c)
 {
-	return nsf_cni_version_supported(c->cni_version) ? c->cni_version :
-							   NSF_CNI_LATEST;
+	return nsf_cni_version_supported(c->cni_version) ? c->cni_version
+							 : NSF_CNI_LATEST;
 }
 
 static int emit_error(const struct cni_ctx *x)
@@ -84,8 +84,7 @@ static int fail_nsf(struct cni_ctx *x, int code, const char *what)
 {
 	const char *why = nsf_last_error();
 
-	return nsf_cni_fail(&x->e, code, "%s%s%s", what, *why ? ": " : "",
-			    why);
+	return nsf_cni_fail(&x->e, code, "%s%s%s", what, *why ? ": " : "", why);
 }
 
 /* ---- the CNI record of an attachment ---- */
@@ -108,8 +107,8 @@ static cJSON *portmaps_json(const struct nsf_cni_conf *c)
 		cJSON_AddNumberToObject(o, "hostPort", pm->host_port);
 		cJSON_AddNumberToObject(o, "containerPort", pm->container_port);
 		cJSON_AddStringToObject(o, "protocol",
-					pm->proto == IPPROTO_UDP ? "udp" :
-								   "tcp");
+					pm->proto == IPPROTO_UDP ? "udp"
+								 : "tcp");
 		if (pm->host_ip) {
 			nsf_format_ipv4(pm->host_ip, a);
 			cJSON_AddStringToObject(o, "hostIP", a);
@@ -321,12 +320,14 @@ static int host_prepare(struct cni_ctx *x, bool create)
 	if (!create)
 		return 1;
 	err = mkdir_p(x->h.state_dir);
-	fd = err ? -1 : open(x->h.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = err ? -1
+		 : open(x->h.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || flock(fd, LOCK_EX)) {
 		if (fd >= 0)
 			close(fd);
 		return nsf_cni_fail(&x->e, NSF_CNI_E_HOST_INIT, "state %s: %s",
-				    x->h.state_dir, strerror(err ? -err : errno));
+				    x->h.state_dir,
+				    strerror(err ? -err : errno));
 	}
 	err = nsf_config_load(&x->h, &x->cfg);
 	if (err == -ENOENT)
@@ -399,13 +400,14 @@ static void add_interface(cJSON *ifs, const char *name, const uint8_t mac[6],
  * interfaces, address and routes appended, in the config's cniVersion
  * (0.3.x/0.4.0 results carry "version" in each ips entry).
  */
-static cJSON *build_result(const struct cni_ctx *x, const struct nsf_ep_rec *rec,
+static cJSON *build_result(const struct cni_ctx *x,
+			   const struct nsf_ep_rec *rec,
 			   const struct nsf_cidr4 *routes, int nroutes,
 			   const cJSON *ipam_dns)
 {
-	cJSON *res = x->conf.prev_result ?
-			     cJSON_Duplicate(x->conf.prev_result, true) :
-			     cJSON_CreateObject();
+	cJSON *res = x->conf.prev_result
+			     ? cJSON_Duplicate(x->conf.prev_result, true)
+			     : cJSON_CreateObject();
 	const struct nsf_cidr4 def = { 0, 0 };
 	char a[NSF_CIDR_STRLEN], g[NSF_ADDR_STRLEN];
 	cJSON *ifs, *ips, *ip, *rts;
@@ -440,9 +442,9 @@ static cJSON *build_result(const struct cni_ctx *x, const struct nsf_ep_rec *rec
 		cJSON_DeleteItemFromObjectCaseSensitive(res, "dns");
 		cJSON_AddItemToObject(
 			res, "dns",
-			x->conf.dns ? cJSON_Duplicate(x->conf.dns, true) :
-			ipam_dns    ? cJSON_Duplicate(ipam_dns, true) :
-				      cJSON_CreateObject());
+			x->conf.dns ? cJSON_Duplicate(x->conf.dns, true)
+			: ipam_dns  ? cJSON_Duplicate(ipam_dns, true)
+				    : cJSON_CreateObject());
 	}
 	return res;
 }
@@ -458,8 +460,7 @@ static int ipam_result_addr(struct cni_ctx *x, const cJSON *res, uint32_t *ip,
 	struct nsf_cidr4 c;
 
 	*ip = 0;
-	cJSON_ArrayForEach(i, ips)
-	{
+	cJSON_ArrayForEach(i, ips) {
 		const cJSON *addr = cJSON_GetObjectItem(i, "address");
 
 		if (!*ip && cJSON_IsString(addr) &&
@@ -482,8 +483,7 @@ static int ipam_result_addr(struct cni_ctx *x, const cJSON *res, uint32_t *ip,
 				    "the pod CIDR (set podCIDR to cover its "
 				    "ranges)",
 				    x->conf.ipam.type);
-	cJSON_ArrayForEach(i, rts)
-	{
+	cJSON_ArrayForEach(i, rts) {
 		const cJSON *dst = cJSON_GetObjectItem(i, "dst");
 
 		if (*nroutes < NSF_CNI_MAX_ROUTES && cJSON_IsString(dst) &&
@@ -517,8 +517,8 @@ static int add_pod_routes(struct cni_ctx *x, const struct nsf_ep_rec *rec,
 					       x->cfg.gateway);
 	nsf_nl_close(&nl);
 	if (err)
-		return nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH,
-				    "pod routes: %s", strerror(-err));
+		return nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "pod routes: %s",
+				    strerror(-err));
 	return 0;
 }
 
@@ -569,8 +569,7 @@ static int cni_add(struct cni_ctx *x)
 				    "CNI_NETNS '%s' is not an existing "
 				    "namespace path",
 				    x->env.netns);
-	if (host_prepare(x, true) || host_check_conf(x) ||
-	    nsf_host_lock(&x->h))
+	if (host_prepare(x, true) || host_check_conf(x) || nsf_host_lock(&x->h))
 		return x->e.code ? -1 : fail_nsf(x, NSF_CNI_E_ATTACH, "host");
 	req.netns_path = x->env.netns;
 	req.ifname = x->env.ifname;
@@ -711,10 +710,11 @@ static int check_pod(struct cni_ctx *x, const struct nsf_ep_rec *rec)
 	}
 	if (err || addr != rec->ip) {
 		close(fd);
-		return nsf_cni_fail(&x->e, NSF_CNI_E_CHECK,
-				    "check: interface %s in %s is missing, down "
-				    "or lacks address %s",
-				    rec->ifname, x->env.netns, a);
+		return nsf_cni_fail(
+			&x->e, NSF_CNI_E_CHECK,
+			"check: interface %s in %s is missing, down "
+			"or lacks address %s",
+			rec->ifname, x->env.netns, a);
 	}
 	/* TEST-NET-1: any address off the pod's link takes the default. */
 	err = pod_route_src(fd, 0xc0000201u, &src);
@@ -768,8 +768,7 @@ static int check_prev(struct cni_ctx *x, const struct nsf_ep_rec *rec)
 	nsf_format_ipv4(rec->ip, a);
 	snprintf(want, sizeof(want), "%s/32", a);
 	ips = cJSON_GetObjectItem(x->conf.prev_result, "ips");
-	cJSON_ArrayForEach(i, ips)
-	{
+	cJSON_ArrayForEach(i, ips) {
 		const cJSON *addr = cJSON_GetObjectItem(i, "address");
 
 		if (cJSON_IsString(addr) && !strcmp(addr->valuestring, want))
@@ -807,8 +806,7 @@ static bool attachment_valid(const cJSON *valid, const char *id,
 {
 	const cJSON *a;
 
-	cJSON_ArrayForEach(a, valid)
-	{
+	cJSON_ArrayForEach(a, valid) {
 		const cJSON *cid = cJSON_GetObjectItem(a, "containerID");
 		const cJSON *ifn = cJSON_GetObjectItem(a, "ifname");
 
@@ -855,8 +853,8 @@ static int cni_gc(struct cni_ctx *x)
 	DIR *d;
 
 	if (rc)
-		return rc < 0 && !strstr(x->e.msg, "bpffs not mounted") ? -1 :
-									   0;
+		return rc < 0 && !strstr(x->e.msg, "bpffs not mounted") ? -1
+									: 0;
 	if (nsf_host_lock(&x->h))
 		return fail_nsf(x, NSF_CNI_E_ATTACH, "host");
 	d = opendir(x->h.state_dir);

@@ -99,13 +99,13 @@ struct nsf_cni_portmap {
 };
 
 struct nsf_cni_ipam {
-	bool delegate;	/* ipam.type names another plugin */
-	char type[64];	/* ipam.type ("nsfast" or empty: our own) */
-	int nranges;	/* one IPv4 range set: its ranges */
+	bool delegate; /* ipam.type names another plugin */
+	char type[64]; /* ipam.type ("nsfast" or empty: our own) */
+	int nranges;   /* one IPv4 range set: its ranges */
 	struct nsf_cni_range ranges[NSF_CNI_MAX_RANGES];
-	int nexclude;	/* ipam.exclude: addresses and CIDRs */
+	int nexclude; /* ipam.exclude: addresses and CIDRs */
 	struct nsf_cidr4 exclude[NSF_CNI_MAX_EXCLUDE];
-	int nroutes;	/* ipam.routes: destinations (via nsfast's gw) */
+	int nroutes; /* ipam.routes: destinations (via nsfast's gw) */
 	struct nsf_cidr4 routes[NSF_CNI_MAX_ROUTES];
 };
 

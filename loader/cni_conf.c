@@ -59,9 +59,9 @@ int nsf_cni_version_cmp(const char *a, const char *b)
 }
 
 static const char *const cmd_names[] = {
-	[NSF_CNI_ADD] = "ADD",	       [NSF_CNI_DEL] = "DEL",
-	[NSF_CNI_CHECK] = "CHECK",     [NSF_CNI_VERSION] = "VERSION",
-	[NSF_CNI_GC] = "GC",	       [NSF_CNI_STATUS] = "STATUS",
+	[NSF_CNI_ADD] = "ADD",	   [NSF_CNI_DEL] = "DEL",
+	[NSF_CNI_CHECK] = "CHECK", [NSF_CNI_VERSION] = "VERSION",
+	[NSF_CNI_GC] = "GC",	   [NSF_CNI_STATUS] = "STATUS",
 };
 
 int nsf_cni_cmd_parse(const char *s, enum nsf_cni_cmd *cmd)
@@ -209,8 +209,8 @@ static int parse_range(const cJSON *o, int i, struct nsf_cni_range *r,
 	snprintf(where, sizeof(where), "ipam range %d: ", i);
 	memset(r, 0, sizeof(*r));
 	if (!cJSON_IsObject(o))
-		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-				    "%smust be an object", where);
+		return nsf_cni_fail(e, NSF_CNI_E_CONFIG, "%smust be an object",
+				    where);
 	if (opt_str(o, "subnet", where, s, sizeof(s), e))
 		return -1;
 	if (!*s)
@@ -277,14 +277,12 @@ static int parse_ranges(const cJSON *ipam, struct nsf_cni_ipam *out,
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "ipam.ranges[0] must be an array of "
 				    "ranges");
-	cJSON_ArrayForEach(r, set)
-	{
+	cJSON_ArrayForEach(r, set) {
 		if (out->nranges == NSF_CNI_MAX_RANGES)
 			return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 					    "ipam.ranges: more than %d ranges",
 					    NSF_CNI_MAX_RANGES);
-		if (parse_range(r, out->nranges, &out->ranges[out->nranges],
-				e))
+		if (parse_range(r, out->nranges, &out->ranges[out->nranges], e))
 			return -1;
 		out->nranges++;
 	}
@@ -309,8 +307,7 @@ static int parse_exclude(const cJSON *ipam, struct nsf_cni_ipam *out,
 	if (!cJSON_IsArray(list))
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "ipam.exclude must be an array");
-	cJSON_ArrayForEach(x, list)
-	{
+	cJSON_ArrayForEach(x, list) {
 		if (out->nexclude == NSF_CNI_MAX_EXCLUDE)
 			return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 					    "ipam.exclude: more than %d "
@@ -346,10 +343,11 @@ static int parse_route(const cJSON *r, struct nsf_cidr4 *dst,
 				    "yet",
 				    s);
 	if (!*s || parse_cidr(s, false, false, dst))
-		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-				    "ipam.routes: invalid dst '%s' (a.b.c.d/len, "
-				    "no host bits)",
-				    s);
+		return nsf_cni_fail(
+			e, NSF_CNI_E_CONFIG,
+			"ipam.routes: invalid dst '%s' (a.b.c.d/len, "
+			"no host bits)",
+			s);
 	/* A pod has one next hop, nsfast's gateway: routes go through it. */
 	if (gw && gw != NSF_GATEWAY4)
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
@@ -369,8 +367,7 @@ static int parse_routes(const cJSON *ipam, struct nsf_cni_ipam *out,
 	if (!cJSON_IsArray(list))
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "ipam.routes must be an array");
-	cJSON_ArrayForEach(r, list)
-	{
+	cJSON_ArrayForEach(r, list) {
 		if (out->nroutes == NSF_CNI_MAX_ROUTES)
 			return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 					    "ipam.routes: more than %d",
@@ -468,8 +465,7 @@ static int parse_runtime_ips(const cJSON *ips, uint32_t *ip,
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "runtimeConfig.ips: nsfast assigns one "
 				    "IPv4 address");
-	cJSON_ArrayForEach(x, ips)
-	{
+	cJSON_ArrayForEach(x, ips) {
 		if (!cJSON_IsString(x) ||
 		    parse_cidr(x->valuestring, true, true, &c))
 			return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
@@ -509,15 +505,14 @@ static int parse_runtime(const cJSON *root, struct nsf_cni_conf *c,
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "runtimeConfig.portMappings must be an "
 				    "array");
-	cJSON_ArrayForEach(pm, pms)
-	{
+	cJSON_ArrayForEach(pm, pms) {
 		if (c->nportmaps == NSF_CNI_MAX_PORTMAPS)
 			return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 					    "runtimeConfig.portMappings: more "
 					    "than %d",
 					    NSF_CNI_MAX_PORTMAPS);
-		if (parse_portmap(pm, c->nportmaps,
-				  &c->portmaps[c->nportmaps], e))
+		if (parse_portmap(pm, c->nportmaps, &c->portmaps[c->nportmaps],
+				  e))
 			return -1;
 		c->nportmaps++;
 	}
@@ -547,18 +542,19 @@ static int parse_host_fields(const cJSON *root, struct nsf_cni_conf *c,
 	if (*cidr) {
 		if (nsf_parse_cidr4(cidr, &c->pod_cidr, false) ||
 		    c->pod_cidr.prefix < 8 || c->pod_cidr.prefix > 30)
-			return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-					    "invalid podCIDR '%s' (a.b.c.d/8..30, "
-					    "no host bits)",
-					    cidr);
+			return nsf_cni_fail(
+				e, NSF_CNI_E_CONFIG,
+				"invalid podCIDR '%s' (a.b.c.d/8..30, "
+				"no host bits)",
+				cidr);
 		c->has_pod_cidr = true;
 	}
 	if (*c->uplink && !nsf_valid_ifname(c->uplink))
-		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-				    "invalid uplink '%s'", c->uplink);
+		return nsf_cni_fail(e, NSF_CNI_E_CONFIG, "invalid uplink '%s'",
+				    c->uplink);
 	if (*c->snat_ip && nsf_parse_ipv4(c->snat_ip, &a))
-		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-				    "invalid snatIP '%s'", c->snat_ip);
+		return nsf_cni_fail(e, NSF_CNI_E_CONFIG, "invalid snatIP '%s'",
+				    c->snat_ip);
 	if (*c->snat_ip && !*c->uplink)
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "snatIP needs an uplink");
@@ -708,9 +704,12 @@ void nsf_cni_conf_free(struct nsf_cni_conf *c)
 static bool known_arg(const char *key)
 {
 	static const char *const known[] = {
-		"IP",	       "IgnoreUnknown",
-		"K8S_POD_NAMESPACE", "K8S_POD_NAME",
-		"K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID",
+		"IP",
+		"IgnoreUnknown",
+		"K8S_POD_NAMESPACE",
+		"K8S_POD_NAME",
+		"K8S_POD_INFRA_CONTAINER_ID",
+		"K8S_POD_UID",
 		NULL,
 	};
 

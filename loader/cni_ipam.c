@@ -30,9 +30,9 @@ int nsf_cni_ipam_fit(struct nsf_cni_ipam *ipam, const struct nsf_cidr4 *pod,
 	nsf_format_cidr4(pod, cidr);
 	if (ipam->nranges == 0) {
 		ipam->nranges = 1;
-		ipam->ranges[0] = (struct nsf_cni_range){
-			.subnet = *pod, .start = first, .end = last
-		};
+		ipam->ranges[0] = (struct nsf_cni_range){ .subnet = *pod,
+							  .start = first,
+							  .end = last };
 		return 0;
 	}
 	for (int i = 0; i < ipam->nranges; i++) {
@@ -100,8 +100,7 @@ static int claim_wanted(const struct nsf_cni_ipam *ipam,
 
 int nsf_cni_ipam_alloc(const struct nsf_cni_ipam *ipam,
 		       const struct nsf_pool *pool, uint32_t want,
-		       const char *owner, uint32_t *addr,
-		       struct nsf_cni_err *e)
+		       const char *owner, uint32_t *addr, struct nsf_cni_err *e)
 {
 	uint32_t hint = nsf_pool_last(pool);
 	int k = 0, err;

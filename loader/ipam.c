@@ -138,8 +138,9 @@ int nsf_pool_alloc_in(const struct nsf_pool *pool, uint32_t lo, uint32_t hi,
 		return -ERANGE;
 	v = next_start(pool, lo, hi);
 	for (uint64_t i = 0; i < size; i++) {
-		int err = skip && skip(v, arg) ? -EEXIST :
-						 nsf_pool_reserve(pool, v, owner);
+		int err = skip && skip(v, arg)
+				  ? -EEXIST
+				  : nsf_pool_reserve(pool, v, owner);
 
 		if (!err) {
 			save_last(pool, v);
