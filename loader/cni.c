@@ -497,7 +497,7 @@ static int ipam_result_addr(struct cni_ctx *x, const cJSON *res, uint32_t *ip,
 static int add_pod_routes(struct cni_ctx *x, const struct nsf_ep_rec *rec,
 			  const struct nsf_cidr4 *routes, int n)
 {
-	struct nsf_link link;
+	struct nsf_link link = { 0 };
 	struct nsf_nl nl;
 	int fd, err = 0;
 
@@ -690,7 +690,7 @@ static int pod_route_src(int netns_fd, uint32_t dst, uint32_t *src)
 static int check_pod(struct cni_ctx *x, const struct nsf_ep_rec *rec)
 {
 	char a[NSF_ADDR_STRLEN];
-	struct nsf_link link;
+	struct nsf_link link = { 0 };
 	struct nsf_nl nl;
 	uint32_t addr = 0, src = 0;
 	int fd, err;
@@ -731,7 +731,7 @@ static int check_host(struct cni_ctx *x, const struct nsf_ep_rec *rec)
 {
 	struct nsf_endpoint ep;
 	__be32 key = htonl(rec->ip);
-	struct nsf_link link;
+	struct nsf_link link = { 0 };
 	struct nsf_nl nl;
 	int fd, err;
 
@@ -828,8 +828,8 @@ static void gc_candidate(struct cni_ctx *x, const char *fname, char out[64])
 	cJSON *rec;
 
 	out[0] = '\0';
-	if (strncmp(fname, "cni-", 4) || len < 9 ||
-	    strcmp(fname + len - 5, ".json") || len - 9 >= sizeof(name))
+	if (strncmp(fname, "cni-", 4) != 0 || len < 9 ||
+	    strcmp(fname + len - 5, ".json") != 0 || len - 9 >= sizeof(name))
 		return;
 	memcpy(name, fname + 4, len - 9);
 	name[len - 9] = '\0';
@@ -875,7 +875,7 @@ static int cni_gc(struct cni_ctx *x)
 
 static int cni_status(struct cni_ctx *x)
 {
-	struct nsf_link link;
+	struct nsf_link link = { 0 };
 	struct nsf_nl nl;
 	int rc = host_prepare(x, false), err;
 
@@ -988,9 +988,10 @@ static int dispatch(struct cni_ctx *x)
 bool nsf_cni_invoked(const char *argv0)
 {
 	const char *base = strrchr(argv0, '/');
+	const char *cmd = getenv("CNI_COMMAND");
 
 	base = base ? base + 1 : argv0;
-	return getenv("CNI_COMMAND") || !strcmp(base, "nsfast-cni");
+	return (cmd && *cmd) || !strcmp(base, "nsfast-cni");
 }
 
 int nsf_cni_main(void)

@@ -70,6 +70,9 @@ static void usage(FILE *out)
 		"  ns list                         named namespaces, as `ip netns list`\n"
 		"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"
 		"\n"
+		"With CNI_COMMAND set (or run as nsfast-cni), nsfast is a CNI plugin\n"
+		"reading the network config on stdin (see docs/cni.md).\n"
+		"\n"
 		"State: pins in /sys/fs/bpf/nsfast/<netns-cookie>/ (NSFAST_BPFFS), files in\n"
 		"/run/nsfast/<netns-cookie>/ (NSFAST_STATE_DIR), one set per host netns.\n");
 }
