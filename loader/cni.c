@@ -796,6 +796,11 @@ static int cni_check(struct cni_ctx *x)
 				    x->env.netns);
 	if (check_host(x, &rec) || check_pod(x, &rec) || check_prev(x, &rec))
 		return -1;
+	/* As the reference plugins do: the IPAM plugin checks its part. */
+	if (x->conf.ipam.delegate &&
+	    nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "CHECK",
+			      x->stdin_text, NULL, &x->e))
+		return -1;
 	return 0;
 }
 

@@ -174,7 +174,7 @@ ip netns add "$P-m"
 out=$(H=$H2 cni add moved "$P-m" 2>&1)
 result "ADD with stateDir" $? "$out"
 check_eq "state went to stateDir" "1" \
-	"$(ls "$TMP"/state2/*/cni-*.json 2>/dev/null | wc -l)"
+	"$(find "$TMP/state2" -maxdepth 2 -name "cni-*.json" | wc -l)"
 out=$(H=$H2 cni del moved "$P-m" 2>&1)
 result "DEL with stateDir" $? "$out"
 NSFAST_STATE_DIR=$TMP/state2 nsf -n "$H2" reset >/dev/null 2>&1
