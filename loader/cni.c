@@ -312,13 +312,14 @@ static int host_prepare(struct cni_ctx *x, bool create)
 
 	if (nsf_host_open(&x->h))
 		return fail_nsf(x, NSF_CNI_E_ATTACH, "host");
+	err = nsf_config_load(&x->h, &x->cfg);
+	/* Never set up: nothing to delete or check, bpffs or not. */
+	if (err == -ENOENT && !create)
+		return 1;
 	if (nsf_host_check_bpffs(&x->h))
 		return fail_nsf(x, NSF_CNI_E_ATTACH, "host");
-	err = nsf_config_load(&x->h, &x->cfg);
 	if (err != -ENOENT)
 		return err ? fail_nsf(x, NSF_CNI_E_ATTACH, "host config") : 0;
-	if (!create)
-		return 1;
 	err = mkdir_p(x->h.state_dir);
 	fd = err ? -1
 		 : open(x->h.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -645,8 +646,6 @@ static int cni_del(struct cni_ctx *x)
 {
 	int rc = host_prepare(x, false);
 
-	if (rc < 0 && strstr(x->e.msg, "bpffs not mounted"))
-		rc = 1; /* nothing nsfast made can exist: DEL succeeds */
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
@@ -858,8 +857,7 @@ static int cni_gc(struct cni_ctx *x)
 	DIR *d;
 
 	if (rc)
-		return rc < 0 && !strstr(x->e.msg, "bpffs not mounted") ? -1
-									: 0;
+		return rc < 0 ? -1 : 0;
 	if (nsf_host_lock(&x->h))
 		return fail_nsf(x, NSF_CNI_E_ATTACH, "host");
 	d = opendir(x->h.state_dir);
@@ -884,6 +882,9 @@ static int cni_status(struct cni_ctx *x)
 	struct nsf_nl nl;
 	int rc = host_prepare(x, false), err;
 
+	/* A host not set up yet needs bpffs for its first ADD. */
+	if (rc > 0 && nsf_host_check_bpffs(&x->h))
+		rc = fail_nsf(x, NSF_CNI_E_UNAVAILABLE, "host");
 	if (rc < 0) {
 		x->e.code = NSF_CNI_E_UNAVAILABLE;
 		return -1;

@@ -179,4 +179,15 @@ out=$(H=$H2 cni del moved "$P-m" 2>&1)
 result "DEL with stateDir" $? "$out"
 NSFAST_STATE_DIR=$TMP/state2 nsf -n "$H2" reset >/dev/null 2>&1
 
+# ---- no bpffs ----
+
+nobpf=$(jq -c --arg d "$TMP/nobpffs" '.plugins[0] + {cniVersion: "1.1.0",
+	name, bpffs: $d}' "$TMP/net.conflist")
+out=$(env CNI_COMMAND=DEL CNI_CONTAINERID=gone CNI_IFNAME=eth0 \
+	nsenter --net="/run/netns/$H2" "$NSFAST" <<<"$nobpf" 2>&1)
+result "DEL on a host never set up succeeds even without bpffs" $? "$out"
+out=$(env CNI_COMMAND=STATUS nsenter --net="/run/netns/$H2" "$NSFAST" \
+	<<<"$nobpf" 2>/dev/null)
+check_eq "STATUS without bpffs: code 50" "50" "$(jq -r .code <<<"$out")"
+
 e2e_finish
