@@ -68,12 +68,21 @@ static int emit_error(const struct cni_ctx *x)
 {
 	cJSON *doc = cJSON_CreateObject();
 
+	char details[sizeof(x->e.details)];
+
+	/* Which attachment, for the runtime's log. */
+	if (!x->e.details[0] && x->name[0])
+		snprintf(details, sizeof(details),
+			 "container %s, ifname %s, endpoint %s",
+			 x->env.container_id, x->env.ifname, x->name);
+	else
+		snprintf(details, sizeof(details), "%s", x->e.details);
 	fprintf(stderr, "nsfast: cni: %s (code %d)\n", x->e.msg, x->e.code);
 	cJSON_AddStringToObject(doc, "cniVersion", reply_version(&x->conf));
 	cJSON_AddNumberToObject(doc, "code", x->e.code);
 	cJSON_AddStringToObject(doc, "msg", x->e.msg);
-	if (x->e.details[0])
-		cJSON_AddStringToObject(doc, "details", x->e.details);
+	if (details[0])
+		cJSON_AddStringToObject(doc, "details", details);
 	emit_json(doc);
 	cJSON_Delete(doc);
 	return 1;
@@ -555,11 +564,54 @@ static void undo_attach(struct cni_ctx *x, const struct nsf_ep_rec *rec)
 		nsf_report("cni: roll back %s", rec->name);
 }
 
+/*
+ * Claim the address of a new attachment (own pool or the delegate) and
+ * note it in the record before anything else happens, so that a DEL or GC
+ * after a crash midway (the runtime's timeout kills us) still releases it.
+ */
+static int add_address(struct cni_ctx *x, struct nsf_attach_req *req,
+		       cJSON **ipres, struct nsf_cidr4 *routes, int *nroutes)
+{
+	struct nsf_ep_rec pending = { .ip = 0 };
+
+	if (x->conf.ipam.delegate) {
+		if (nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "ADD",
+				      x->stdin_text, (void **)ipres, &x->e) ||
+		    ipam_result_addr(x, *ipres, &req->ip, routes, nroutes))
+			return -1;
+	} else if (claim_own(x, req)) {
+		return -1;
+	}
+	nsf_strlcpy(pending.name, x->name, sizeof(pending.name));
+	pending.ip = req->ip;
+	if (record_save(x, &pending)) {
+		release_claim(x, req);
+		return nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "save record");
+	}
+	return 0;
+}
+
+/* What a new endpoint needs besides attach: routes, port mappings, the
+ * final record. On failure the endpoint is taken down again. */
+static int add_extras(struct cni_ctx *x, const struct nsf_ep_rec *rec,
+		      const struct nsf_cidr4 *routes, int nroutes)
+{
+	if (add_pod_routes(x, rec, routes, nroutes) ||
+	    cni_apply_port_mappings(&x->h, rec, x->conf.portmaps,
+				    x->conf.nportmaps, &x->e) ||
+	    (record_save(x, rec) &&
+	     nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "save record"))) {
+		undo_attach(x, rec);
+		return -1;
+	}
+	return 0;
+}
+
 static int cni_add(struct cni_ctx *x)
 {
 	struct nsf_attach_req req = { .name = x->name };
 	struct nsf_cidr4 routes[2 * NSF_CNI_MAX_ROUTES];
-	enum nsf_attach_result res;
+	enum nsf_attach_result res = NSF_ATTACH_EXISTS;
 	cJSON *ipres = NULL, *result;
 	struct nsf_ep_rec rec;
 	int nroutes = 0, rc = -1;
@@ -574,18 +626,12 @@ static int cni_add(struct cni_ctx *x)
 		return x->e.code ? -1 : fail_nsf(x, NSF_CNI_E_ATTACH, "host");
 	req.netns_path = x->env.netns;
 	req.ifname = x->env.ifname;
-	existed = nsf_ep_load(&x->h, x->name, &rec) == 0;
 	for (int i = 0; i < x->conf.ipam.nroutes; i++)
 		routes[nroutes++] = x->conf.ipam.routes[i];
-	if (!existed && x->conf.ipam.delegate) {
-		if (nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "ADD",
-				      x->stdin_text, (void **)&ipres, &x->e))
-			return -1;
-		if (ipam_result_addr(x, ipres, &req.ip, routes, &nroutes))
-			goto out;
-	} else if (!existed && claim_own(x, &req)) {
-		return -1;
-	}
+	/* A repeated ADD finds its endpoint and returns the same result. */
+	existed = nsf_ep_load(&x->h, x->name, &rec) == 0;
+	if (!existed && add_address(x, &req, &ipres, routes, &nroutes))
+		goto out;
 	if (nsf_endpoint_attach(&x->h, &x->cfg, &req, &rec, &res)) {
 		fail_nsf(x, NSF_CNI_E_ATTACH, "attach");
 		release_claim(x, &req);
@@ -593,32 +639,44 @@ static int cni_add(struct cni_ctx *x)
 			x->e.code = NSF_CNI_E_ADDR_TAKEN;
 		goto out;
 	}
-	if (res == NSF_ATTACH_CREATED &&
-	    (add_pod_routes(x, &rec, routes, nroutes) ||
-	     cni_apply_port_mappings(&x->h, &rec, x->conf.portmaps,
-				     x->conf.nportmaps, &x->e) ||
-	     (record_save(x, &rec) &&
-	      nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "save record")))) {
-		undo_attach(x, &rec);
-		record_remove(x, x->name);
+	if (res == NSF_ATTACH_CREATED && add_extras(x, &rec, routes, nroutes))
 		goto out;
-	}
 	result = build_result(x, &rec, routes, nroutes,
 			      cJSON_GetObjectItem(ipres, "dns"));
 	rc = emit_json(result);
 	cJSON_Delete(result);
 out:
-	if (rc && !existed && x->conf.ipam.delegate && ipres) {
+	if (rc && !existed) {
 		struct nsf_cni_err ignore;
 
-		nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "DEL",
-				  x->stdin_text, NULL, &ignore);
+		record_remove(x, x->name);
+		if (ipres)
+			nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "DEL",
+					  x->stdin_text, NULL, &ignore);
 	}
 	cJSON_Delete(ipres);
 	return rc ? -1 : 0;
 }
 
 /* ---- DEL ---- */
+
+/* An address the record names and @name still holds, though its endpoint
+ * is gone: an ADD died between claiming it and attaching. */
+static void release_orphan(struct cni_ctx *x, const char *name,
+			   const cJSON *record)
+{
+	const cJSON *ip = cJSON_GetObjectItem(record, "ip");
+	char owner[NSF_OWNER_MAX];
+	struct nsf_pool pool;
+	uint32_t a;
+
+	if (!cJSON_IsString(ip) || nsf_parse_ipv4(ip->valuestring, &a) ||
+	    nsf_pool_addresses(&x->h, &x->cfg, &pool))
+		return;
+	if (!nsf_pool_owner(&pool, a, owner, sizeof(owner)) &&
+	    !strcmp(owner, name))
+		nsf_pool_release(&pool, a);
+}
 
 /* Take endpoint @name off the host, port mappings first. Gone is fine. */
 static int remove_attachment(struct cni_ctx *x, const char *name)
@@ -628,15 +686,17 @@ static int remove_attachment(struct cni_ctx *x, const char *name)
 	int err;
 
 	err = cni_release_port_mappings(&x->h, record);
-	cJSON_Delete(record);
-	if (err)
+	if (err) {
+		cJSON_Delete(record);
 		return fail_nsf(x, NSF_CNI_E_ATTACH, "port mappings");
-	err = nsf_ep_load(&x->h, name, &rec);
-	if (err == -ENOENT) {
-		record_remove(x, name);
-		return 0;
 	}
-	if (err || nsf_endpoint_detach(&x->h, &rec))
+	err = nsf_ep_load(&x->h, name, &rec);
+	if (err == -ENOENT)
+		release_orphan(x, name, record);
+	cJSON_Delete(record);
+	if (err && err != -ENOENT)
+		return fail_nsf(x, NSF_CNI_E_ATTACH, "detach");
+	if (!err && nsf_endpoint_detach(&x->h, &rec))
 		return fail_nsf(x, NSF_CNI_E_ATTACH, "detach");
 	record_remove(x, name);
 	return 0;

@@ -205,6 +205,9 @@ ip netns add "$P-s2"
 out=$(cni add "$P-s2" --args "IgnoreUnknown=1;IP=10.77.1.7" 2>/dev/null)
 check_eq "requesting an address in use: code 102" "102" \
 	"$(jq -r .code <<<"$out")"
+check_match "... the message names the owner, details the attachment" \
+	"in use by cni-$P-s-eth0-.*container $P-s2, ifname eth0" \
+	"$(jq -r '"\(.msg) \(.details)"' <<<"$out")"
 out=$(cni add "$P-s2" --runtime-config '{"ips":["10.77.0.11/24"]}' 2>/dev/null)
 check_eq "requesting an excluded address (runtimeConfig.ips): code 7" "7" \
 	"$(jq -r .code <<<"$out")"

@@ -148,6 +148,26 @@ out=$(env CNI_COMMAND=DEL CNI_CONTAINERID="$P-o" CNI_IFNAME=eth0 \
 result "DEL without CNI_NETNS removes the attachment" $? "$out"
 check_eq "... the endpoint is gone" "$NPAR" "$(n_endpoints)"
 
+# ---- an ADD that died midway ----
+
+# State as a runtime's timeout leaves it when it kills an ADD between the
+# address claim and the attach: the record and the claimed address exist,
+# the endpoint does not. DEL must release the address.
+ip netns add "$P-k"
+out=$(cni add net "$P-k" 2>&1)
+result "ADD pod k" $? "$out"
+ipk=$(pod_ip "$P-k")
+state=${E2E_STATE[0]}
+name=$(jq -r --arg c "$P-k" 'select(.containerId == $c) | .endpoint' \
+	"$state"/cni-*.json)
+nsf -n "$H" detach "$name" >/dev/null
+printf '%s' "$name" >"$state/ipam/$ipk"
+check "a record names the orphaned address" test -e "$state/cni-$name.json"
+out=$(cni del net "$P-k" 2>&1)
+result "DEL after an ADD died midway" $? "$out"
+check_eq "DEL released the orphaned address and the record" "free gone" \
+	"$(test -e "$state/ipam/$ipk" && echo taken || echo free) $(test -e "$state/cni-$name.json" && echo kept || echo gone)"
+
 # ---- GC keeps the valid ----
 
 conflist gc 1.1.0 "$NS"
