@@ -214,6 +214,19 @@ check_eq "requesting an excluded address (runtimeConfig.ips): code 7" "7" \
 check_eq "failed ADDs left no endpoint behind (a, b, s)" "3" \
 	"$(nsf -n "$H" status --json | jq '.endpoints | length')"
 
+# ---- a failed attach rolls back ----
+
+ip netns add "$P-dup"
+ip -n "$P-dup" link add eth0 type veth peer name eth0p
+nips=$(find "${E2E_STATE[0]}/ipam" -name '10.*' | wc -l)
+out=$(cni add "$P-dup" 2>/dev/null)
+check_eq "ADD into a netns that has eth0 already: code 100" "100" \
+	"$(jq -r .code <<<"$out")"
+check_match "... naming the interface" "eth0: File exists" \
+	"$(jq -r .msg <<<"$out")"
+check_eq "... no address, record or endpoint left" "$nips 0 3" \
+	"$(find "${E2E_STATE[0]}/ipam" -name '10.*' | wc -l) $(grep -l "\"$P-dup\"" "${E2E_STATE[0]}"/cni-*.json | wc -l) $(nsf -n "$H" status --json | jq '.endpoints | length')"
+
 # ---- errors ----
 
 good=$(jq -c '.plugins[0] + {cniVersion, name}' "$TMP/net.conflist")
