@@ -66,9 +66,8 @@ static const char *reply_version(const struct nsf_cni_conf *c)
 
 static int emit_error(const struct cni_ctx *x)
 {
-	cJSON *doc = cJSON_CreateObject();
-
 	char details[sizeof(x->e.details)];
+	cJSON *doc = cJSON_CreateObject();
 
 	/* Which attachment, for the runtime's log. */
 	if (!x->e.details[0] && x->name[0])
