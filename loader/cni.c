@@ -908,6 +908,45 @@ static void gc_candidate(struct cni_ctx *x, const char *fname, char out[64])
 	cJSON_Delete(rec);
 }
 
+/* Whether pool entry @fname (an address) is held by a CNI endpoint name
+ * with neither endpoint nor record: an ADD died before it wrote one. */
+static bool orphan_address(struct cni_ctx *x, const struct nsf_pool *pool,
+			   const char *fname, uint32_t *addr)
+{
+	char owner[NSF_OWNER_MAX], path[NSF_PATH_MAX * 2];
+	struct nsf_ep_rec rec;
+
+	if (nsf_parse_ipv4(fname, addr) ||
+	    nsf_pool_owner(pool, *addr, owner, sizeof(owner)) ||
+	    strncmp(owner, "cni-", 4) != 0)
+		return false;
+	record_path(x, owner, path, sizeof(path));
+	return access(path, F_OK) != 0 &&
+	       nsf_ep_load(&x->h, owner, &rec) == -ENOENT;
+}
+
+static int gc_orphan_addresses(struct cni_ctx *x)
+{
+	struct nsf_pool pool;
+	struct dirent *de;
+	uint32_t addr;
+	DIR *d;
+
+	if (nsf_pool_addresses(&x->h, &x->cfg, &pool))
+		return fail_nsf(x, NSF_CNI_E_ATTACH, "address pool");
+	d = opendir(pool.dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!orphan_address(x, &pool, de->d_name, &addr))
+			continue;
+		fprintf(stderr, "nsfast: cni gc: releasing %s\n", de->d_name);
+		nsf_pool_release(&pool, addr);
+	}
+	closedir(d);
+	return 0;
+}
+
 static int cni_gc(struct cni_ctx *x)
 {
 	char name[64];
@@ -930,7 +969,7 @@ static int cni_gc(struct cni_ctx *x)
 		}
 	}
 	closedir(d);
-	return err;
+	return err ? err : gc_orphan_addresses(x);
 }
 
 /* ---- STATUS (1.1) ---- */

@@ -175,8 +175,15 @@ valid=$(jq -nc --arg a "$P-p1" --arg b "$P-p2" \
 	'[{containerID: $a, ifname: "eth0"}, {containerID: $b, ifname: "eth0"}]')
 conflist net11 1.1.0 "$NS"
 jq --arg n "$P-net" '.name=$n' "$TMP/net11.conflist" >"$TMP/net11b.conflist"
+# An address claimed by an ADD that died before writing anything else,
+# and one of a CLI endpoint that GC must leave alone.
+printf 'cni-ghost-eth0-00000000' >"${E2E_STATE[0]}/ipam/10.79.0.250"
+printf 'web' >"${E2E_STATE[0]}/ipam/10.79.0.251"
 out=$(cni gc net11b "" --valid "$valid" 2>&1)
 result "GC with two valid attachments" $? "$out"
+check_eq "GC released the orphaned CNI address, not the CLI one" "free taken" \
+	"$(test -e "${E2E_STATE[0]}/ipam/10.79.0.250" && echo taken || echo free) $(test -e "${E2E_STATE[0]}/ipam/10.79.0.251" && echo taken || echo free)"
+rm -f "${E2E_STATE[0]}/ipam/10.79.0.251"
 check_eq "GC left exactly the two valid endpoints" "2" "$(n_endpoints)"
 out=$(cni check net "$P-p1" 2>&1)
 result "a kept attachment still passes CHECK" $? "$out"
