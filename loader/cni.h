@@ -8,7 +8,11 @@
  *               unit-tested without a kernel
  *   cni_ipam.c  address allocation from host-local style ranges, and
  *               delegation to an external IPAM plugin
- *   cni.c       the commands (ADD/DEL/CHECK/GC/STATUS/VERSION), results
+ *   cni.c       one invocation: env, stdin, dispatch, errors; host set-up;
+ *               STATUS, VERSION
+ *   cni_add.c   ADD and DEL, records, results, port mappings
+ *   cni_check.c CHECK and GC
+ *   cni_priv.h  what those three share
  */
 #ifndef NSF_CNI_H
 #define NSF_CNI_H
@@ -172,7 +176,7 @@ int nsf_cni_ipam_exec(const struct nsf_cni_env *env, const char *type,
 		      const char *command, const char *stdin_text,
 		      void **result, struct nsf_cni_err *e);
 
-/* ---- the plugin (cni.c) ---- */
+/* ---- the plugin (cni.c, cni_add.c, cni_check.c) ---- */
 
 /* Everything of one invocation: env, stdin, stdout. Returns the exit
  * status. */
