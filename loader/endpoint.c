@@ -34,6 +34,11 @@ static int claim_address(const struct nsf_host_config *cfg,
 	char addr[NSF_ADDR_STRLEN], cidr[NSF_CIDR_STRLEN], owner[NSF_OWNER_MAX];
 	int err;
 
+	if (req->ip_claimed) {
+		tx->ip_reserved = true;
+		*ip = req->ip;
+		return 0;
+	}
 	nsf_format_cidr4(&cfg->pod_cidr, cidr);
 	if (!req->ip) {
 		err = nsf_pool_alloc(&tx->addrs, req->name, ip);

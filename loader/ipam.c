@@ -82,8 +82,7 @@ int nsf_pool_reserve(const struct nsf_pool *pool, uint32_t value,
 	return err;
 }
 
-/* The value after the one last handed out, or pool->first. */
-static uint32_t next_start(const struct nsf_pool *pool)
+uint32_t nsf_pool_last(const struct nsf_pool *pool)
 {
 	char path[512], buf[32] = "";
 	unsigned long v;
@@ -92,14 +91,23 @@ static uint32_t next_start(const struct nsf_pool *pool)
 	snprintf(path, sizeof(path), "%s/last", pool->dir);
 	f = fopen(path, "re");
 	if (!f)
-		return pool->first;
+		return 0;
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = '\0';
 	fclose(f);
 	v = strtoul(buf, NULL, 10);
-	if (v < pool->first || v >= pool->last)
-		return pool->first;
-	return (uint32_t)v + 1;
+	return v > UINT32_MAX ? 0 : (uint32_t)v;
+}
+
+/* The value after the one last handed out, if within @lo..@hi, else @lo. */
+static uint32_t next_start(const struct nsf_pool *pool, uint32_t lo,
+			   uint32_t hi)
+{
+	uint32_t v = nsf_pool_last(pool);
+
+	if (v < lo || v >= hi)
+		return lo;
+	return v + 1;
 }
 
 /* Remember @value as the last handed out. Only a hint: failing to write it
@@ -119,14 +127,20 @@ static void save_last(const struct nsf_pool *pool, uint32_t value)
 		unlink(tmp);
 }
 
-int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
-		   uint32_t *value)
+int nsf_pool_alloc_in(const struct nsf_pool *pool, uint32_t lo, uint32_t hi,
+		      bool (*skip)(uint32_t value, const void *arg),
+		      const void *arg, const char *owner, uint32_t *value)
 {
-	uint64_t size = (uint64_t)pool->last - pool->first + 1;
-	uint32_t v = next_start(pool);
+	uint64_t size = (uint64_t)hi - lo + 1;
+	uint32_t v;
 
+	if (lo > hi || lo < pool->first || hi > pool->last)
+		return -ERANGE;
+	v = next_start(pool, lo, hi);
 	for (uint64_t i = 0; i < size; i++) {
-		int err = nsf_pool_reserve(pool, v, owner);
+		int err = skip && skip(v, arg)
+				  ? -EEXIST
+				  : nsf_pool_reserve(pool, v, owner);
 
 		if (!err) {
 			save_last(pool, v);
@@ -135,9 +149,16 @@ int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
 		}
 		if (err != -EEXIST)
 			return err;
-		v = v == pool->last ? pool->first : v + 1;
+		v = v == hi ? lo : v + 1;
 	}
 	return -ENOSPC;
+}
+
+int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
+		   uint32_t *value)
+{
+	return nsf_pool_alloc_in(pool, pool->first, pool->last, NULL, NULL,
+				 owner, value);
 }
 
 int nsf_pool_release(const struct nsf_pool *pool, uint32_t value)

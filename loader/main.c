@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cni.h"
 #include "commands.h"
 #include "maps.h"
 #include "netns.h"
@@ -77,6 +78,9 @@ static void usage(FILE *out)
 		"  ns list                         named namespaces, as `ip netns list`\n"
 		"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"
 		"\n"
+		"With CNI_COMMAND set (or run as nsfast-cni), nsfast is a CNI plugin\n"
+		"reading the network config on stdin (see docs/cni.md).\n"
+		"\n"
 		"State: pins in /sys/fs/bpf/nsfast/<netns-cookie>/ (NSFAST_BPFFS), files in\n"
 		"/run/nsfast/<netns-cookie>/ (NSFAST_STATE_DIR), one set per host netns.\n");
 }
@@ -103,6 +107,9 @@ int main(int argc, char **argv)
 	bool verbose = false;
 	int c;
 
+	/* A CNI runtime runs us with CNI_COMMAND set and no arguments. */
+	if (nsf_cni_invoked(argv[0]))
+		return nsf_cni_main();
 	while ((c = getopt_long(argc, argv, "+n:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
