@@ -18,6 +18,7 @@
 #include "endpoint.h"
 #include "netlink.h"
 #include "netns.h"
+#include "publish.h"
 
 /* ---- the CNI record of an attachment ---- */
 
@@ -113,37 +114,57 @@ void cni_record_remove(const struct cni_ctx *x, const char *name)
 /* ---- port mappings ---- */
 
 /*
- * The one place where runtimeConfig.portMappings meet the datapath. Port
- * publishing (nsf_publish_add/del: proto, host port, pod address and port,
- * owner endpoint) lives in another part of nsfast; until it is linked in
- * here, a request with mappings fails cleanly instead of silently
- * publishing nothing. Wiring: for each mapping, nsf_publish_add() with
- * owner rec->name, deleting the ones added so far if one fails.
+ * runtimeConfig.portMappings (the portmap capability): each one becomes a
+ * published port of the uplink address (loader/publish.c), owned by the
+ * endpoint, so detaching it removes them too. All or nothing: the ones
+ * added before a failure are taken back. hostIP may only name the uplink
+ * (SNAT) address, the one address nsfast publishes on.
  */
 static int cni_apply_port_mappings(const struct nsf_host *h,
 				   const struct nsf_ep_rec *rec,
 				   const struct nsf_cni_portmap *pms, int n,
 				   struct nsf_cni_err *e)
 {
-	(void)h;
-	(void)rec;
-	(void)pms;
+	struct nsf_host_config cfg;
+	struct nsf_publish p;
+	char a[NSF_ADDR_STRLEN];
+	int i, err = 0;
+
 	if (n == 0)
 		return 0;
+	err = nsf_config_load(h, &cfg);
+	for (i = 0; i < n && !err; i++) {
+		if (pms[i].host_ip && pms[i].host_ip != cfg.snat) {
+			nsf_format_ipv4(pms[i].host_ip, a);
+			return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
+					    "runtimeConfig.portMappings: "
+					    "hostIP %s is not the uplink "
+					    "address (the only one nsfast "
+					    "publishes on)",
+					    a);
+		}
+	}
+	for (i = 0; i < n && !err; i++) {
+		p = (struct nsf_publish){ .proto = pms[i].proto,
+					  .host_port = pms[i].host_port,
+					  .pod_ip = htonl(rec->ip),
+					  .pod_port = pms[i].container_port };
+		snprintf(p.owner, sizeof(p.owner), "%s", rec->name);
+		err = nsf_publish_add(h, &p);
+	}
+	if (!err)
+		return 0;
+	nsf_publish_del_owner(h, rec->name);
 	return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-			    "runtimeConfig.portMappings: port publishing is "
-			    "not supported yet (%d mapping(s) requested)",
-			    n);
+			    "runtimeConfig.portMappings: %s", nsf_last_error());
 }
 
-/* DEL/GC side of the above: nsf_publish_del() for each mapping the record
- * holds (missing ones are fine). Nothing can be published yet. */
+/* DEL/GC side of the above: every mapping the endpoint owns goes (none is
+ * fine, and so is a host whose pins are gone). */
 static int cni_release_port_mappings(const struct nsf_host *h,
-				     const cJSON *record)
+				     const char *endpoint)
 {
-	(void)h;
-	(void)record;
-	return 0;
+	return nsf_publish_del_owner(h, endpoint);
 }
 
 /* ---- results ---- */
@@ -466,7 +487,7 @@ int cni_remove_attachment(struct cni_ctx *x, const char *name)
 	cJSON *record = cni_record_load(x, name);
 	int err;
 
-	err = cni_release_port_mappings(&x->h, record);
+	err = cni_release_port_mappings(&x->h, name);
 	if (err) {
 		cJSON_Delete(record);
 		return cni_fail_nsf(x, NSF_CNI_E_ATTACH, "port mappings");

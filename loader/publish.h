@@ -23,8 +23,8 @@ struct nsf_publish {
 };
 
 /*
- * Publish @p. Refused: no uplink, a port 0, a host port inside the NAT
- * port range (those belong to masquerading), a host port already
+ * Publish @p. Refused: no uplink, a port 0, a host port inside the host's
+ * ip_local_port_range (its own connections' ports), a host port already
  * published to something else (the same mapping again is a no-op) or
  * held by a listening socket of the host, an owner that is not an
  * endpoint or whose address is not @p->pod_ip.
@@ -38,8 +38,8 @@ int nsf_publish_del_owner(const struct nsf_host *h, const char *endpoint);
 int nsf_publish_list(const struct nsf_host *h, struct nsf_publish **list,
 		     size_t *count);
 
-/* Before `init` applies @cfg: refuse a NAT port range that would take a
- * published port, or dropping the uplink while ports are published. */
+/* Before `init` applies @cfg: refuse dropping the uplink while ports are
+ * published. */
 int nsf_publish_check(const struct nsf_host *h,
 		      const struct nsf_host_config *cfg);
 /* After `init` loaded the programs: write every recorded mapping into

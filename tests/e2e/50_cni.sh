@@ -270,8 +270,8 @@ check_eq "podCIDR differing from the host's: code 7" "7" \
 	"$(err_code ADD "$(jq -c '.podCIDR="10.66.0.0/16"' <<<"$good")" "${ids[@]}")"
 check_eq "IPv6 range: code 7" "7" \
 	"$(err_code ADD "$(jq -c '.ipam.ranges=[[{"subnet":"fd00::/64"}]]' <<<"$good")" "${ids[@]}")"
-check_eq "portMappings (not wired to publishing yet): code 7" "7" \
-	"$(err_code ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' <<<"$good")" "${ids[@]}")"
+check_eq "portMappings with a hostIP other than the uplink's: code 7" "7" \
+	"$(err_code ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp","hostIP":"10.1.2.3"}]}' <<<"$good")" "${ids[@]}")"
 check_eq "bad portMappings protocol: code 7" "7" \
 	"$(err_code ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"sctp"}]}' <<<"$good")" "${ids[@]}")"
 check_eq "CHECK of an unknown container: code 3" "3" \
@@ -281,6 +281,46 @@ check_eq "the failed ADDs above left no endpoint (a, b, s)" "3" \
 out=$(plugin ADD '{"cniVersion":' "${ids[@]}" 2>/dev/null)
 check_eq "error JSON is the only thing on stdout" "1" \
 	"$(jq -s 'length' <<<"$out" 2>/dev/null)"
+
+# ---- portMappings: published ports of the uplink address ----
+
+PT=$E2E_LIB_DIR/pubtool.py
+PM='{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"},
+	{"hostPort":8053,"containerPort":53,"protocol":"udp","hostIP":"'$WAN_H'"}]}'
+ip netns add "$P-pm"
+out=$(cni add "$P-pm" --runtime-config "$PM" 2>&1)
+result "ADD with portMappings tcp 8080->80, udp 8053->53" $? "$out"
+IPPM=$(pod_ip "$P-pm")
+PMEP=$(nsf -n "$H" status --json |
+	jq -r --arg ip "$IPPM" '.endpoints[] | select(.ip == $ip) | .name')
+check_eq "publish list: both mappings, owned by the container's endpoint" \
+	"tcp 8080 -> $PMEP $IPPM:80
+udp 8053 -> $PMEP $IPPM:53" "$(nsf -n "$H" publish list 2>&1)"
+bg_pod "$P-pm" 60 "$E2E_PY" "$PT" serve --ports 53-80 --tag PM \
+	--lifetime 50 >/dev/null
+for _ in $(seq 50); do
+	[[ -n $(ip netns exec "$P-pm" ss -Hltn "sport = :80") ]] && break
+	sleep 0.1
+done
+check "tcp from the world to $WAN_H:8080 reaches the container's port 80" \
+	pod_exec "$W" "$E2E_PY" "$PT" send --proto tcp --want-tag PM \
+	"$WAN_H" 8080 hello-pm
+check "udp from the world to $WAN_H:8053 reaches the container's port 53" \
+	pod_exec "$W" "$E2E_PY" "$PT" send --proto udp --want-tag PM \
+	"$WAN_H" 8053 hello-pm-udp
+check_eq "hostPort 8080 published already: ADD fails with code 7" "7" \
+	"$(err_code ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8081,"containerPort":81,"protocol":"tcp"},{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' <<<"$good")" "${ids[@]}")"
+check_eq "... and took back its first mapping (8081) and its endpoint" \
+	"2 4" "$(nsf -n "$H" publish list | wc -l) $(nsf -n "$H" status --json | jq '.endpoints | length')"
+out=$(cni del "$P-pm" 2>&1)
+result "DEL of the container with portMappings" $? "$out"
+check_eq "DEL removed its published ports" "" \
+	"$(nsf -n "$H" publish list 2>&1)"
+check "the port is closed again (no answer)" \
+	bash -c "! $(printf '%q ' timeout 10 ip netns exec "$W" "$E2E_PY" \
+		"$PT" send --timeout 1 --proto tcp "$WAN_H" 8080 x) \
+		>/dev/null 2>&1"
+ip netns del "$P-pm"
 
 # ---- 0.4.0 ----
 
