@@ -185,7 +185,13 @@ static int configure_host_side(struct attach_tx *tx,
 	struct nsf_nl *nl = &tx->host_nl;
 	int err;
 
-	err = nsf_nl_link_up(nl, rec->host_ifindex);
+	/* No IPv6 on the host side, set while the link is still down: the
+	 * datapath is IPv4, and every IPv6-enabled veth adds a link-local
+	 * address, DAD, MLD reports and routes to the host's one IPv6 FIB,
+	 * which made each attach slower the more pods there were. */
+	err = nsf_set_ipv6(rec->host_ifname, false);
+	if (!err)
+		err = nsf_nl_link_up(nl, rec->host_ifindex);
 	/* Forwarding on this veth only (not ip_forward): bpf_fib_lookup()
 	 * needs it to route masqueraded traffic, and the kernel needs it to
 	 * answer a pod with ICMP (frag needed, TTL exceeded). */
