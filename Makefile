@@ -120,6 +120,25 @@ lint: $(SKELS)
 clean:
 	rm -rf build build-san
 
+# ---- CNI plugin ----
+# The nsfast binary is the CNI plugin too (it answers CNI_COMMAND); the
+# nsfast-cni link is the same binary under a name of its own. Runtimes find
+# plugins in /opt/cni/bin (Debian's packages: /usr/lib/cni).
+CNI_BIN_DIR ?= /opt/cni/bin
+
+.PHONY: install-cni uninstall-cni
+
+all: $(BUILD)/nsfast-cni
+
+$(BUILD)/nsfast-cni: $(NSFAST)
+	ln -sf nsfast $@
+
+install-cni: all
+	install -D -m 0755 $(NSFAST) $(DESTDIR)$(CNI_BIN_DIR)/nsfast
+	ln -sf nsfast $(DESTDIR)$(CNI_BIN_DIR)/nsfast-cni
+
+uninstall-cni:
+	rm -f $(DESTDIR)$(CNI_BIN_DIR)/nsfast $(DESTDIR)$(CNI_BIN_DIR)/nsfast-cni
 # ---- isolation: per-packet program cost (bench/prog_cost.c) ----
 # `make prog-cost`: BPF_PROG_TEST_RUN timing of nsf_from_pod (64 B pod to
 # pod); `build/prog_cost OTHER.bpf.o` compares another build's object.

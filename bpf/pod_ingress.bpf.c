@@ -14,6 +14,8 @@
 #include "lib/route.h"
 #include "lib/arp.h"
 #include "lib/snat.h"
+#include "lib/publish.h"
+#include "lib/remote.h"
 #include "lib/antispoof.h"
 #include "lib/policy.h"
 #include "lib/monitor.h"
@@ -71,6 +73,29 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 	return v.action;
 }
 
+/*
+ * Not for a local pod: to a pod of another node (lib/remote.h), forwarded
+ * without NAT? Then true with the verdict in *verdict.
+ */
+static __always_inline bool to_node(struct __sk_buff *skb, struct ethhdr *eth,
+				    struct iphdr *ip,
+				    const struct nsf_endpoint *src, __u32 len,
+				    int *verdict)
+{
+	enum nsf_reason reason;
+
+	if (!remote_forward(skb, eth, ip, &reason, verdict))
+		return false;
+	count_reason(reason, len);
+	if (reason == NSF_R_FWD_ROUTE)
+		count_ep(src, NSF_EP_FROM_POD, len);
+	else if (*verdict == TC_ACT_SHOT)
+		count_ep(src, NSF_EP_DROP, len);
+	else
+		count_ep(src, NSF_EP_FALLBACK, len);
+	return true;
+}
+
 static __always_inline int from_pod(struct __sk_buff *skb)
 {
 	struct nsf_endpoint *src, *dst;
@@ -79,6 +104,7 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 	void *data, *data_end;
 	struct ethhdr *eth;
 	struct iphdr *ip;
+	int verdict;
 
 	if (pull_headers(skb))
 		return drop_on_veth(skb, NSF_R_DROP_MALFORMED, len);
@@ -125,8 +151,16 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 			return to_host(ip, data_end, src, NSF_R_PASS_TTL, len);
 		return pass_from(src, NSF_R_PASS_TTL, len);
 	}
-	if (!dst)
+
+	/* To a published port via the uplink address (lib/publish.h). */
+	if (publish_hairpin(skb, eth, ip, src, len, &verdict))
+		return verdict;
+
+	if (!dst) {
+		if (to_node(skb, eth, ip, src, len, &verdict))
+			return verdict;
 		return to_world(skb, eth, ip, src, len);
+	}
 
 	deny = policy_pods(ip, data_end, src, dst);
 	if (deny)
@@ -144,6 +178,19 @@ int nsf_from_pod(struct __sk_buff *skb)
 
 	mon_begin_skb(skb, NSF_HOOK_FROM_POD);
 	verdict = from_pod(skb);
+	mon_end();
+	return verdict;
+}
+
+/* tc ingress of the host's lo: the host's own connections to published
+ * ports on the uplink address (lib/publish.h). */
+SEC("tc")
+int nsf_from_host(struct __sk_buff *skb)
+{
+	int verdict;
+
+	mon_begin_skb(skb, NSF_HOOK_FROM_HOST);
+	verdict = publish_from_host(skb);
 	mon_end();
 	return verdict;
 }

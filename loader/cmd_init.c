@@ -19,6 +19,8 @@
 #include "policy.h"
 #include "endpoint.h"
 #include "maps.h"
+#include "publish.h"
+#include "routes.h"
 #include "uplink.h"
 
 #define USAGE                                                                \
@@ -113,6 +115,10 @@ static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 		err = nsf_config_save(h, cfg);
 	if (!err)
 		err = reattach_all(h);
+	if (!err)
+		err = nsf_route_restore(h);
+	if (!err)
+		err = nsf_publish_restore(h, cfg);
 	if (!err)
 		err = nsf_policy_sync_host(h);
 	return err;
@@ -291,6 +297,10 @@ int cmd_init(int argc, char **argv)
 		err = apply_args(&args, &cfg);
 	if (!err && !fresh)
 		err = check_cidr_change(&h, &old, &cfg);
+	if (!err && !fresh)
+		err = nsf_route_check(&h, &cfg);
+	if (!err && !fresh)
+		err = nsf_publish_check(&h, &cfg);
 	if (!err && !fresh)
 		err = drop_old_uplink(&old, &cfg);
 	if (!err)

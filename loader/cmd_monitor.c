@@ -39,8 +39,8 @@ static const struct {
 } reasons[] = { NSF_REASONS(REASON_ROW) };
 #undef REASON_ROW
 
-static const char *const hook_names[] = { "from-pod", "uplink-xdp",
-					  "uplink-tc" };
+static const char *const hook_names[] = { "from-pod", "uplink-xdp", "uplink-tc",
+					  "from-host" };
 
 /* How long the datapath keeps reporting without a sign of life. */
 #define EXPIRY_NS (3ull * 1000000000ull)
@@ -343,7 +343,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	describe(&p, ev, what, sizeof(what));
 	printf("%s.%06ld %-10s %-21s %s%s%s, len %u\n", when,
 	       (long)(rt % 1000000000 / 1000),
-	       ev->hook < 3 ? hook_names[ev->hook] : "?",
+	       ev->hook < 4 ? hook_names[ev->hook] : "?",
 	       ev->reason < NSF_R_MAX ? reasons[ev->reason].name : "?", what,
 	       ev->src_ep ? " from " : "",
 	       ev->src_ep ? ep_name(m, ev->src_ep) : "", ev->len);

@@ -6,6 +6,8 @@
 
 #include "commands.h"
 #include "endpoint.h"
+#include "publish.h"
+#include "routes.h"
 #include "uplink.h"
 
 struct reset_ctx {
@@ -54,6 +56,10 @@ int cmd_reset(int argc, char **argv)
 		err = nsf_ep_foreach(&h, reset_endpoint, &ctx);
 	if (!err && nsf_config_load(&h, &cfg) == 0)
 		err = nsf_uplink_detach(&cfg);
+	if (!err)
+		err = nsf_publish_teardown(&h);
+	if (!err)
+		err = nsf_route_teardown(&h);
 	if (!err && !ctx.failed)
 		err = nsf_dp_unpin(&h);
 	if (!err && !ctx.failed)

@@ -14,6 +14,8 @@ int cmd_status(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_nat(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -10,6 +10,7 @@
 #include "hooks.h"
 #include "netlink.h"
 #include "netns.h"
+#include "publish.h"
 #include "sysfs.h"
 
 /* What an attach has done so far: exactly what a rollback must undo. */
@@ -34,6 +35,11 @@ static int claim_address(const struct nsf_host_config *cfg,
 	char addr[NSF_ADDR_STRLEN], cidr[NSF_CIDR_STRLEN], owner[NSF_OWNER_MAX];
 	int err;
 
+	if (req->ip_claimed) {
+		tx->ip_reserved = true;
+		*ip = req->ip;
+		return 0;
+	}
 	nsf_format_cidr4(&cfg->pod_cidr, cidr);
 	if (!req->ip) {
 		err = nsf_pool_alloc(&tx->addrs, req->name, ip);
@@ -180,7 +186,13 @@ static int configure_host_side(struct attach_tx *tx,
 	struct nsf_nl *nl = &tx->host_nl;
 	int err;
 
-	err = nsf_nl_link_up(nl, rec->host_ifindex);
+	/* No IPv6 on the host side, set while the link is still down: the
+	 * datapath is IPv4, and every IPv6-enabled veth adds a link-local
+	 * address, DAD, MLD reports and routes to the host's one IPv6 FIB,
+	 * which made each attach slower the more pods there were. */
+	err = nsf_set_ipv6(rec->host_ifname, false);
+	if (!err)
+		err = nsf_nl_link_up(nl, rec->host_ifindex);
 	/* Forwarding on this veth only (not ip_forward): bpf_fib_lookup()
 	 * needs it to route masqueraded traffic, and the kernel needs it to
 	 * answer a pod with ICMP (frag needed, TTL exceeded). */
@@ -382,6 +394,10 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	struct nsf_nl nl;
 	int err;
 
+	/* Its published ports go first: nothing new may be sent its way. */
+	err = nsf_publish_del_owner(h, rec->name);
+	if (err)
+		return err;
 	/* Off the fast path first, so nothing is redirected to a dying veth. */
 	nsf_policy_ep_detached(h, rec);
 	err = nsf_maps_open(h, &maps);

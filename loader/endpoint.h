@@ -18,6 +18,9 @@ struct nsf_attach_req {
 	const char *netns_path; /* runtime-made namespace; NULL: named @name */
 	const char *ifname;	/* pod-side interface name */
 	uint32_t ip;		/* requested address, 0 = allocate */
+	bool ip_claimed;	/* @ip is already held by @name in the
+				 * address pool (the CNI IPAM claimed it);
+				 * a failed attach still releases it */
 };
 
 enum nsf_attach_result {

@@ -82,8 +82,7 @@ int nsf_pool_reserve(const struct nsf_pool *pool, uint32_t value,
 	return err;
 }
 
-/* The value after the one last handed out, or pool->first. */
-static uint32_t next_start(const struct nsf_pool *pool)
+uint32_t nsf_pool_last(const struct nsf_pool *pool)
 {
 	char path[512], buf[32] = "";
 	unsigned long v;
@@ -92,41 +91,62 @@ static uint32_t next_start(const struct nsf_pool *pool)
 	snprintf(path, sizeof(path), "%s/last", pool->dir);
 	f = fopen(path, "re");
 	if (!f)
-		return pool->first;
+		return 0;
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = '\0';
 	fclose(f);
 	v = strtoul(buf, NULL, 10);
-	if (v < pool->first || v >= pool->last)
-		return pool->first;
-	return (uint32_t)v + 1;
+	return v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
-/* Remember @value as the last handed out. Only a hint: failing to write it
- * costs a longer search next time, never a wrong answer. */
+/* The value after the one last handed out, if within @lo..@hi, else @lo. */
+static uint32_t next_start(const struct nsf_pool *pool, uint32_t lo,
+			   uint32_t hi)
+{
+	uint32_t v = nsf_pool_last(pool);
+
+	if (v < lo || v >= hi)
+		return lo;
+	return v + 1;
+}
+
+/*
+ * Remember @value as the last handed out. Only a hint: failing to write it
+ * costs a longer search next time, never a wrong answer, so it is
+ * overwritten in place (fixed width) rather than replaced by rename(): on
+ * ext4 every replaced inode is one more "recently deleted" inode that each
+ * later file creation in the group scans past, which made attach slower
+ * the more pods a host had.
+ */
 static void save_last(const struct nsf_pool *pool, uint32_t value)
 {
-	char path[512], tmp[520];
-	FILE *f;
+	char path[512], buf[16];
+	int fd, len;
 
 	snprintf(path, sizeof(path), "%s/last", pool->dir);
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	f = fopen(tmp, "we");
-	if (!f)
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return;
-	fprintf(f, "%u\n", value);
-	if (fclose(f) || rename(tmp, path))
-		unlink(tmp);
+	len = snprintf(buf, sizeof(buf), "%010u\n", value);
+	if (pwrite(fd, buf, (size_t)len, 0) != len)
+		(void)ftruncate(fd, 0); /* a torn hint reads as "no hint" */
+	close(fd);
 }
 
-int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
-		   uint32_t *value)
+int nsf_pool_alloc_in(const struct nsf_pool *pool, uint32_t lo, uint32_t hi,
+		      bool (*skip)(uint32_t value, const void *arg),
+		      const void *arg, const char *owner, uint32_t *value)
 {
-	uint64_t size = (uint64_t)pool->last - pool->first + 1;
-	uint32_t v = next_start(pool);
+	uint64_t size = (uint64_t)hi - lo + 1;
+	uint32_t v;
 
+	if (lo > hi || lo < pool->first || hi > pool->last)
+		return -ERANGE;
+	v = next_start(pool, lo, hi);
 	for (uint64_t i = 0; i < size; i++) {
-		int err = nsf_pool_reserve(pool, v, owner);
+		int err = skip && skip(v, arg)
+				  ? -EEXIST
+				  : nsf_pool_reserve(pool, v, owner);
 
 		if (!err) {
 			save_last(pool, v);
@@ -135,9 +155,16 @@ int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
 		}
 		if (err != -EEXIST)
 			return err;
-		v = v == pool->last ? pool->first : v + 1;
+		v = v == hi ? lo : v + 1;
 	}
 	return -ENOSPC;
+}
+
+int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
+		   uint32_t *value)
+{
+	return nsf_pool_alloc_in(pool, pool->first, pool->last, NULL, NULL,
+				 owner, value);
 }
 
 int nsf_pool_release(const struct nsf_pool *pool, uint32_t value)

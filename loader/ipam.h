@@ -46,6 +46,15 @@ int nsf_pool_reserve(const struct nsf_pool *pool, uint32_t value,
  * pool is full. */
 int nsf_pool_alloc(const struct nsf_pool *pool, const char *owner,
 		   uint32_t *value);
+/* Same, but only from @lo..@hi (within the pool) and never a value that
+ * @skip (if not NULL) rejects: CNI ranges, gateways, excluded addresses.
+ * The search starts after the last value handed out if that lies in
+ * @lo..@hi, else at @lo. -ERANGE if @lo..@hi is not inside the pool. */
+int nsf_pool_alloc_in(const struct nsf_pool *pool, uint32_t lo, uint32_t hi,
+		      bool (*skip)(uint32_t value, const void *arg),
+		      const void *arg, const char *owner, uint32_t *value);
+/* The last value handed out (the next-fit hint), 0 if none is known. */
+uint32_t nsf_pool_last(const struct nsf_pool *pool);
 /* Give @value back. Releasing a free value is not an error. */
 int nsf_pool_release(const struct nsf_pool *pool, uint32_t value);
 /* Who holds @value: 0 and the owner, or -ENOENT when free. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cni.h"
 #include "commands.h"
 #include "maps.h"
 #include "netns.h"
@@ -22,11 +23,12 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "ns", cmd_ns, true },		{ "init", cmd_init, true },
-	{ "attach", cmd_attach, true }, { "detach", cmd_detach, true },
-	{ "status", cmd_status, true }, { "reset", cmd_reset, true },
-	{ "nat", cmd_nat, true },	{ "gc", cmd_gc, true },
-	{ "policy", cmd_policy, true }, { "monitor", cmd_monitor, true },
+	{ "ns", cmd_ns, true },		  { "init", cmd_init, true },
+	{ "attach", cmd_attach, true },	  { "detach", cmd_detach, true },
+	{ "status", cmd_status, true },	  { "reset", cmd_reset, true },
+	{ "nat", cmd_nat, true },	  { "gc", cmd_gc, true },
+	{ "publish", cmd_publish, true }, { "route", cmd_route, true },
+	{ "policy", cmd_policy, true },	  { "monitor", cmd_monitor, true },
 	{ "stats", cmd_stats, true },
 };
 
@@ -68,6 +70,13 @@ static void usage(FILE *out)
 		"  gc [--interval SEC] [--tcp-timeout S] [--udp-timeout S]\n"
 		"     [--icmp-timeout S]           remove expired NAT flows, once or every\n"
 		"                                  SEC seconds (nf_conntrack timeouts)\n"
+		"  publish add [--proto tcp|udp] HOSTPORT POD[:PORT]\n"
+		"  publish del [--proto tcp|udp] HOSTPORT | list [--json]\n"
+		"                                  forward a port of the uplink address to\n"
+		"                                  a pod (name or address), as docker -p\n"
+		"  route add POD_CIDR via NODE_IP | del POD_CIDR | list [--json]\n"
+		"                                  another node's pods: reached without\n"
+		"                                  NAT through that node\n"
 		"  policy group add|set NAME [--ingress allow|deny] [--egress allow|deny]\n"
 		"  policy group del NAME | group list [--json]\n"
 		"  policy assign POD GROUP|none    put a pod in a group (or attach --group)\n"
@@ -84,6 +93,9 @@ static void usage(FILE *out)
 		"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
 		"  ns list                         named namespaces, as `ip netns list`\n"
 		"  ns exec NAME -- CMD [ARGS]      run CMD inside NAME, as `ip netns exec`\n"
+		"\n"
+		"With CNI_COMMAND set (or run as nsfast-cni), nsfast is a CNI plugin\n"
+		"reading the network config on stdin (see docs/cni.md).\n"
 		"\n"
 		"State: pins in /sys/fs/bpf/nsfast/<netns-cookie>/ (NSFAST_BPFFS), files in\n"
 		"/run/nsfast/<netns-cookie>/ (NSFAST_STATE_DIR), one set per host netns.\n");
@@ -111,6 +123,9 @@ int main(int argc, char **argv)
 	bool verbose = false;
 	int c;
 
+	/* A CNI runtime runs us with CNI_COMMAND set and no arguments. */
+	if (nsf_cni_invoked(argv[0]))
+		return nsf_cni_main();
 	while ((c = getopt_long(argc, argv, "+n:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':

@@ -338,3 +338,21 @@ int nsf_nl_neigh_add(struct nsf_nl *nl, int ifindex, uint32_t addr,
 	mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
 	return talk(nl, nlh, NULL, NULL);
 }
+
+int nsf_nl_route_del(struct nsf_nl *nl, uint32_t dst, uint8_t prefix,
+		     uint32_t gw)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = put_request(buf, nl, RTM_DELROUTE, 0);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = AF_INET;
+	rtm->rtm_dst_len = prefix;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_scope = RT_SCOPE_NOWHERE;
+	if (prefix)
+		mnl_attr_put_u32(nlh, RTA_DST, htonl(dst));
+	if (gw)
+		mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
+	return talk(nl, nlh, NULL, NULL);
+}

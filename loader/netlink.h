@@ -52,6 +52,9 @@ int nsf_nl_addr_first(struct nsf_nl *nl, int ifindex, uint32_t *addr);
  * Replaces an existing route to the same destination. */
 int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
 		     uint8_t prefix, uint32_t gw);
+/* Remove the route to @dst/@prefix (via @gw if non-zero); host order. */
+int nsf_nl_route_del(struct nsf_nl *nl, uint32_t dst, uint8_t prefix,
+		     uint32_t gw);
 /* Permanent neighbour entry @addr -> @mac on @ifindex (replaces). */
 int nsf_nl_neigh_add(struct nsf_nl *nl, int ifindex, uint32_t addr,
 		     const uint8_t mac[6]);

@@ -12,10 +12,7 @@
 
 #include "maps.h"
 
-static void policy_path(const struct nsf_host *h, char *path, size_t len)
-{
-	snprintf(path, len, "%s/policy.json", h->state_dir);
-}
+#define POLICY_FILE "policy.json"
 
 static cJSON *reserved_group(const char *name, int id, const char *ingress)
 {
@@ -48,27 +45,18 @@ static cJSON *policy_default(void)
 
 cJSON *nsf_policy_load(const struct nsf_host *h)
 {
-	char path[NSF_PATH_MAX * 2];
 	cJSON *doc;
 	int err;
 
-	policy_path(h, path, sizeof(path));
-	doc = nsf_state_read_json(path, &err);
-	if (err == -ENOENT)
+	doc = nsf_state_read_json(h, POLICY_FILE, &err);
+	if (!doc && err == -ENOENT)
 		return policy_default();
-	if (!doc)
-		nsf_fail(-err, "%s", path);
 	return doc;
 }
 
 int nsf_policy_save(const struct nsf_host *h, const cJSON *doc)
 {
-	char path[NSF_PATH_MAX * 2];
-	int err;
-
-	policy_path(h, path, sizeof(path));
-	err = nsf_state_write_json(path, doc);
-	return err ? nsf_fail(-err, "%s", path) : 0;
+	return nsf_state_write_json(h, POLICY_FILE, doc);
 }
 
 static int num_of(const cJSON *o, const char *key)

@@ -181,24 +181,46 @@ static cJSON *read_json(const char *path, int *err)
 	return json;
 }
 
-/* Write via a temporary file and rename(), so a reader (or a crash) never
- * sees half a file. */
-static int write_json(const char *path, const cJSON *json)
+/* Write @text to a fresh file at @path, which must not exist yet: an
+ * unnamed O_TMPFILE inode linked in once complete, so a reader (or a
+ * crash) never sees half a file and no inode is deleted (on ext4, many
+ * recently deleted inodes slow down every later file creation). */
+static int write_new(const char *path, const char *text)
+{
+	char dir[NSF_PATH_MAX * 2], fdpath[64];
+	char *slash;
+	int fd, err = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		err = -EIO;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (!err && linkat(AT_FDCWD, fdpath, AT_FDCWD, path, AT_SYMLINK_FOLLOW))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Replace (or create) @path with @text via a temporary file and rename(),
+ * so a reader (or a crash) never sees half a file. */
+static int write_replace(const char *path, const char *text)
 {
 	char tmp[NSF_PATH_MAX * 2];
-	char *text = cJSON_Print(json);
 	int err = 0;
 	FILE *f;
 
-	if (!text)
-		return -ENOMEM;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	f = fopen(tmp, "we");
-	if (!f) {
-		err = -errno;
-		goto out;
-	}
-	if (fputs(text, f) < 0 || fputc('\n', f) < 0)
+	if (!f)
+		return -errno;
+	if (fputs(text, f) < 0)
 		err = -EIO;
 	if (fclose(f) && !err)
 		err = -errno;
@@ -206,7 +228,24 @@ static int write_json(const char *path, const cJSON *json)
 		err = -errno;
 	if (err)
 		unlink(tmp);
-out:
+	return err;
+}
+
+static int write_json(const char *path, const cJSON *json)
+{
+	char *printed = cJSON_Print(json), *text;
+	int err;
+
+	if (!printed)
+		return -ENOMEM;
+	err = asprintf(&text, "%s\n", printed) < 0 ? -ENOMEM : 0;
+	free(printed);
+	if (err)
+		return err;
+	/* Most writes create a record (attach); only updates replace one. */
+	err = write_new(path, text);
+	if (err)
+		err = write_replace(path, text);
 	free(text);
 	return err;
 }
@@ -584,14 +623,28 @@ int nsf_ep_foreach(const struct nsf_host *h,
 		       : err;
 }
 
-/* ---- for other modules' own state files ---- */
+/* ---- feature files ---- */
 
-cJSON *nsf_state_read_json(const char *path, int *err)
+struct cJSON *nsf_state_read_json(const struct nsf_host *h, const char *file,
+				  int *err)
 {
-	return read_json(path, err);
+	char path[NSF_PATH_MAX * 2];
+	cJSON *json;
+
+	snprintf(path, sizeof(path), "%s/%s", h->state_dir, file);
+	json = read_json(path, err);
+	if (!json && *err != -ENOENT)
+		*err = nsf_fail(-*err, "%s", path);
+	return json;
 }
 
-int nsf_state_write_json(const char *path, const cJSON *json)
+int nsf_state_write_json(const struct nsf_host *h, const char *file,
+			 const struct cJSON *json)
 {
-	return write_json(path, json);
+	char path[NSF_PATH_MAX * 2];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", h->state_dir, file);
+	err = write_json(path, json);
+	return err ? nsf_fail(-err, "%s", path) : 0;
 }

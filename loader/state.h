@@ -108,10 +108,13 @@ int nsf_ep_foreach(const struct nsf_host *h,
 		   int (*fn)(const struct nsf_ep_rec *rec, void *arg),
 		   void *arg);
 
-/* A JSON state file: read (*err -ENOENT if absent), or written atomically
- * (temporary file and rename). For modules with files of their own. */
+/* ---- feature files: <state>/<file>, JSON, written atomically ---- */
 struct cJSON;
-struct cJSON *nsf_state_read_json(const char *path, int *err);
-int nsf_state_write_json(const char *path, const struct cJSON *json);
+/* The parsed file, or NULL with *err (-ENOENT: no such file, reported
+ * otherwise). */
+struct cJSON *nsf_state_read_json(const struct nsf_host *h, const char *file,
+				  int *err);
+int nsf_state_write_json(const struct nsf_host *h, const char *file,
+			 const struct cJSON *json);
 
 #endif /* NSF_STATE_H */

@@ -37,6 +37,18 @@ int nsf_set_forwarding(const char *ifname, bool on)
 	return write_file(path, on ? "1\n" : "0\n");
 }
 
+int nsf_set_ipv6(const char *ifname, bool on)
+{
+	char path[128];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+		 ifname);
+	err = write_file(path, on ? "0\n" : "1\n");
+	/* No IPv6 in this kernel or namespace: nothing to turn off. */
+	return err == -ENOENT && !on ? 0 : err;
+}
+
 int nsf_local_port_range(unsigned int *lo, unsigned int *hi)
 {
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");

@@ -11,6 +11,8 @@
 
 /* net.ipv4.conf.<ifname>.forwarding = @on, in the current namespace. */
 int nsf_set_forwarding(const char *ifname, bool on);
+/* net.ipv6.conf.<ifname>.disable_ipv6 = !@on, in the current namespace. */
+int nsf_set_ipv6(const char *ifname, bool on);
 /* net.ipv4.ip_local_port_range of the current namespace. */
 int nsf_local_port_range(unsigned int *lo, unsigned int *hi);
 /* GRO on @ifname inside namespace @netns_fd. A veth only accepts

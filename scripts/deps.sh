@@ -7,9 +7,12 @@ set -euo pipefail
 # Build: compiler for BPF and user space, libraries the loader links against.
 build="clang llvm make pkg-config libbpf-dev libxdp-dev bpftool libmnl-dev
 libcjson-dev libelf-dev zlib1g-dev libcmocka-dev"
-# Tests, demo and benchmark: traffic tools, the netfilter baseline and scapy.
+# Tests, demo and benchmark: traffic tools, the netfilter baseline and scapy;
+# the CNI reference plugins (tuning, host-local) that the CNI tests chain
+# with nsfast and delegate IPAM to.
 tools="iproute2 iputils-ping iptables nftables conntrack ethtool iperf3 sockperf netsniff-ng
-tcpdump tshark python3 python3-scapy gnuplot-nox xdp-tools"
+tcpdump tshark python3 python3-scapy gnuplot-nox xdp-tools
+containernetworking-plugins jq"
 
 missing=()
 for pkg in $build $tools; do

@@ -18,6 +18,8 @@
 
 #include "nat.h"
 #include "route.h"
+#include "publish.h"
+#include "remote.h"
 
 struct rnat {
 	struct ethhdr *eth;
@@ -104,13 +106,28 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 				      struct rnat *r, enum nsf_reason *reason)
 {
 	struct nsf_nat_key key;
+	bool fresh = false;
 
 	*reason = NSF_R_PASS_HOST;
+	/* Every field defined on every path: clang may otherwise spill a
+	 * register it never set, which the verifier refuses to read. */
+	__builtin_memset(r, 0, sizeof(*r));
 	r->eth = parse_eth(data, data_end);
 	if (!r->eth || r->eth->h_proto != bpf_htons(ETH_P_IP))
 		return false;
 	r->ip = parse_ipv4(r->eth + 1, data_end, len - sizeof(*r->eth));
-	if (!r->ip || r->ip->daddr != cfg->snat4 || ipv4_is_fragment(r->ip))
+	if (!r->ip)
+		return false;
+	if (r->ip->daddr != cfg->snat4) {
+		/* Routed to a local pod from another node: no NAT (r->e). */
+		r->e = NULL;
+		r->inner = NULL;
+		r->ep = from_node_endpoint(r->ip, reason);
+		return r->ep != NULL;
+	}
+	/* From our own address: a spoof (the kernel drops the martian); it
+	 * could otherwise match a hairpin flow's entries (publish.h). */
+	if (ipv4_is_fragment(r->ip) || r->ip->saddr == cfg->snat4)
 		return false;
 	if (!nat_parse_l4(data, data_end, r->ip, &r->l4))
 		return false;
@@ -124,6 +141,11 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 		return false;
 	}
 	r->e = bpf_map_lookup_elem(&nsf_nat4, &key);
+	if (!r->e && !r->l4.icmp_error) {
+		/* A new flow to a published port? (publish.h) */
+		r->e = publish_dnat(&key, &r->l4, bpf_ktime_get_ns());
+		fresh = r->e != NULL;
+	}
 	if (!r->e)
 		return false;
 	r->ep = endpoint_v4(r->e->addr);
@@ -139,7 +161,9 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 	}
 	nat_touch(r->e, r->inner ? 0 : r->l4.seen,
 		  ipv4_len(r->ip, len - sizeof(*r->eth)), bpf_ktime_get_ns());
-	*reason = r->inner ? NSF_R_FWD_RNAT_ICMP : NSF_R_FWD_RNAT;
+	*reason = r->inner ? NSF_R_FWD_RNAT_ICMP
+		  : fresh  ? NSF_R_FWD_PUBLISH
+			   : NSF_R_FWD_RNAT;
 	return true;
 }
 
@@ -197,11 +221,16 @@ static __always_inline void rnat_rewrite_icmp_error(struct rnat *r)
 /* XDP: destination address and port, checksums edited in place. */
 static __always_inline void rnat_rewrite_direct(struct rnat *r)
 {
-	__be16 *port = rnat_port(&r->l4), old_port = *port;
-	__be32 old_addr = r->ip->daddr, pod = r->e->addr;
+	__be16 *port, old_port;
+	__be32 old_addr = r->ip->daddr, pod;
 
+	if (!r->e)
+		return rnat_l2_ttl(r); /* from another node: deliver as is */
 	if (r->inner)
 		return rnat_rewrite_icmp_error(r);
+	port = rnat_port(&r->l4);
+	old_port = *port;
+	pod = r->e->addr;
 	csum_replace4(&r->ip->check, old_addr, pod);
 	r->ip->daddr = pod;
 	*port = r->e->port;
@@ -228,9 +257,15 @@ static __always_inline int rnat_rewrite_skb(struct __sk_buff *skb,
 	 * spill that pointer in a form the verifier refuses. */
 	__u32 ip_csum_off =
 		sizeof(struct ethhdr) + offsetof(struct iphdr, check);
-	__be16 *port = rnat_port(&r->l4), old_port = *port;
+	__be16 *port, old_port;
 	__be32 old_addr = r->ip->daddr;
 
+	if (!r->e) { /* from another node: deliver as is */
+		rnat_l2_ttl(r);
+		return 0;
+	}
+	port = rnat_port(&r->l4);
+	old_port = *port;
 	if (r->inner) {
 		rnat_rewrite_icmp_error(r);
 		return 0;

@@ -160,6 +160,52 @@ static inline void nsf_nat_reply_key(struct nsf_nat_key *key,
 	key->pad = 0;
 }
 
+/* ---- port publishing and routes to other nodes (issue 5) ---- */
+
+#define NSF_MAP_PUBLISH4 "nsf_publish4"
+#define NSF_MAP_ROUTES4	 "nsf_routes4"
+
+/* Published ports per host (TCP and UDP together). */
+#define NSF_PUBLISH_MAX 65536
+/* Routes to other nodes' pod CIDRs. */
+#define NSF_ROUTES_MAX 16384
+
+/*
+ * Key of nsf_publish4: a port of the uplink (SNAT) address. One hash
+ * lookup per new inbound flow, whatever the number of published ports.
+ */
+struct nsf_publish_key {
+	__be16 port; /* host port, network order */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;    /* must be 0 */
+};
+
+/* Value of nsf_publish4: where connections to that port go. */
+struct nsf_publish_val {
+	__be32 pod_addr; /* pod address, network order */
+	__be16 pod_port; /* pod port, network order */
+	__u16 pad;	 /* must be 0 */
+};
+
+/* Key of nsf_routes4 (LPM trie): another node's pod CIDR. */
+struct nsf_route4_key {
+	__u32 prefixlen; /* 0..32, as the LPM trie wants it first */
+	__be32 addr;	 /* network address, network order */
+};
+
+/* Route flags (struct nsf_route4_val.flags). */
+#define NSF_ROUTE_F_NODE (1u << 0) /* the /32 of a node's own address */
+
+/*
+ * Value of nsf_routes4: the node that owns the CIDR. Every node that is
+ * the via of a route also gets a /32 entry of its own (NSF_ROUTE_F_NODE),
+ * so pods reach other nodes' host addresses without NAT as well.
+ */
+struct nsf_route4_val {
+	__be32 node; /* the node's address (next hop), network order */
+	__u32 flags; /* NSF_ROUTE_F_* */
+};
+
 /* ---- isolation: anti-spoofing, policy, monitor ---- */
 
 /* Map names of this block, as pinned under <bpffs>/nsfast/<host-id>/. */
@@ -270,6 +316,7 @@ struct nsf_ct_entry {
 #define NSF_HOOK_FROM_POD   0 /* tc ingress of a pod's host veth */
 #define NSF_HOOK_UPLINK_XDP 1
 #define NSF_HOOK_UPLINK_TC  2
+#define NSF_HOOK_FROM_HOST  3 /* tc ingress of the host's lo (publish) */
 
 /* Single entry (key 0) of nsf_mon_cfg, written by `nsfast monitor`. */
 struct nsf_mon_cfg {

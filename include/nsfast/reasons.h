@@ -48,6 +48,18 @@
 	  "NAT entry points to a pod that is gone")                            \
 	X(DROP_TTL, "drop-ttl", DROP,                                          \
 	  "reply to a masqueraded flow would expire on the way to the pod")    \
+	X(FWD_PUBLISH, "fwd-publish", FWD,                                     \
+	  "new flow to a published port, DNATed into its pod")                 \
+	X(FWD_HAIRPIN, "fwd-hairpin", FWD,                                     \
+	  "pod or host to a published port via the uplink address")            \
+	X(DROP_HAIRPIN, "drop-hairpin", DROP,                                  \
+	  "hairpin flow whose translation is gone")                            \
+	X(FWD_ROUTE, "fwd-route", FWD,                                         \
+	  "to a pod on another node, forwarded without NAT")                   \
+	X(PASS_ROUTE, "pass-route", PASS,                                      \
+	  "to another node's pod CIDR, node not reachable by the FIB")         \
+	X(FWD_FROM_NODE, "fwd-from-node", FWD,                                 \
+	  "from the uplink to a local pod (another node's pod), no NAT")       \
 	X(DROP_SPOOFED_IP, "drop-spoofed-ip", DROP,                            \
 	  "IPv4 source is not the address of the pod behind this veth")        \
 	X(DROP_SPOOFED_MAC, "drop-spoofed-mac", DROP,                          \

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * CNI CHECK (is everything ADD made still there?) and GC (spec 1.1:
+ * remove attachments the runtime no longer knows).
+ */
+#include "cni_priv.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nsfast/maps.h>
+
+#include "maps.h"
+#include "netlink.h"
+#include "netns.h"
+
+/* ---- CHECK ---- */
+
+/* A UDP "connection" from inside the pod: the kernel picks a route and a
+ * source address without sending anything. */
+static int pod_route_src(int netns_fd, uint32_t dst, uint32_t *src)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(9),
+				  .sin_addr.s_addr = htonl(dst) };
+	socklen_t len = sizeof(sa);
+	int saved, s, err = 0;
+
+	if (nsf_netns_enter(netns_fd, &saved))
+		return -1;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    getsockname(s, (struct sockaddr *)&sa, &len))
+		err = -errno;
+	if (s >= 0)
+		close(s);
+	nsf_netns_leave(saved);
+	*src = ntohl(sa.sin_addr.s_addr);
+	return err;
+}
+
+static int check_pod(struct cni_ctx *x, const struct nsf_ep_rec *rec)
+{
+	char a[NSF_ADDR_STRLEN];
+	struct nsf_link link = { 0 };
+	struct nsf_nl nl;
+	uint32_t addr = 0, src = 0;
+	int fd, err;
+
+	nsf_format_ipv4(rec->ip, a);
+	fd = nsf_netns_open(x->env.netns);
+	if (fd < 0)
+		return cni_fail_nsf(x, NSF_CNI_E_CHECK, "check");
+	err = nsf_nl_open_in(&nl, fd);
+	if (!err) {
+		err = nsf_nl_link_get(&nl, rec->ifname, &link);
+		if (!err && !(link.flags & 1 /* IFF_UP */))
+			err = -ENETDOWN;
+		if (!err)
+			err = nsf_nl_addr_first(&nl, link.ifindex, &addr);
+		nsf_nl_close(&nl);
+	}
+	if (err || addr != rec->ip) {
+		close(fd);
+		return nsf_cni_fail(
+			&x->e, NSF_CNI_E_CHECK,
+			"check: interface %s in %s is missing, down "
+			"or lacks address %s",
+			rec->ifname, x->env.netns, a);
+	}
+	/* TEST-NET-1: any address off the pod's link takes the default. */
+	err = pod_route_src(fd, 0xc0000201u, &src);
+	close(fd);
+	if (err || src != rec->ip)
+		return nsf_cni_fail(&x->e, NSF_CNI_E_CHECK,
+				    "check: the pod has no default route "
+				    "through nsfast's gateway from %s",
+				    a);
+	return 0;
+}
+
+static int check_host(struct cni_ctx *x, const struct nsf_ep_rec *rec)
+{
+	struct nsf_endpoint ep;
+	__be32 key = htonl(rec->ip);
+	struct nsf_link link = { 0 };
+	struct nsf_nl nl;
+	int fd, err;
+
+	err = nsf_nl_open(&nl);
+	if (!err) {
+		err = nsf_nl_link_get(&nl, rec->host_ifname, &link);
+		nsf_nl_close(&nl);
+	}
+	if (err || link.ifindex != rec->host_ifindex)
+		return nsf_cni_fail(&x->e, NSF_CNI_E_CHECK,
+				    "check: host veth %s is missing",
+				    rec->host_ifname);
+	fd = nsf_map_open(&x->h, NSF_MAP_EP4);
+	if (fd < 0)
+		return cni_fail_nsf(x, NSF_CNI_E_CHECK, "check");
+	err = bpf_map_lookup_elem(fd, &key, &ep);
+	close(fd);
+	if (err || ep.ifindex != (__u32)rec->host_ifindex)
+		return nsf_cni_fail(&x->e, NSF_CNI_E_CHECK,
+				    "check: endpoint map has no entry for "
+				    "%s on %s",
+				    rec->name, rec->host_ifname);
+	return 0;
+}
+
+/* prevResult must list the address nsfast gave. */
+static int check_prev(struct cni_ctx *x, const struct nsf_ep_rec *rec)
+{
+	const cJSON *ips, *i;
+	char want[NSF_CIDR_STRLEN], a[NSF_ADDR_STRLEN];
+
+	if (!x->conf.prev_result)
+		return 0;
+	nsf_format_ipv4(rec->ip, a);
+	snprintf(want, sizeof(want), "%s/32", a);
+	ips = cJSON_GetObjectItem(x->conf.prev_result, "ips");
+	cJSON_ArrayForEach(i, ips) {
+		const cJSON *addr = cJSON_GetObjectItem(i, "address");
+
+		if (cJSON_IsString(addr) && !strcmp(addr->valuestring, want))
+			return 0;
+	}
+	return nsf_cni_fail(&x->e, NSF_CNI_E_CHECK,
+			    "check: prevResult does not hold address %s", want);
+}
+
+int cni_check(struct cni_ctx *x)
+{
+	struct nsf_ep_rec rec;
+	int rc = cni_host_prepare(x, false);
+
+	if (rc < 0)
+		return -1;
+	if (rc > 0 || nsf_ep_load(&x->h, x->name, &rec))
+		return nsf_cni_fail(&x->e, NSF_CNI_E_UNKNOWN_CONT,
+				    "container %s interface %s is not "
+				    "attached",
+				    x->env.container_id, x->env.ifname);
+	if (strcmp(rec.netns, x->env.netns) != 0)
+		return nsf_cni_fail(&x->e, NSF_CNI_E_CHECK,
+				    "check: attached in %s, not %s", rec.netns,
+				    x->env.netns);
+	if (check_host(x, &rec) || check_pod(x, &rec) || check_prev(x, &rec))
+		return -1;
+	/* As the reference plugins do: the IPAM plugin checks its part. */
+	if (x->conf.ipam.delegate &&
+	    nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "CHECK",
+			      x->stdin_text, NULL, &x->e))
+		return -1;
+	return 0;
+}
+
+/* ---- GC (1.1) ---- */
+
+static bool attachment_valid(const cJSON *valid, const char *id,
+			     const char *ifname)
+{
+	const cJSON *a;
+
+	cJSON_ArrayForEach(a, valid) {
+		const cJSON *cid = cJSON_GetObjectItem(a, "containerID");
+		const cJSON *ifn = cJSON_GetObjectItem(a, "ifname");
+
+		if (cJSON_IsString(cid) && cJSON_IsString(ifn) &&
+		    !strcmp(cid->valuestring, id) &&
+		    !strcmp(ifn->valuestring, ifname))
+			return true;
+	}
+	return false;
+}
+
+/* Endpoint name of record file @fname if it is a stale attachment of this
+ * network, else "". */
+static void gc_candidate(struct cni_ctx *x, const char *fname, char out[64])
+{
+	char name[64];
+	const cJSON *net, *id, *ifn;
+	size_t len = strlen(fname);
+	cJSON *rec;
+
+	out[0] = '\0';
+	if (strncmp(fname, "cni-", 4) != 0 || len < 9 ||
+	    strcmp(fname + len - 5, ".json") != 0 || len - 9 >= sizeof(name))
+		return;
+	memcpy(name, fname + 4, len - 9);
+	name[len - 9] = '\0';
+	rec = cni_record_load(x, name);
+	net = cJSON_GetObjectItem(rec, "network");
+	id = cJSON_GetObjectItem(rec, "containerId");
+	ifn = cJSON_GetObjectItem(rec, "ifname");
+	if (cJSON_IsString(net) && cJSON_IsString(id) && cJSON_IsString(ifn) &&
+	    !strcmp(net->valuestring, x->conf.name) &&
+	    !attachment_valid(x->conf.valid_attachments, id->valuestring,
+			      ifn->valuestring))
+		nsf_strlcpy(out, name, 64);
+	cJSON_Delete(rec);
+}
+
+/* Whether pool entry @fname (an address) is held by a CNI endpoint name
+ * with neither endpoint nor record: an ADD died before it wrote one. */
+static bool orphan_address(struct cni_ctx *x, const struct nsf_pool *pool,
+			   const char *fname, uint32_t *addr)
+{
+	char owner[NSF_OWNER_MAX], path[NSF_PATH_MAX * 2];
+	struct nsf_ep_rec rec;
+
+	if (nsf_parse_ipv4(fname, addr) ||
+	    nsf_pool_owner(pool, *addr, owner, sizeof(owner)) ||
+	    strncmp(owner, "cni-", 4) != 0)
+		return false;
+	cni_record_path(x, owner, path, sizeof(path));
+	return access(path, F_OK) != 0 &&
+	       nsf_ep_load(&x->h, owner, &rec) == -ENOENT;
+}
+
+static int gc_orphan_addresses(struct cni_ctx *x)
+{
+	struct nsf_pool pool;
+	struct dirent *de;
+	uint32_t addr;
+	DIR *d;
+
+	if (nsf_pool_addresses(&x->h, &x->cfg, &pool))
+		return cni_fail_nsf(x, NSF_CNI_E_ATTACH, "address pool");
+	d = opendir(pool.dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!orphan_address(x, &pool, de->d_name, &addr))
+			continue;
+		fprintf(stderr, "nsfast: cni gc: releasing %s\n", de->d_name);
+		nsf_pool_release(&pool, addr);
+	}
+	closedir(d);
+	return 0;
+}
+
+int cni_gc(struct cni_ctx *x)
+{
+	char name[64];
+	struct dirent *de;
+	int rc = cni_host_prepare(x, false), err = 0;
+	DIR *d;
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (nsf_host_lock(&x->h))
+		return cni_fail_nsf(x, NSF_CNI_E_ATTACH, "host");
+	d = opendir(x->h.state_dir);
+	if (!d)
+		return 0;
+	while (!err && (de = readdir(d))) {
+		gc_candidate(x, de->d_name, name);
+		if (*name) {
+			fprintf(stderr, "nsfast: cni gc: removing %s\n", name);
+			err = cni_remove_attachment(x, name);
+		}
+	}
+	closedir(d);
+	return err ? err : gc_orphan_addresses(x);
+}

@@ -1,0 +1,992 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Tests for port publishing (bpf/lib/publish.h) and routes to other nodes
+ * (bpf/lib/remote.h), run with BPF_PROG_TEST_RUN on crafted frames:
+ *  - DNAT of a new flow to a published port in nsf_uplink_xdp and
+ *    nsf_uplink_tc: the rewritten frame (address, port, MACs, TTL, both
+ *    checksums recomputed from scratch), the pair of NAT entries, the
+ *    counters; what must not start a flow (ACK, SYN-ACK, RST, an
+ *    unpublished port);
+ *  - the pod's reply leaving through nsf_from_pod's SNAT path as
+ *    host:hport;
+ *  - hairpin: a pod to a published port via the uplink address, both
+ *    directions (source and destination rewritten, four NAT entries);
+ *  - routes: a pod to another node's pod CIDR forwarded unchanged to the
+ *    node's MAC (longest prefix wins, unresolved neighbour, unreachable
+ *    node never masqueraded); a packet from another node for a local pod
+ *    delivered by the uplink programs without NAT.
+ *
+ * As in bpf_nat.c, the group runs in a private network namespace
+ * (unshare(), gone with the process):
+ *   pod0 / pod0p   host-side veth of pod A (10.244.0.2) and its pod end
+ *   pod1 / pod1p   the same for pod B (10.244.0.3)
+ *   wan0 / wan0p   the uplink, 10.99.0.2/24; default via 10.99.0.1;
+ *                  node 10.99.0.3 (permanent neighbour), node 10.99.0.4
+ *                  (no neighbour entry); 172.31.0.0/16 unreachable
+ * and the three objects loaded without pins, sharing pod_ingress's maps.
+ * test_run records redirect targets without sending anything.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+
+#include <nsfast/maps.h>
+#include <nsfast/reasons.h>
+
+#include "nat_frames.h"
+#include "pod_ingress.skel.h"
+#include "uplink_tc.skel.h"
+#include "uplink_xdp.skel.h"
+
+#define HOST_IP(a, b, c, d) \
+	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+
+#define POD_A	   HOST_IP(10, 244, 0, 2)
+#define POD_B	   HOST_IP(10, 244, 0, 3)
+#define SNAT_IP	   HOST_IP(10, 99, 0, 2)
+#define PEER	   HOST_IP(198, 18, 0, 10)
+#define NODE_B	   HOST_IP(10, 99, 0, 3)
+#define NODE_C	   HOST_IP(10, 99, 0, 4)    /* no neighbour entry */
+#define NODE_X	   HOST_IP(172, 31, 0, 1)   /* unreachable */
+#define REMOTE_POD HOST_IP(10, 245, 0, 7)   /* in 10.245.0.0/24 (node B) */
+#define REMOTE_C   HOST_IP(10, 245, 0, 200) /* in 10.245.0.128/25 (C) */
+#define REMOTE_X   HOST_IP(10, 246, 0, 7)   /* in 10.246.0.0/24 (X) */
+
+#define PORT_MIN 10000
+#define PORT_MAX 10099
+#define HPORT	 8080
+#define PPORT	 80
+
+static const uint8_t mac_pod0[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x01 };
+static const uint8_t mac_pod0p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x02 };
+static const uint8_t mac_pod1[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x02 };
+static const uint8_t mac_pod1p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x03 };
+static const uint8_t mac_wan0[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x02 };
+static const uint8_t mac_wan0p[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x01 };
+static const uint8_t mac_gw[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0xfe };
+static const uint8_t mac_node_b[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x03 };
+
+static struct harness {
+	struct pod_ingress *pod;
+	struct uplink_xdp *xdp;
+	struct uplink_tc *tc;
+	int from_pod_fd, xdp_fd, tc_fd;
+	int config_fd, ep4_fd, stats_fd, counters_fd, nat_fd, tx_fd;
+	int publish_fd, routes_fd;
+	int ncpus;
+	void *percpu;
+	void *zeros;
+	int if_pod0, if_pod1, if_wan0;
+	struct nsf_endpoint ep_a, ep_b;
+} h;
+
+struct result {
+	int err;
+	uint32_t retval;
+	struct frame out;
+};
+
+enum path {
+	PATH_XDP,
+	PATH_TC
+};
+
+/* ---- namespace ---------------------------------------------------------- */
+
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	if (rc)
+		print_error("'%s' failed (status %d)\n", cmd, rc);
+	return rc ? -1 : 0;
+}
+
+static int write_file(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(value, f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+static const char *mac_str(const uint8_t m[ETH_ALEN])
+{
+	static char buf[4][18];
+	static int n;
+	char *s = buf[n++ % 4];
+
+	snprintf(s, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+		 m[4], m[5]);
+	return s;
+}
+
+static int if_index(const char *name, int *ifindex)
+{
+	*ifindex = (int)if_nametoindex(name);
+	return *ifindex ? 0 : -ENODEV;
+}
+
+static int make_netns(void)
+{
+	static const char *const up[] = { "lo",	   "pod0", "pod0p", "pod1",
+					  "pod1p", "wan0", "wan0p" };
+	int err = 0;
+
+	if (unshare(CLONE_NEWNET)) {
+		print_error("unshare(CLONE_NEWNET): %s\n", strerror(errno));
+		return -errno;
+	}
+	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	err = sh("ip link add pod0 address %s type veth peer name pod0p "
+		 "address %s",
+		 mac_str(mac_pod0), mac_str(mac_pod0p));
+	err = err
+		      ?: sh("ip link add pod1 address %s type veth peer name "
+			    "pod1p address %s",
+			    mac_str(mac_pod1), mac_str(mac_pod1p));
+	err = err
+		      ?: sh("ip link add wan0 address %s type veth peer name "
+			    "wan0p address %s",
+			    mac_str(mac_wan0), mac_str(mac_wan0p));
+	for (size_t i = 0; !err && i < sizeof(up) / sizeof(up[0]); i++)
+		err = sh("ip link set %s up", up[i]);
+	err = err ?: sh("ip addr add 10.99.0.2/24 dev wan0");
+	err = err ?: sh("ip route add default via 10.99.0.1 dev wan0");
+	err = err ?: sh("ip route add unreachable 172.31.0.0/16");
+	err = err
+		      ?: sh("ip neigh add 10.99.0.1 lladdr %s dev wan0 nud "
+			    "permanent",
+			    mac_str(mac_gw));
+	err = err
+		      ?: sh("ip neigh add 10.99.0.3 lladdr %s dev wan0 nud "
+			    "permanent",
+			    mac_str(mac_node_b));
+	err = err ?: write_file("/proc/sys/net/ipv4/conf/pod0/forwarding", "1");
+	err = err ?: write_file("/proc/sys/net/ipv4/conf/pod1/forwarding", "1");
+	err = err ?: if_index("pod0", &h.if_pod0);
+	err = err ?: if_index("pod1", &h.if_pod1);
+	err = err ?: if_index("wan0", &h.if_wan0);
+	return err;
+}
+
+/* ---- objects and maps --------------------------------------------------- */
+
+static int unpin_all(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+	int err;
+
+	bpf_object__for_each_map(map, obj) {
+		err = bpf_map__set_pin_path(map, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int reuse_pod_maps(struct bpf_object *obj)
+{
+	struct bpf_map *map, *src;
+	int err = unpin_all(obj);
+
+	bpf_object__for_each_map(map, obj) {
+		if (err)
+			break;
+		if (bpf_map__is_internal(map))
+			continue;
+		src = bpf_object__find_map_by_name(h.pod->obj,
+						   bpf_map__name(map));
+		err = src ? bpf_map__reuse_fd(map, bpf_map__fd(src)) : -ENOENT;
+	}
+	return err;
+}
+
+static int load_objects(void)
+{
+	int err;
+
+	h.pod = pod_ingress__open();
+	h.xdp = uplink_xdp__open();
+	h.tc = uplink_tc__open();
+	if (!h.pod || !h.xdp || !h.tc)
+		return -errno ?: -ENOMEM;
+	err = unpin_all(h.pod->obj);
+	err = err ?: pod_ingress__load(h.pod);
+	err = err ?: reuse_pod_maps(h.xdp->obj);
+	err = err ?: uplink_xdp__load(h.xdp);
+	err = err ?: reuse_pod_maps(h.tc->obj);
+	err = err ?: uplink_tc__load(h.tc);
+	if (err)
+		return err;
+	h.from_pod_fd = bpf_program__fd(h.pod->progs.nsf_from_pod);
+	h.xdp_fd = bpf_program__fd(h.xdp->progs.nsf_uplink_xdp);
+	h.tc_fd = bpf_program__fd(h.tc->progs.nsf_uplink_tc);
+	h.config_fd = bpf_map__fd(h.pod->maps.nsf_config);
+	h.ep4_fd = bpf_map__fd(h.pod->maps.nsf_ep4);
+	h.stats_fd = bpf_map__fd(h.pod->maps.nsf_ep_stats);
+	h.counters_fd = bpf_map__fd(h.pod->maps.nsf_counters);
+	h.nat_fd = bpf_map__fd(h.pod->maps.nsf_nat4);
+	h.tx_fd = bpf_map__fd(h.pod->maps.nsf_tx_ports);
+	h.publish_fd = bpf_map__fd(h.pod->maps.nsf_publish4);
+	h.routes_fd = bpf_map__fd(h.pod->maps.nsf_routes4);
+	return 0;
+}
+
+static int clear_map(int fd, void *key)
+{
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+static int put(int fd, const void *k, const void *v)
+{
+	return bpf_map_update_elem(fd, k, v, BPF_ANY) ? -errno : 0;
+}
+
+static void publish(uint8_t proto, uint16_t hport, uint32_t pod, uint16_t port)
+{
+	struct nsf_publish_key k = { .port = htons(hport), .proto = proto };
+	struct nsf_publish_val v = { .pod_addr = htonl(pod),
+				     .pod_port = htons(port) };
+
+	assert_int_equal(put(h.publish_fd, &k, &v), 0);
+}
+
+static void route(uint32_t net, uint32_t prefix, uint32_t node)
+{
+	struct nsf_route4_key k = { .prefixlen = prefix, .addr = htonl(net) };
+	struct nsf_route4_val v = { .node = htonl(node) };
+
+	assert_int_equal(put(h.routes_fd, &k, &v), 0);
+}
+
+/* Empty NAT table, publish map and routes, zero counters, pods A and B. */
+static void reset(void)
+{
+	struct nsf_config cfg = {
+		.pod_net4 = htonl(HOST_IP(10, 244, 0, 0)),
+		.pod_mask4 = htonl(0xffff0000),
+		.gateway4 = htonl(NSF_GATEWAY4),
+		.uplink_ifindex = (uint32_t)h.if_wan0,
+		.snat4 = htonl(SNAT_IP),
+		.nat_port_min = PORT_MIN,
+		.nat_port_max = PORT_MAX,
+	};
+	struct nsf_route4_key rk;
+	struct nsf_publish_key pk;
+	struct nsf_nat_key nk;
+	uint32_t key = 0, a = htonl(POD_A), b = htonl(POD_B);
+	struct bpf_devmap_val dv = { 0 };
+	int err;
+
+	err = clear_map(h.nat_fd, &nk);
+	err = err ?: clear_map(h.publish_fd, &pk);
+	err = err ?: clear_map(h.routes_fd, &rk);
+	for (key = 0; !err && key < NSF_MAX_REASONS; key++)
+		err = put(h.counters_fd, &key, h.zeros);
+	for (key = 0; !err && key < 3; key++)
+		err = put(h.stats_fd, &key, h.zeros);
+	key = 0;
+	err = err ?: put(h.config_fd, &key, &cfg);
+	err = err ?: put(h.ep4_fd, &a, &h.ep_a);
+	err = err ?: put(h.ep4_fd, &b, &h.ep_b);
+	dv.ifindex = (uint32_t)h.if_pod0;
+	err = err ?: put(h.tx_fd, &h.if_pod0, &dv);
+	dv.ifindex = (uint32_t)h.if_pod1;
+	err = err ?: put(h.tx_fd, &h.if_pod1, &dv);
+	assert_int_equal(err, 0);
+}
+
+static uint64_t counter(uint32_t reason)
+{
+	const struct nsf_counter *v = h.percpu;
+	uint64_t sum = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(h.counters_fd, &reason, h.percpu),
+			 0);
+	for (int i = 0; i < h.ncpus; i++)
+		sum += v[i].packets;
+	return sum;
+}
+
+static size_t nat_count(void)
+{
+	struct nsf_nat_key k, next;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(h.nat_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
+static struct nsf_nat_key nat_key(uint8_t dir, uint8_t proto, uint32_t saddr,
+				  uint32_t daddr, uint16_t sport,
+				  uint16_t dport)
+{
+	struct nsf_nat_key k = {
+		.saddr = htonl(saddr),
+		.daddr = htonl(daddr),
+		.sport = htons(sport),
+		.dport = htons(dport),
+		.proto = proto,
+		.dir = dir,
+	};
+
+	return k;
+}
+
+/* Entry @k must exist and translate to @addr:@port. */
+static void expect_entry(struct nsf_nat_key k, uint32_t addr, uint16_t port)
+{
+	struct nsf_nat_entry e;
+
+	if (bpf_map_lookup_elem(h.nat_fd, &k, &e))
+		fail_msg("no NAT entry dir %u %08x:%u -> %08x:%u", k.dir,
+			 ntohl(k.saddr), ntohs(k.sport), ntohl(k.daddr),
+			 ntohs(k.dport));
+	assert_int_equal(ntohl(e.addr), addr);
+	assert_int_equal(ntohs(e.port), port);
+}
+
+/* ---- frames and runs ---------------------------------------------------- */
+
+/* A frame @src:@sport -> @dst:@dport with TCP @flags (TCP) or UDP. */
+static struct iphdr *build(struct frame *f, const uint8_t *dmac,
+			   const uint8_t *smac, uint8_t proto, uint32_t src,
+			   uint16_t sport, uint32_t dst, uint16_t dport,
+			   uint8_t flags)
+{
+	struct ipv4_spec s = {
+		.saddr = htonl(src),
+		.daddr = htonl(dst),
+		.proto = proto,
+		.ttl = 64,
+		.payload = 32,
+	};
+	struct iphdr *ip;
+
+	frame_eth(f, dmac, smac, ETH_P_IP);
+	ip = frame_ipv4(f, &s);
+	nf_set_sport(ip, sport);
+	nf_set_dport(ip, dport);
+	if (proto == IPPROTO_TCP)
+		nf_l4(ip)[13] = flags;
+	nf_set_csums(ip);
+	return ip;
+}
+
+static void run_skb(int fd, const struct frame *in, int ifindex,
+		    struct result *r)
+{
+	struct __sk_buff ctx = {
+		.ifindex = (uint32_t)ifindex,
+		.ingress_ifindex = (uint32_t)ifindex,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = r->out.data,
+		    .data_size_out = sizeof(r->out.data), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	memset(&r->out, 0, sizeof(r->out));
+	r->err = bpf_prog_test_run_opts(fd, &opts);
+	r->retval = opts.retval;
+	r->out.len = r->err ? 0 : opts.data_size_out;
+	assert_int_equal(r->err, 0);
+}
+
+static void run_up(enum path p, const struct frame *in, struct result *r)
+{
+	struct xdp_md ctx = {
+		.data_end = in->len,
+		.ingress_ifindex = (uint32_t)h.if_wan0,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in->data,
+		    .data_size_in = in->len, .data_out = r->out.data,
+		    .data_size_out = sizeof(r->out.data), .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx));
+
+	if (p == PATH_TC)
+		return run_skb(h.tc_fd, in, h.if_wan0, r);
+	memset(&r->out, 0, sizeof(r->out));
+	r->err = bpf_prog_test_run_opts(h.xdp_fd, &opts);
+	r->retval = opts.retval;
+	r->out.len = r->err ? 0 : opts.data_size_out;
+	assert_int_equal(r->err, 0);
+}
+
+static uint32_t act_redirect(enum path p)
+{
+	return p == PATH_XDP ? XDP_REDIRECT : TC_ACT_REDIRECT;
+}
+
+static uint32_t act_pass(enum path p)
+{
+	return p == PATH_XDP ? XDP_PASS : TC_ACT_OK;
+}
+
+/* Both checksums of the output, recomputed from scratch, must hold. */
+static struct iphdr *expect_valid(struct result *r)
+{
+	struct iphdr *ip = frame_ip_hdr(&r->out);
+
+	assert_true(r->out.len > ETH_HLEN + sizeof(*ip));
+	assert_true(ipv4_csum_valid(ip));
+	assert_true(nf_l4_csum_valid(ip, nf_l4(ip), nf_l4_len(ip)));
+	return ip;
+}
+
+static void expect_tuple(struct iphdr *ip, uint32_t src, uint16_t sport,
+			 uint32_t dst, uint16_t dport)
+{
+	assert_int_equal(ntohl(ip->saddr), src);
+	assert_int_equal(nf_sport(ip), sport);
+	assert_int_equal(ntohl(ip->daddr), dst);
+	assert_int_equal(nf_dport(ip), dport);
+}
+
+static void expect_macs(struct result *r, const uint8_t *dst,
+			const uint8_t *src)
+{
+	struct ethhdr *eth = frame_eth_hdr(&r->out);
+
+	assert_memory_equal(eth->h_dest, dst, ETH_ALEN);
+	assert_memory_equal(eth->h_source, src, ETH_ALEN);
+}
+
+/* ---- DNAT on the uplink ------------------------------------------------- */
+
+static void check_dnat(enum path p, uint8_t proto)
+{
+	uint8_t flags = proto == IPPROTO_TCP ? NF_TCP_SYN : 0;
+	struct result r;
+	struct frame in;
+	struct iphdr *ip;
+
+	reset();
+	publish(proto, HPORT, POD_A, PPORT);
+	build(&in, mac_wan0, mac_wan0p, proto, PEER, 40001, SNAT_IP, HPORT,
+	      flags);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_redirect(p));
+	ip = expect_valid(&r);
+	expect_tuple(ip, PEER, 40001, POD_A, PPORT);
+	assert_int_equal(ip->ttl, 63);
+	expect_macs(&r, mac_pod0p, mac_pod0);
+	assert_int_equal(r.out.len, in.len);
+	/* The pair, as the masquerade path would have made it reversed. */
+	assert_int_equal(nat_count(), 2);
+	expect_entry(
+		nat_key(NSF_NAT_INGRESS, proto, PEER, SNAT_IP, 40001, HPORT),
+		POD_A, PPORT);
+	expect_entry(nat_key(NSF_NAT_EGRESS, proto, POD_A, PEER, PPORT, 40001),
+		     SNAT_IP, HPORT);
+	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 1);
+
+	/* The next packet of the flow is an ordinary reverse-NAT hit. */
+	if (proto == IPPROTO_TCP) {
+		ip = frame_ip_hdr(&in);
+		nf_l4(ip)[13] = NF_TCP_ACK;
+		nf_set_csums(ip);
+	}
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_redirect(p));
+	expect_tuple(expect_valid(&r), PEER, 40001, POD_A, PPORT);
+	assert_int_equal(counter(NSF_R_FWD_RNAT), 1);
+	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 1);
+	assert_int_equal(nat_count(), 2);
+}
+
+static void test_dnat_tcp_xdp(void **state)
+{
+	(void)state;
+	check_dnat(PATH_XDP, IPPROTO_TCP);
+}
+
+static void test_dnat_tcp_tc(void **state)
+{
+	(void)state;
+	check_dnat(PATH_TC, IPPROTO_TCP);
+}
+
+static void test_dnat_udp_xdp(void **state)
+{
+	(void)state;
+	check_dnat(PATH_XDP, IPPROTO_UDP);
+}
+
+static void test_dnat_udp_tc(void **state)
+{
+	(void)state;
+	check_dnat(PATH_TC, IPPROTO_UDP);
+}
+
+/* What must not start a flow: passes to the host untouched, no state. */
+static void check_no_dnat(enum path p)
+{
+	static const uint8_t flags[] = { NF_TCP_ACK, NF_TCP_SYN | NF_TCP_ACK,
+					 NF_TCP_RST, NF_TCP_SYN | NF_TCP_RST };
+	struct result r;
+	struct frame in;
+
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	for (size_t i = 0; i < sizeof(flags); i++) {
+		build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, PEER, 40001,
+		      SNAT_IP, HPORT, flags[i]);
+		run_up(p, &in, &r);
+		assert_int_equal(r.retval, act_pass(p));
+		assert_int_equal(frame_diff(&in, &r.out), -1);
+	}
+	/* Unpublished port, and the published port for the other proto. */
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, PEER, 40001, SNAT_IP,
+	      HPORT + 1, NF_TCP_SYN);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_pass(p));
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
+	      HPORT, 0);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_pass(p));
+	/* A SYN "from" the host address itself: a spoof, the kernel's. */
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, SNAT_IP, 40001, SNAT_IP,
+	      HPORT, NF_TCP_SYN);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_pass(p));
+	assert_int_equal(nat_count(), 0);
+	assert_int_equal(counter(NSF_R_PASS_HOST), sizeof(flags) + 3);
+	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 0);
+}
+
+static void test_no_dnat_xdp(void **state)
+{
+	(void)state;
+	check_no_dnat(PATH_XDP);
+}
+
+static void test_no_dnat_tc(void **state)
+{
+	(void)state;
+	check_no_dnat(PATH_TC);
+}
+
+/* A published port whose pod is gone: dropped, counted. */
+static void test_dnat_pod_gone(void **state)
+{
+	uint32_t gone = HOST_IP(10, 244, 0, 99);
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_UDP, HPORT, gone, PPORT);
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
+	      HPORT, 0);
+	run_up(PATH_XDP, &in, &r);
+	assert_int_equal(r.retval, XDP_DROP);
+	assert_int_equal(counter(NSF_R_DROP_NO_ENDPOINT), 1);
+}
+
+/* The pod's reply leaves masqueraded as host:hport (nsf_from_pod). */
+static void check_reply(uint8_t proto)
+{
+	uint8_t flags = proto == IPPROTO_TCP ? NF_TCP_SYN : 0;
+	struct result r;
+	struct frame in;
+
+	reset();
+	publish(proto, HPORT, POD_A, PPORT);
+	build(&in, mac_wan0, mac_wan0p, proto, PEER, 40001, SNAT_IP, HPORT,
+	      flags);
+	run_up(PATH_TC, &in, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	build(&in, mac_pod0, mac_pod0p, proto, POD_A, PPORT, PEER, 40001,
+	      proto == IPPROTO_TCP ? NF_TCP_SYN | NF_TCP_ACK : 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, PEER, 40001);
+	expect_macs(&r, mac_gw, mac_wan0);
+	assert_int_equal(counter(NSF_R_FWD_SNAT), 1);
+	assert_int_equal(nat_count(), 2); /* no new flow */
+}
+
+static void test_reply_tcp(void **state)
+{
+	(void)state;
+	check_reply(IPPROTO_TCP);
+}
+
+static void test_reply_udp(void **state)
+{
+	(void)state;
+	check_reply(IPPROTO_UDP);
+}
+
+/* ---- hairpin ------------------------------------------------------------ */
+
+static void check_hairpin(uint8_t proto)
+{
+	uint8_t syn = proto == IPPROTO_TCP ? NF_TCP_SYN : 0;
+	uint8_t synack = proto == IPPROTO_TCP ? NF_TCP_SYN | NF_TCP_ACK : 0;
+	struct result r;
+	struct frame in;
+	struct iphdr *ip;
+	uint16_t np;
+
+	reset();
+	publish(proto, HPORT, POD_A, PPORT);
+	/* Pod B -> host:8080: masqueraded to host:np, DNATed to A:80. */
+	build(&in, mac_pod1, mac_pod1p, proto, POD_B, 5555, SNAT_IP, HPORT,
+	      syn);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	ip = expect_valid(&r);
+	np = nf_sport(ip);
+	assert_true(np >= PORT_MIN && np <= PORT_MAX);
+	expect_tuple(ip, SNAT_IP, np, POD_A, PPORT);
+	assert_int_equal(ip->ttl, 63);
+	expect_macs(&r, mac_pod0p, mac_pod0);
+	assert_int_equal(nat_count(), 4);
+	expect_entry(
+		nat_key(NSF_NAT_EGRESS, proto, POD_B, SNAT_IP, 5555, HPORT),
+		SNAT_IP, np);
+	expect_entry(
+		nat_key(NSF_NAT_INGRESS, proto, SNAT_IP, SNAT_IP, HPORT, np),
+		POD_B, 5555);
+	expect_entry(
+		nat_key(NSF_NAT_INGRESS, proto, SNAT_IP, SNAT_IP, np, HPORT),
+		POD_A, PPORT);
+	expect_entry(nat_key(NSF_NAT_EGRESS, proto, POD_A, SNAT_IP, PPORT, np),
+		     SNAT_IP, HPORT);
+
+	/* Pod A answers host:np: back to B as coming from host:8080. */
+	build(&in, mac_pod0, mac_pod0p, proto, POD_A, PPORT, SNAT_IP, np,
+	      synack);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	ip = expect_valid(&r);
+	expect_tuple(ip, SNAT_IP, HPORT, POD_B, 5555);
+	expect_macs(&r, mac_pod1p, mac_pod1);
+	assert_int_equal(counter(NSF_R_FWD_HAIRPIN), 2);
+	assert_int_equal(nat_count(), 4);
+
+	/* The pod reaching its own published port works the same way. */
+	build(&in, mac_pod0, mac_pod0p, proto, POD_A, 6666, SNAT_IP, HPORT,
+	      syn);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	ip = expect_valid(&r);
+	assert_int_equal(ntohl(ip->saddr), SNAT_IP);
+	assert_int_equal(ntohl(ip->daddr), POD_A);
+	assert_int_equal(nf_dport(ip), PPORT);
+	assert_int_equal(nat_count(), 8);
+}
+
+static void test_hairpin_tcp(void **state)
+{
+	(void)state;
+	check_hairpin(IPPROTO_TCP);
+}
+
+static void test_hairpin_udp(void **state)
+{
+	(void)state;
+	check_hairpin(IPPROTO_UDP);
+}
+
+/* To the host address but no published port: the host's business. */
+static void test_hairpin_not_published(void **state)
+{
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_TCP, POD_B, 5555, SNAT_IP, 22,
+	      NF_TCP_SYN);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_OK);
+	assert_int_equal(frame_diff(&in, &r.out), -1);
+	assert_int_equal(nat_count(), 0);
+	assert_int_equal(counter(NSF_R_PASS_NOT_UPLINK), 1);
+}
+
+/* ---- routes to other nodes ---------------------------------------------- */
+
+static void test_route_forward(void **state)
+{
+	struct result r;
+	struct frame in;
+	struct iphdr *ip;
+
+	(void)state;
+	reset();
+	route(HOST_IP(10, 245, 0, 0), 24, NODE_B);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, 40000, REMOTE_POD,
+	      80, NF_TCP_SYN);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	ip = expect_valid(&r);
+	expect_tuple(ip, POD_A, 40000, REMOTE_POD, 80); /* no NAT */
+	assert_int_equal(ip->ttl, 63);
+	expect_macs(&r, mac_node_b, mac_wan0); /* the node, not the gw */
+	assert_int_equal(nat_count(), 0);
+	assert_int_equal(counter(NSF_R_FWD_ROUTE), 1);
+	assert_int_equal(counter(NSF_R_FWD_SNAT), 0);
+}
+
+/* Longest prefix wins; a node without neighbour entry: redirect_neigh. */
+static void test_route_lpm_no_neigh(void **state)
+{
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	route(HOST_IP(10, 245, 0, 0), 24, NODE_B);
+	route(HOST_IP(10, 245, 0, 128), 25, NODE_C);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, 40000, REMOTE_C, 53,
+	      0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	/* The MACs are left to the kernel's neighbour code: unchanged. */
+	expect_macs(&r, mac_pod0, mac_pod0p);
+	expect_tuple(expect_valid(&r), POD_A, 40000, REMOTE_C, 53);
+	assert_int_equal(counter(NSF_R_FWD_ROUTE), 1);
+	assert_int_equal(nat_count(), 0);
+}
+
+/*
+ * A pod of another node connected to a published port of this host: the
+ * reply to it must leave as host:hport (SNAT), not routed unchanged.
+ */
+static void test_route_published_reply(void **state)
+{
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	route(HOST_IP(10, 245, 0, 0), 24, NODE_B);
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	build(&in, mac_wan0, mac_node_b, IPPROTO_TCP, REMOTE_POD, 40001,
+	      SNAT_IP, HPORT, NF_TCP_SYN);
+	run_up(PATH_XDP, &in, &r);
+	assert_int_equal(r.retval, XDP_REDIRECT);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, PPORT, REMOTE_POD,
+	      40001, NF_TCP_SYN | NF_TCP_ACK);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, REMOTE_POD, 40001);
+	assert_int_equal(counter(NSF_R_FWD_SNAT), 1);
+	assert_int_equal(counter(NSF_R_FWD_ROUTE), 0);
+	/* Other flows of the pod to that pod CIDR are routed unchanged. */
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, 40002, REMOTE_POD,
+	      80, NF_TCP_SYN);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	expect_tuple(expect_valid(&r), POD_A, 40002, REMOTE_POD, 80);
+	assert_int_equal(counter(NSF_R_FWD_ROUTE), 1);
+}
+
+/* A node the FIB cannot reach: the kernel's, never masqueraded. */
+static void test_route_unreachable(void **state)
+{
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	route(HOST_IP(10, 246, 0, 0), 24, NODE_X);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, 40000, REMOTE_X, 80,
+	      NF_TCP_SYN);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_OK);
+	assert_int_equal(frame_diff(&in, &r.out), -1);
+	assert_int_equal(counter(NSF_R_PASS_ROUTE), 1);
+	assert_int_equal(nat_count(), 0);
+}
+
+/* Without a route the same destination is masqueraded (control). */
+static void test_route_absent_snat(void **state)
+{
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, 40000, REMOTE_POD,
+	      80, NF_TCP_SYN);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	assert_int_equal(ntohl(expect_valid(&r)->saddr), SNAT_IP);
+	assert_int_equal(counter(NSF_R_FWD_SNAT), 1);
+	assert_int_equal(counter(NSF_R_FWD_ROUTE), 0);
+}
+
+/* From another node's pod to a local pod, on the uplink: no NAT. */
+static void check_from_node(enum path p)
+{
+	struct result r;
+	struct frame in;
+	struct iphdr *ip;
+
+	reset();
+	/* No route covers the source: the world, not a node. The kernel's. */
+	build(&in, mac_wan0, mac_node_b, IPPROTO_TCP, REMOTE_POD, 40000, POD_B,
+	      80, NF_TCP_SYN);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_pass(p));
+	assert_int_equal(frame_diff(&in, &r.out), -1);
+	assert_int_equal(counter(NSF_R_FWD_FROM_NODE), 0);
+
+	route(HOST_IP(10, 245, 0, 0), 24, NODE_B);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_redirect(p));
+	ip = expect_valid(&r);
+	expect_tuple(ip, REMOTE_POD, 40000, POD_B, 80);
+	assert_int_equal(ip->ttl, 63);
+	expect_macs(&r, mac_pod1p, mac_pod1);
+	assert_int_equal(counter(NSF_R_FWD_FROM_NODE), 1);
+	assert_int_equal(nat_count(), 0);
+	/* Not a local pod: the host's. */
+	build(&in, mac_wan0, mac_node_b, IPPROTO_TCP, REMOTE_POD, 40000,
+	      HOST_IP(10, 244, 0, 99), 80, NF_TCP_SYN);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_pass(p));
+	assert_int_equal(frame_diff(&in, &r.out), -1);
+	/* TTL 1: the kernel's (it answers with time exceeded). */
+	build(&in, mac_wan0, mac_node_b, IPPROTO_TCP, REMOTE_POD, 40000, POD_B,
+	      80, NF_TCP_SYN);
+	ip = frame_ip_hdr(&in);
+	ip->ttl = 1;
+	ipv4_set_csum(ip);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_pass(p));
+	assert_int_equal(counter(NSF_R_FWD_FROM_NODE), 1);
+}
+
+static void test_from_node_xdp(void **state)
+{
+	(void)state;
+	check_from_node(PATH_XDP);
+}
+
+static void test_from_node_tc(void **state)
+{
+	(void)state;
+	check_from_node(PATH_TC);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	uplink_tc__destroy(h.tc);
+	uplink_xdp__destroy(h.xdp);
+	pod_ingress__destroy(h.pod);
+	free(h.percpu);
+	free(h.zeros);
+	memset(&h, 0, sizeof(h));
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	size_t size;
+	int err;
+
+	err = make_netns();
+	err = err ?: load_objects();
+	if (!err) {
+		h.ncpus = libbpf_num_possible_cpus();
+		size = sizeof(struct nsf_ep_stats) *
+		       (size_t)(h.ncpus > 0 ? h.ncpus : 1);
+		h.percpu = calloc(1, size);
+		h.zeros = calloc(1, size);
+		if (h.ncpus <= 0 || !h.percpu || !h.zeros)
+			err = -ENOMEM;
+	}
+	if (err) {
+		print_error("setup: %s\n", strerror(-err));
+		group_teardown(state);
+		return -1;
+	}
+	h.ep_a = (struct nsf_endpoint){ .ifindex = (uint32_t)h.if_pod0,
+					.id = 1,
+					.flags = NSF_EP_F_LOCAL };
+	memcpy(h.ep_a.pod_mac, mac_pod0p, ETH_ALEN);
+	memcpy(h.ep_a.host_mac, mac_pod0, ETH_ALEN);
+	h.ep_b = (struct nsf_endpoint){ .ifindex = (uint32_t)h.if_pod1,
+					.id = 2,
+					.flags = NSF_EP_F_LOCAL };
+	memcpy(h.ep_b.pod_mac, mac_pod1p, ETH_ALEN);
+	memcpy(h.ep_b.host_mac, mac_pod1, ETH_ALEN);
+	return 0;
+}
+
+#define T(f) cmocka_unit_test(f)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_dnat_tcp_xdp),
+		T(test_dnat_tcp_tc),
+		T(test_dnat_udp_xdp),
+		T(test_dnat_udp_tc),
+		T(test_no_dnat_xdp),
+		T(test_no_dnat_tc),
+		T(test_dnat_pod_gone),
+		T(test_reply_tcp),
+		T(test_reply_udp),
+		T(test_hairpin_tcp),
+		T(test_hairpin_udp),
+		T(test_hairpin_not_published),
+		T(test_route_forward),
+		T(test_route_lpm_no_neigh),
+		T(test_route_published_reply),
+		T(test_route_unreachable),
+		T(test_route_absent_snat),
+		T(test_from_node_xdp),
+		T(test_from_node_tc),
+	};
+
+	return cmocka_run_group_tests_name("bpf_publish", tests, group_setup,
+					   group_teardown);
+}

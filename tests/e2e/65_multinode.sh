@@ -1,0 +1,325 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq filters: their $variables come from --arg
+# shellcheck disable=SC2317 # functions called through check/wait_until
+# Two simulated nodes with native routing (`nsfast route`): each node has
+# its own pod CIDR and a route to the other's via the other node. Pods on
+# node A talk to pods on node B without NAT (the peer sees the real pod
+# address) by TCP, UDP and ping, forwarded by the BPF fast path on both
+# ends (pod veth -> uplink, uplink XDP/tc -> pod), and still reach the
+# world with SNAT. Then: route validation errors, init restoring a route
+# the map lost, route del.
+#
+#          node A (nsfast)              W: the LAN (bridge) and the world
+#   pods --veth-- A wan0 10.99.0.2 ---- pa \
+#                                          br0 10.99.0.1
+#   pods --veth-- B wan0 10.99.0.3 ---- pb /
+#          node B (nsfast)
+#
+#   A: pod CIDR 10.244.0.0/24, route 10.245.0.0/24 via 10.99.0.3
+#   B: pod CIDR 10.245.0.0/24, route 10.244.0.0/24 via 10.99.0.2
+#
+# Rounds (MULTI_MODES, default "native:generic off:off"): the XDP modes of
+# node A and node B.
+E2E_DEADLINE=${E2E_DEADLINE:-240}
+# shellcheck source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+
+PT="$E2E_LIB_DIR/pubtool.py"
+TMP=$E2E_TMPDIR
+LAN_W=10.99.0.1
+NODE_A=10.99.0.2
+NODE_B=10.99.0.3
+CIDR_A=10.244.0.0/24
+CIDR_B=10.245.0.0/24
+ROUNDS=${MULTI_MODES:-native:generic off:off}
+
+wait_until() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS >= end)) && return 1
+		sleep 0.1
+	done
+}
+
+listening() {
+	[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]
+}
+
+status_json() {
+	nsf -n "$1" status --json
+}
+
+ctr() {
+	jq -r --arg c "$1" '.counters[$c].packets // 0' <<<"$2"
+}
+
+check_rises() {
+	local a b
+	a=$(ctr "$2" "$3")
+	b=$(ctr "$2" "$4")
+	((b - a >= ${5:-1}))
+	result "$1" $? "$2 rose by $((b - a)) (want >= ${5:-1})"
+}
+
+send() {
+	local ns=$1 proto=$2 ip=$3 port=$4 msg=$5
+	shift 5
+	pod_exec "$ns" "$E2E_PY" "$PT" send --proto "$proto" "$@" \
+		"$ip" "$port" "$msg"
+}
+
+fails_one_line() {
+	local desc=$1 re=$2 rc
+	shift 2
+	"$@" >"$TMP/err.out" 2>"$TMP/err.err"
+	rc=$?
+	((rc != 0)) && [[ ! -s $TMP/err.out ]] &&
+		[[ $(wc -l <"$TMP/err.err") -eq 1 ]] &&
+		grep -Eq -- "$re" "$TMP/err.err"
+	result "$desc" $? "$* exit $rc" "stdout: $(cat "$TMP/err.out")" \
+		"stderr: $(cat "$TMP/err.err")"
+}
+
+# lan_create W: the LAN namespace, a bridge with the world's address.
+lan_create() {
+	local w=$1
+	ip netns add "$w" || return 1
+	ip -n "$w" link set lo up
+	ip -n "$w" link add br0 type bridge &&
+		ip -n "$w" addr add "$LAN_W/24" dev br0 &&
+		ip -n "$w" link set br0 up
+}
+
+# node_join NODE W PORT ADDR: NODE's uplink wan0 on the LAN as ADDR.
+node_join() {
+	local h=$1 w=$2 port=$3 addr=$4
+	ip link add wan0 netns "$h" type veth peer name "$port" netns "$w" ||
+		return 1
+	ip -n "$h" addr add "$addr/24" dev wan0 &&
+		ip -n "$h" link set wan0 up &&
+		ip -n "$h" route add default via "$LAN_W" &&
+		ip -n "$w" link set "$port" master br0 &&
+		ip -n "$w" link set "$port" up || return 1
+	# Complete checksums towards the node, as a NIC delivers (XDP).
+	ip netns exec "$w" ethtool -K "$port" tx off >/dev/null
+}
+
+run_round() {
+	local ma=${1%:*} mb=${1#*:} tag=$2
+	local A="$P-${tag}A" B="$P-${tag}B" W="$P-${tag}W"
+	local pa="$P-${tag}a" pb="$P-${tag}b" pb2="$P-${tag}c"
+	local ipa ipb ipb2 bA bB aA aB json srv1 srv2 srv3 srv4 out
+
+	comment "==== node A ($ma) and node B ($mb) ===="
+	host_create "$A" && host_create "$B"
+	e2e_require $? "node namespaces"
+	lan_create "$W" && node_join "$A" "$W" pa "$NODE_A" &&
+		node_join "$B" "$W" pb "$NODE_B"
+	e2e_require $? "LAN $W"
+	check "node A: init --pod-cidr $CIDR_A --uplink wan0 --xdp-mode $ma" \
+		nsf -n "$A" init --pod-cidr "$CIDR_A" --uplink wan0 \
+		--xdp-mode "$ma" --nat-ports 10000-32767
+	check "node B: init --pod-cidr $CIDR_B --uplink wan0 --xdp-mode $mb" \
+		nsf -n "$B" init --pod-cidr "$CIDR_B" --uplink wan0 \
+		--xdp-mode "$mb"
+	check "node A: route add $CIDR_B via $NODE_B" \
+		nsf -n "$A" route add "$CIDR_B" via "$NODE_B"
+	check "node B: route add $CIDR_A via $NODE_A" \
+		nsf -n "$B" route add "$CIDR_A" via "$NODE_A"
+	check_eq "node A: route list" "$CIDR_B via $NODE_B" \
+		"$(nsf -n "$A" route list 2>&1)"
+	check_eq "node B: route list --json" \
+		"[{\"cidr\":\"$CIDR_A\",\"via\":\"$NODE_A\"}]" \
+		"$(nsf -n "$B" route list --json | jq -c .)"
+	ipa=$(nsf -n "$A" attach "$pa") && ipb=$(nsf -n "$B" attach "$pb") &&
+		ipb2=$(nsf -n "$B" attach "$pb2")
+	e2e_require $? "pods"
+
+	bg_pod "$pb" 100 "$E2E_PY" "$PT" serve --ports 7000 --tag B \
+		--lifetime 90 >/dev/null
+	srv1=$E2E_LAST_PID
+	bg_pod "$pa" 100 "$E2E_PY" "$PT" serve --ports 7000 --tag A \
+		--lifetime 90 >/dev/null
+	srv2=$E2E_LAST_PID
+	bg_pod "$W" 100 "$E2E_PY" "$PT" serve --ports 7000 --tag W \
+		--lifetime 90 >/dev/null
+	srv3=$E2E_LAST_PID
+	wait_until 5 listening "$pb" 7000 && wait_until 5 listening "$pa" 7000 &&
+		wait_until 5 listening "$W" 7000
+
+	bA=$(status_json "$A")
+	bB=$(status_json "$B")
+	check "ping $pa ($ipa) -> $pb ($ipb) across nodes" \
+		pod_exec "$pa" ping -c 3 -i 0.2 -W 2 "$ipb"
+	check "tcp $pa -> $pb:7000: $pb sees $ipa (no NAT)" \
+		send "$pa" tcp "$ipb" 7000 "a-to-b" --want-tag B \
+		--want-peer "$ipa"
+	check "udp $pa -> $pb:7000: $pb sees $ipa, reply from $ipb" \
+		send "$pa" udp "$ipb" 7000 "a-to-b-udp" --want-tag B \
+		--want-peer "$ipa"
+	check "tcp $pb2 -> $pa:7000: $pa sees $ipb2 (no NAT)" \
+		send "$pb2" tcp "$ipa" 7000 "c-to-a" --want-tag A \
+		--want-peer "$ipb2"
+	check "udp $pb2 -> $pa:7000: $pa sees $ipb2" \
+		send "$pb2" udp "$ipa" 7000 "c-to-a-udp" --want-tag A \
+		--want-peer "$ipb2"
+	check "ping $pb2 -> $pa across nodes" \
+		pod_exec "$pb2" ping -c 2 -i 0.2 -W 2 "$ipa"
+	aA=$(status_json "$A")
+	aB=$(status_json "$B")
+	check_rises "node A: fwd-route counted its pod's packets to B" \
+		fwd-route "$bA" "$aA" 8
+	check_rises "node B: fwd-from-node delivered them" fwd-from-node \
+		"$bB" "$aB" 8
+	check_rises "node B: fwd-route counted its pods' packets to A" \
+		fwd-route "$bB" "$aB" 8
+	check_rises "node A: fwd-from-node delivered them" fwd-from-node \
+		"$bA" "$aA" 8
+	check_eq "node A: no NAT flow to node B's pods" "0" \
+		"$(nsf -n "$A" nat list --json | jq --arg p "${ipb%.*}." \
+			'[.[] | select(.original.dst | startswith($p))] | length')"
+	check_eq "node B: no NAT flow at all yet" "0" \
+		"$(nsf -n "$B" nat list --json | jq length)"
+
+	# -- nodes and pods reach each other without NAT --
+	check_eq "node A: kernel route $CIDR_B via $NODE_B installed" \
+		"$CIDR_B via $NODE_B dev wan0 proto static" \
+		"$(ip -n "$A" route show "$CIDR_B" | xargs)"
+	bg_pod "$B" 100 "$E2E_PY" "$PT" serve --ports 7001 --tag NB \
+		--lifetime 90 >/dev/null
+	srv4=$E2E_LAST_PID
+	wait_until 5 listening "$B" 7001
+	check "tcp $pa -> node B's own address $NODE_B:7001: B sees $ipa" \
+		send "$pa" tcp "$NODE_B" 7001 "pod-to-node" --want-tag NB \
+		--want-peer "$ipa"
+	check "udp $pa -> node B $NODE_B:7001: B sees $ipa" \
+		send "$pa" udp "$NODE_B" 7001 "pod-to-node-udp" --want-tag NB \
+		--want-peer "$ipa"
+	check "tcp from node B itself -> $pa:7000: $pa sees $NODE_B" \
+		send "$B" tcp "$ipa" 7000 "node-to-pod" --want-tag A \
+		--want-peer "$NODE_B"
+	check "ping from node A itself -> $pb (kernel route)" \
+		pod_exec "$A" ping -c 1 -W 2 "$ipb"
+	kill "$srv4" 2>/dev/null
+	wait "$srv4" 2>/dev/null
+
+	# -- a published port of node A, from a pod of node B --
+	check "node A: publish add 8080 $pa:7000 (tcp and udp)" \
+		bash -c "$(printf '%q ' "$NSFAST" -n "$A" publish add 8080 \
+			"$pa:7000") && $(printf '%q ' "$NSFAST" -n "$A" \
+			publish add --proto udp 8080 "$pa:7000")"
+	check "tcp $pb -> node A $NODE_A:8080 reaches $pa, which sees $ipb" \
+		send "$pb" tcp "$NODE_A" 8080 "b-to-published" --want-tag A \
+		--want-peer "$ipb"
+	check "udp $pb -> node A $NODE_A:8080: the reply comes from $NODE_A:8080" \
+		send "$pb" udp "$NODE_A" 8080 "b-to-published-udp" \
+		--want-tag A --want-peer "$ipb"
+
+	# -- the world is still masqueraded --
+	check "tcp $pa -> world $LAN_W:7000 seen as $NODE_A (SNAT)" \
+		send "$pa" tcp "$LAN_W" 7000 "a-to-w" --want-tag W \
+		--want-peer "$NODE_A"
+	check "udp $pb -> world $LAN_W:7000 seen as $NODE_B (SNAT)" \
+		send "$pb" udp "$LAN_W" 7000 "b-to-w" --want-tag W \
+		--want-peer "$NODE_B"
+	check "ping $pb -> world $LAN_W" pod_exec "$pb" ping -c 1 -W 2 "$LAN_W"
+	check_eq "node B: nat list has the world flows only" "0" \
+		"$(nsf -n "$B" nat list --json | jq --arg w "$LAN_W" \
+			'[.[] | select(.original.dst != $w)] | length')"
+
+	# -- init re-run keeps and restores routes --
+	out=$(status_json "$A" | jq -r .pin_dir)
+	check "node A: the map entry of $CIDR_B removed behind nsfast's back" \
+		bpftool map delete pinned "$out/nsf_routes4" \
+		key 24 0 0 0 10 245 0 0
+	check "node A: init (re-run) restores it" nsf -n "$A" init
+	check "tcp $pa -> $pb again, still no NAT" \
+		send "$pa" tcp "$ipb" 7000 "again" --want-tag B \
+		--want-peer "$ipa"
+
+	kill "$srv1" "$srv2" "$srv3" 2>/dev/null
+	wait "$srv1" "$srv2" "$srv3" 2>/dev/null
+	check "reset node A" nsf -n "$A" reset
+	check "reset node B" nsf -n "$B" reset
+	check_eq "reset removed the kernel routes" "" \
+		"$(ip -n "$A" route show "$CIDR_B"; ip -n "$B" route show "$CIDR_A")"
+	ip netns del "$W"
+	ip netns del "$A"
+	ip netns del "$B"
+}
+
+run_errors() {
+	local H="$P-e"
+
+	comment "==== route errors: host $H ===="
+	host_create "$H"
+	e2e_require $? "host namespace $H"
+	ip -n "$H" link add wan0 type veth peer name wan0p &&
+		ip -n "$H" addr add "$NODE_A/24" dev wan0 &&
+		ip -n "$H" link set wan0 up && ip -n "$H" link set wan0p up
+	e2e_require $? "wan0 in $H"
+	fails_one_line "route before init: not initialised" \
+		'^nsfast: route add: not initialised' \
+		nsf -n "$H" route add "$CIDR_B" via "$NODE_B"
+	check "init --pod-cidr $CIDR_A --uplink wan0" \
+		nsf -n "$H" init --pod-cidr "$CIDR_A" --uplink wan0
+	fails_one_line "CIDR overlapping the local pod CIDR refused" \
+		"^nsfast: route add: 10.244.0.0/16 overlaps the local pod CIDR $CIDR_A" \
+		nsf -n "$H" route add 10.244.0.0/16 via "$NODE_B"
+	fails_one_line "CIDR inside the local pod CIDR refused" \
+		'overlaps the local pod CIDR' \
+		nsf -n "$H" route add 10.244.0.128/25 via "$NODE_B"
+	fails_one_line "via inside the local pod CIDR refused" \
+		'^nsfast: route add: via 10.244.0.9 is a pod address' \
+		nsf -n "$H" route add "$CIDR_B" via 10.244.0.9
+	fails_one_line "via multicast refused" \
+		'^nsfast: route add: via 224.0.0.1 is not a unicast address' \
+		nsf -n "$H" route add "$CIDR_B" via 224.0.0.1
+	fails_one_line "via this host's own address refused" \
+		"^nsfast: route add: via $NODE_A is this host's own address" \
+		nsf -n "$H" route add "$CIDR_B" via "$NODE_A"
+	fails_one_line "bad CIDR refused" \
+		"^nsfast: route add: invalid CIDR '10.245.0.1/24'" \
+		nsf -n "$H" route add 10.245.0.1/24 via "$NODE_B"
+	fails_one_line "bad via refused" \
+		"^nsfast: route add: invalid node address '10.99.0.300'" \
+		nsf -n "$H" route add "$CIDR_B" via 10.99.0.300
+	fails_one_line "a node the kernel cannot route to refused" \
+		'^nsfast: route add: kernel route 10.245.0.0/24 via 192.0.2.1: Network is unreachable' \
+		nsf -n "$H" route add "$CIDR_B" via 192.0.2.1
+	check_eq "... and left nothing behind" "" \
+		"$(nsf -n "$H" route list; ip -n "$H" route show "$CIDR_B")"
+	check "route add $CIDR_B via $NODE_B" \
+		nsf -n "$H" route add "$CIDR_B" via "$NODE_B"
+	check "the same route again is a no-op" \
+		nsf -n "$H" route add "$CIDR_B" via "$NODE_B"
+	fails_one_line "duplicate CIDR via another node refused" \
+		"^nsfast: route add: route $CIDR_B via $NODE_B: File exists" \
+		nsf -n "$H" route add "$CIDR_B" via 10.99.0.4
+	check "a more specific route inside it is fine (LPM)" \
+		nsf -n "$H" route add 10.245.0.128/25 via 10.99.0.4
+	fails_one_line "init with a pod CIDR overlapping a route refused" \
+		'^nsfast: init: 10.245.0.0/24 overlaps the local pod CIDR 10.245.0.0/16' \
+		nsf -n "$H" init --pod-cidr 10.245.0.0/16
+	fails_one_line "del of an unknown route" \
+		'^nsfast: route del: no route 10.246.0.0/24$' \
+		nsf -n "$H" route del 10.246.0.0/24
+	check "route del 10.245.0.128/25" nsf -n "$H" route del 10.245.0.128/25
+	check "route del $CIDR_B" nsf -n "$H" route del "$CIDR_B"
+	check_eq "route list is empty" "" "$(nsf -n "$H" route list 2>&1)"
+	check_eq "no kernel route left" "" \
+		"$(ip -n "$H" route show "$CIDR_B"; ip -n "$H" route show 10.245.0.128/25)"
+	check_eq "the map is empty (node /32 entries gone too)" "0" \
+		"$(bpftool map dump pinned "$(status_json "$H" | jq -r .pin_dir)/nsf_routes4" -j | jq length)"
+	check "reset" nsf -n "$H" reset
+	ip netns del "$H"
+}
+
+n=0
+for r in $ROUNDS; do
+	run_round "$r" "$n"
+	n=$((n + 1))
+done
+run_errors
+e2e_finish
