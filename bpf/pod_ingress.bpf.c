@@ -84,7 +84,7 @@ static __always_inline bool to_node(struct __sk_buff *skb, struct ethhdr *eth,
 {
 	enum nsf_reason reason;
 
-	if (!remote_forward(skb, eth, ip, &reason, verdict))
+	if (!remote_forward(skb, eth, ip, src, &reason, verdict))
 		return false;
 	count_reason(reason, len);
 	if (reason == NSF_R_FWD_ROUTE)

@@ -306,4 +306,25 @@ static __always_inline __u32 policy_peer(const struct iphdr *ip, void *data_end,
 			     &f);
 }
 
+/*
+ * From @ip->saddr, no pod here (another node's pod or node, arriving on
+ * the uplink), to pod @dst: the same rules in the other direction, so
+ * the destination group's ingress default and CIDR rules apply, and the
+ * replies of flows @dst opened are let in by their connection state.
+ */
+static __always_inline __u32 policy_from_peer(const struct iphdr *ip,
+					      void *data_end,
+					      const struct nsf_endpoint *dst,
+					      __u32 fallback)
+{
+	struct nsf_pol_cfg *pc = pol_cfg();
+	struct pol_flow f;
+
+	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
+		return 0;
+	pol_flow_parse(ip, data_end, &f);
+	return policy_decide(pc, pol_peer(pc, ip->saddr, fallback), dst->group,
+			     &f);
+}
+
 #endif /* NSF_BPF_POLICY_H */

@@ -81,6 +81,7 @@ static __always_inline bool remote_is_published_reply(struct __sk_buff *skb,
  */
 static __always_inline bool remote_forward(struct __sk_buff *skb,
 					   struct ethhdr *eth, struct iphdr *ip,
+					   const struct nsf_endpoint *src,
 					   enum nsf_reason *reason,
 					   int *verdict)
 {
@@ -92,6 +93,12 @@ static __always_inline bool remote_forward(struct __sk_buff *skb,
 
 	if (!rt || remote_is_published_reply(skb, ip))
 		return false;
+	/* Other nodes' pods have no group here: CIDR rules or "world". */
+	*reason = policy_peer(ip, data_end, src, NSF_POL_GROUP_WORLD);
+	if (*reason) {
+		*verdict = TC_ACT_SHOT;
+		return true;
+	}
 	nh.ipv4_nh = rt->node;
 	rc = remote_fib(skb, ip, rt->node, &fib,
 			snat_l3_len(skb, ip, data_end));
@@ -133,12 +140,17 @@ static __always_inline bool remote_forward(struct __sk_buff *skb,
  * TTL would expire (the kernel then decides, as a router would).
  */
 static __always_inline struct nsf_endpoint *
-from_node_endpoint(const struct iphdr *ip, enum nsf_reason *reason)
+from_node_endpoint(const struct iphdr *ip, void *data_end,
+		   enum nsf_reason *reason)
 {
 	struct nsf_endpoint *ep = endpoint_v4(ip->daddr);
 
 	*reason = NSF_R_PASS_HOST;
 	if (!ep || ip->ttl <= 1 || !remote_route(ip->saddr))
+		return NULL;
+	/* The pod's ingress policy, as for traffic from a local pod. */
+	*reason = policy_from_peer(ip, data_end, ep, NSF_POL_GROUP_WORLD);
+	if (*reason)
 		return NULL;
 	*reason = NSF_R_FWD_FROM_NODE;
 	return ep;

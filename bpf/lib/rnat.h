@@ -122,7 +122,7 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 		/* Routed to a local pod from another node: no NAT (r->e). */
 		r->e = NULL;
 		r->inner = NULL;
-		r->ep = from_node_endpoint(r->ip, reason);
+		r->ep = from_node_endpoint(r->ip, data_end, reason);
 		return r->ep != NULL;
 	}
 	/* From our own address: a spoof (the kernel drops the martian); it

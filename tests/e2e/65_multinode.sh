@@ -69,6 +69,11 @@ send() {
 		"$ip" "$port" "$msg"
 }
 
+# send_fails NS PROTO IP PORT MSG: no answer within a second.
+send_fails() {
+	! send "$@" --timeout 1 >/dev/null 2>&1
+}
+
 fails_one_line() {
 	local desc=$1 re=$2 rc
 	shift 2
@@ -181,6 +186,42 @@ run_round() {
 			'[.[] | select(.original.dst | startswith($p))] | length')"
 	check_eq "node B: no NAT flow at all yet" "0" \
 		"$(nsf -n "$B" nat list --json | jq length)"
+
+	# -- policy across nodes: other nodes' pods are CIDR/world peers --
+	check "node B: policy group add secure --ingress deny" \
+		nsf -n "$B" policy group add secure --ingress deny
+	check "node B: policy assign $pb secure" \
+		nsf -n "$B" policy assign "$pb" secure
+	bB=$(status_json "$B")
+	check "tcp $pa -> $pb:7000 refused by $pb's ingress default (on B)" \
+		send_fails "$pa" tcp "$ipb" 7000 x
+	check_rises "node B: drop-policy-ingress counted it" \
+		drop-policy-ingress "$bB" "$(status_json "$B")"
+	check "node B: rule add allow from any to secure proto tcp port 7000" \
+		nsf -n "$B" policy rule add allow from any to secure proto tcp \
+		port 7000
+	check "tcp $pa -> $pb:7000 allowed by the rule, no NAT" \
+		send "$pa" tcp "$ipb" 7000 "allowed" --want-tag B \
+		--want-peer "$ipa"
+	check "node A: policy group add locked --egress deny" \
+		nsf -n "$A" policy group add locked --egress deny
+	check "node A: policy assign $pa locked" \
+		nsf -n "$A" policy assign "$pa" locked
+	bA=$(status_json "$A")
+	check "tcp $pa -> $pb refused by $pa's egress default (on A)" \
+		send_fails "$pa" tcp "$ipb" 7000 x
+	check_rises "node A: drop-policy-egress counted it" \
+		drop-policy-egress "$bA" "$(status_json "$A")"
+	check "node A: rule add allow from locked to $CIDR_B proto tcp" \
+		nsf -n "$A" policy rule add allow from locked to "$CIDR_B" \
+		proto tcp
+	check "tcp $pa -> $pb allowed by the CIDR rule" \
+		send "$pa" tcp "$ipb" 7000 "cidr-rule" --want-tag B \
+		--want-peer "$ipa"
+	check "node A: policy flush" nsf -n "$A" policy flush
+	check "node B: policy flush" nsf -n "$B" policy flush
+	check "tcp $pa -> $pb after the flush" \
+		send "$pa" tcp "$ipb" 7000 "flushed" --want-tag B
 
 	# -- nodes and pods reach each other without NAT --
 	check_eq "node A: kernel route $CIDR_B via $NODE_B installed" \
