@@ -100,11 +100,12 @@ uninstall:
 
 format:
 	clang-format -i $(LOADER_SRCS) loader/*.h include/nsfast/*.h \
-		$(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS)
+		$(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS) $(FUZZ_SRCS)
 
 check-format:
 	clang-format --dry-run --Werror $(LOADER_SRCS) loader/*.h \
-		include/nsfast/*.h $(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS)
+		include/nsfast/*.h $(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS) \
+		$(FUZZ_SRCS)
 
 lint: $(SKELS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
@@ -119,3 +120,45 @@ lint: $(SKELS)
 
 clean:
 	rm -rf build build-san
+
+# ---- hardening: fuzzing, sanitizers, valgrind, stress ----
+# tests/fuzz/fuzz_datapath.c is built twice: as a TAP suite of `make test`
+# (corpus replay + seeded mutation, FUZZ_SECONDS per program) and, with
+# clang's libFuzzer (libclang-rt-14-dev), as the target of `make fuzz`
+# (FUZZ_TIME seconds per program, new inputs kept in $(BUILD)/fuzz).
+FUZZ_TIME   ?= 60
+FUZZ_SRCS   := tests/fuzz/fuzz_datapath.c tests/fuzz/seeds.c
+FUZZ_TAP    := $(BUILD)/tests/fuzz_datapath
+FUZZ_LF     := $(BUILD)/fuzz/fuzz_datapath
+FUZZ_TARGETS := from_pod uplink_xdp uplink_tc
+STRESS_TIME ?= 180
+STRESS_PODS ?= 120
+
+.PHONY: fuzz fuzz-corpus stress valgrind
+
+$(FUZZ_TAP): $(FUZZ_SRCS) $(SKELS) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(FUZZ_SRCS) -lbpf -lelf -lz -o $@
+
+$(FUZZ_LF): tests/fuzz/fuzz_datapath.c $(SKELS) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -DNSF_LIBFUZZER $(WARN) \
+		-std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD)/skel $< \
+		-lbpf -lelf -lz -o $@
+
+test unit: $(FUZZ_TAP)
+
+# Regenerate the seed corpus (after a change to the map state it assumes).
+fuzz-corpus: $(FUZZ_TAP)
+	rm -rf tests/fuzz/corpus && $(FUZZ_TAP) --write-corpus tests/fuzz/corpus
+
+fuzz: all $(FUZZ_LF)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		d=$(BUILD)/fuzz/corpus-$$t; mkdir -p $$d $(BUILD)/fuzz/crashes; \
+		cp -n tests/fuzz/corpus/* $$d/; \
+		echo "== fuzz $$t ($(FUZZ_TIME)s)"; \
+		NSF_FUZZ_TARGET=$$t $(FUZZ_LF) -max_total_time=$(FUZZ_TIME) \
+			-max_len=1515 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/crashes/$$t- $$d; \
+	done

@@ -66,11 +66,24 @@ static __always_inline __u32 tcp_seen(const struct tcphdr *th)
  * flagged for the caller, which looks at the packet they quote. Returns
  * false for what NAT cannot handle (other protocols, truncated headers).
  */
+/*
+ * Bytes of @ip's payload, by its total length: a frame may carry more
+ * (Ethernet padding, or bytes a sender appended), which ip_rcv() trims
+ * before anything in the kernel looks at the L4 header. Headers found
+ * only in that excess are not part of the packet: rewriting them (and
+ * patching checksums that do not cover them) would corrupt it. parse_ipv4()
+ * guarantees tot_len >= the header length.
+ */
+static __always_inline __u32 ipv4_payload_len(const struct iphdr *ip)
+{
+	return bpf_ntohs(ip->tot_len) - ip->ihl * 4;
+}
+
 static __always_inline bool nat_parse_l4(void *data, void *data_end,
 					 struct iphdr *ip, struct nat_l4 *l4)
 {
 	void *l4h = (void *)ip + ip->ihl * 4;
-	__u32 off = l4h - data;
+	__u32 off = l4h - data, room = ipv4_payload_len(ip);
 
 	l4->proto = ip->protocol;
 	l4->icmp_error = false;
@@ -80,7 +93,7 @@ static __always_inline bool nat_parse_l4(void *data, void *data_end,
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *th = l4h;
 
-		if ((void *)(th + 1) > data_end)
+		if ((void *)(th + 1) > data_end || room < sizeof(*th))
 			return false;
 		l4->sport = &th->source;
 		l4->dport = &th->dest;
@@ -90,7 +103,7 @@ static __always_inline bool nat_parse_l4(void *data, void *data_end,
 	} else if (ip->protocol == IPPROTO_UDP) {
 		struct udphdr *uh = l4h;
 
-		if ((void *)(uh + 1) > data_end)
+		if ((void *)(uh + 1) > data_end || room < sizeof(*uh))
 			return false;
 		l4->sport = &uh->source;
 		l4->dport = &uh->dest;
@@ -99,7 +112,7 @@ static __always_inline bool nat_parse_l4(void *data, void *data_end,
 	} else if (ip->protocol == IPPROTO_ICMP) {
 		struct icmp4hdr *ic = l4h;
 
-		if ((void *)(ic + 1) > data_end)
+		if ((void *)(ic + 1) > data_end || room < sizeof(*ic))
 			return false;
 		l4->csum = &ic->checksum;
 		l4->csum_off = off + offsetof(struct icmp4hdr, checksum);
