@@ -281,6 +281,11 @@ static void wan_seeds(void)
 	frame_icmp_error(&f, htonl(router), htonl(snat), 60,
 			 NF_ICMP_DEST_UNREACH, NF_ICMP_PORT_UNREACH, ip, 28);
 	save("wan-icmp-unreach-udp", 0, &f);
+	/* Regression: the quote lies in bytes past the IP total length. */
+	ip = frame_ip_hdr(&f);
+	ip->tot_len = htons(20 + 8 + 8);
+	nf_set_csums(ip);
+	save("wan-icmp-quote-in-padding", 0, &f);
 	ip = wan_ip(&q, snat, peer, IPPROTO_TCP, 61001, 443);
 	frame_eth(&f, mac_wan0, mac_gw, ETH_P_IP);
 	frame_icmp_error(&f, htonl(router), htonl(snat), 60,
