@@ -257,6 +257,38 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 }
 
 /*
+ * Whether the flow with egress entry @e still owns its reply entry, which
+ * the LRU may have evicted on its own: a flow that only sends never
+ * touches it (replies do), so it ages first. Its replies would then go to
+ * the host, and its port could be claimed by a new flow to the same
+ * destination, whose replies share the key. A missing reply entry is put
+ * back (BPF_NOEXIST, atomic as in nat_claim_port); one that now belongs
+ * to another flow makes this one start over on a new port. The lookup
+ * also keeps the reply entry of a one-way flow recently used.
+ */
+static __always_inline bool nat_reply_owned(const struct nsf_nat_key *egress,
+					    const struct nsf_nat_entry *e,
+					    __u64 now)
+{
+	struct nsf_nat_entry val = {
+		.addr = egress->saddr,
+		.port = egress->sport,
+		.created = now,
+		.last_seen = now,
+	};
+	struct nsf_nat_entry *in;
+	struct nsf_nat_key reply;
+
+	nsf_nat_reply_key(&reply, egress, e->addr, e->port);
+	in = bpf_map_lookup_elem(&nsf_nat4, &reply);
+	if (!in && !bpf_map_update_elem(&nsf_nat4, &reply, &val, BPF_NOEXIST))
+		return true;
+	if (!in)
+		in = bpf_map_lookup_elem(&nsf_nat4, &reply); /* lost a race */
+	return in && in->addr == val.addr && in->port == val.port;
+}
+
+/*
  * The egress entry of a new flow: claim a port, then record the mapping.
  * Returns the entry, or NULL with *reason set.
  */
