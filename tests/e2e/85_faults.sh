@@ -223,6 +223,60 @@ prog2=$(nsf -n "$H" status --json | jq '.programs[0].id')
 [[ $prog1 != "$prog2" ]]
 result "the programs really were replaced (id $prog1 -> $prog2)" $?
 
+# ---- NAT table filled far beyond its size ----
+# 1024 entries (512 flows); two pods open 2 x 1200 UDP flows (4800 entries)
+# through it, twice over, while a third pod runs two TCP streams to the
+# world. The LRU evicts the least recently used entries: the streams are
+# active, so they keep theirs; every flood flow works in its turn (its
+# entries are recent while its exchange runs); no reply ever reaches a
+# socket that did not send its request (no hijacked reply); nothing is
+# refused for want of ports.
+
+H3="$P-n"
+W3="$P-nw"
+host_create "$H3"
+e2e_require $? "host $H3"
+world_create "$H3" "$W3"
+e2e_require $? "world $W3"
+check "init --nat-entries 1024" nsf -n "$H3" init --uplink wan0 --nat-entries 1024
+for n in n1 n2 n3; do nsf -n "$H3" attach "$P-$n" >/dev/null; done
+bg_pod "$W3" 90 "$E2E_PY" "$NT" serve --port 7001 --lifetime 85 >/dev/null
+wait_until 5 listening "$W3" 7001
+before=$(nsf -n "$H3" status --json)
+bg_pod "$P-n1" 80 "$E2E_PY" "$NT" stream "$WAN_W" 7001 --duration 12 \
+	--interval 0.01
+t1=$E2E_LAST_PID
+bg_pod "$P-n1" 80 "$E2E_PY" "$NT" stream "$WAN_W" 7001 --duration 12 \
+	--interval 0.05
+t2=$E2E_LAST_PID
+sleep 0.5
+pod_exec "$P-n2" "$E2E_PY" "$E2E_LIB_DIR/hardtool.py" udpflows \
+	--ip "$WAN_W" --port 7001 --flows 1200 --rounds 2 >"$E2E_TMPDIR/flood2" 2>&1 &
+f2=$!
+out3=$(pod_exec "$P-n3" "$E2E_PY" "$E2E_LIB_DIR/hardtool.py" udpflows \
+	--ip "$WAN_W" --port 7001 --flows 1200 --rounds 2 2>&1)
+rc3=$?
+wait "$f2"
+rc2=$?
+wait "$t1"
+result "TCP stream 1 (every 10 ms) survived the flood" $?
+wait "$t2"
+result "TCP stream 2 (every 50 ms) survived the flood" $?
+after=$(nsf -n "$H3" status --json)
+comment "flood $P-n3: $out3"
+result "2400 flood exchanges from $P-n3: none lost, none mismatched" "$rc3" "$out3"
+out2=$(cat "$E2E_TMPDIR/flood2")
+comment "flood $P-n2: $out2"
+result "2400 flood exchanges from $P-n2: none lost, none mismatched" "$rc2" "$out2"
+check_eq "NAT table at its size, not beyond" "1024" \
+	"$(jq -r '[.nat.entries, .nat.capacity] | max' <<<"$after")"
+check_eq "no flow refused for want of ports (drop-nat-exhausted)" "0" \
+	"$(( $(jq '.counters["drop-nat-exhausted"].packets' <<<"$after") -
+	     $(jq '.counters["drop-nat-exhausted"].packets' <<<"$before") ))"
+comment "counters after the flood: $(jq -c '.counters | with_entries(
+	select(.value.packets > 0)) | map_values(.packets)' <<<"$after")"
+check "reset $H3" nsf -n "$H3" reset
+
 # ---- init killed at every step (fresh host) ----
 
 H2="$P-i"
