@@ -13,6 +13,7 @@
 #include "lib/route.h"
 #include "lib/arp.h"
 #include "lib/snat.h"
+#include "lib/martian.h"
 
 static __always_inline int pass(enum nsf_reason reason, __u32 len)
 {
@@ -36,8 +37,16 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 				    const struct nsf_endpoint *src, __u32 len)
 {
 	struct nsf_config *cfg = config();
+	enum nsf_reason why;
 	struct snat_verdict v;
 
+	if (martian_dst(ip, cfg, &why)) {
+		if (why != NSF_R_DROP_NO_POD)
+			return pass_from(src, why, len);
+		count_ep(src, NSF_EP_DROP, len);
+		count_reason(why, len);
+		return TC_ACT_SHOT;
+	}
 	if (!cfg || !cfg->uplink_ifindex)
 		return pass_from(src, NSF_R_PASS_NOT_LOCAL, len);
 	v = snat_to_uplink(skb, eth, ip, cfg);

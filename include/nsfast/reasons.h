@@ -47,7 +47,13 @@
 	X(DROP_NO_ENDPOINT, "drop-no-endpoint", DROP,                          \
 	  "NAT entry points to a pod that is gone")                            \
 	X(DROP_TTL, "drop-ttl", DROP,                                          \
-	  "reply to a masqueraded flow would expire on the way to the pod")
+	  "reply to a masqueraded flow would expire on the way to the pod")    \
+	X(DROP_NO_POD, "drop-no-pod", DROP,                                    \
+	  "to an address of the pod CIDR that no pod has (free, network, "     \
+	  "broadcast): never routed elsewhere")                                \
+	X(PASS_NOT_UNICAST, "pass-not-unicast", PASS,                          \
+	  "to a broadcast, multicast or reserved address: the kernel's "       \
+	  "to handle, never routed or masqueraded")
 
 enum nsf_reason_kind {
 	NSF_KIND_FWD,
