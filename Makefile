@@ -19,7 +19,8 @@ BPF_CFLAGS := -O2 -g $(WARN) -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 
 # SANITIZE=1: loader and tests under AddressSanitizer + UBSan.
 ifeq ($(SANITIZE),1)
-CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS    += -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	     -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined
 BUILD     := build-san
 endif
@@ -162,3 +163,7 @@ fuzz: all $(FUZZ_LF)
 			-max_len=1515 -print_final_stats=1 \
 			-artifact_prefix=$(BUILD)/fuzz/crashes/$$t- $$d; \
 	done
+
+# The CLI under valgrind (also a suite of `make test`: quality_valgrind).
+valgrind: all
+	@bash tests/run.sh --build $(BUILD) --filter quality_valgrind
