@@ -167,3 +167,9 @@ fuzz: all $(FUZZ_LF)
 # The CLI under valgrind (also a suite of `make test`: quality_valgrind).
 valgrind: all
 	@bash tests/run.sh --build $(BUILD) --filter quality_valgrind
+
+# Sustained load (tests/stress/stress.sh): STRESS_TIME s, STRESS_PODS pods.
+stress: all
+	NSFAST=$(abspath $(NSFAST)) STRESS_TIME=$(STRESS_TIME) \
+		STRESS_PODS=$(STRESS_PODS) STRESS_OUT=$(abspath $(BUILD))/stress \
+		bash tests/stress/stress.sh
