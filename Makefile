@@ -19,7 +19,8 @@ BPF_CFLAGS := -O2 -g $(WARN) -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) \
 
 # SANITIZE=1: loader and tests under AddressSanitizer + UBSan.
 ifeq ($(SANITIZE),1)
-CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS    += -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	     -fno-omit-frame-pointer
 LDFLAGS   += -fsanitize=address,undefined
 BUILD     := build-san
 endif
@@ -100,11 +101,12 @@ uninstall:
 
 format:
 	clang-format -i $(LOADER_SRCS) loader/*.h include/nsfast/*.h \
-		$(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS)
+		$(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS) $(FUZZ_SRCS)
 
 check-format:
 	clang-format --dry-run --Werror $(LOADER_SRCS) loader/*.h \
-		include/nsfast/*.h $(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS)
+		include/nsfast/*.h $(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS) \
+		$(FUZZ_SRCS)
 
 lint: $(SKELS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
@@ -148,3 +150,55 @@ $(BUILD)/prog_cost: bench/prog_cost.c $(BUILD)/bpf/pod_ingress.bpf.o
 
 prog-cost: $(BUILD)/prog_cost
 	$(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress.bpf.o
+
+# ---- hardening: fuzzing, sanitizers, valgrind, stress ----
+# tests/fuzz/fuzz_datapath.c is built twice: as a TAP suite of `make test`
+# (corpus replay + seeded mutation, FUZZ_SECONDS per program) and, with
+# clang's libFuzzer (libclang-rt-14-dev), as the target of `make fuzz`
+# (FUZZ_TIME seconds per program, new inputs kept in $(BUILD)/fuzz).
+FUZZ_TIME   ?= 60
+FUZZ_SRCS   := tests/fuzz/fuzz_datapath.c tests/fuzz/seeds.c
+FUZZ_TAP    := $(BUILD)/tests/fuzz_datapath
+FUZZ_LF     := $(BUILD)/fuzz/fuzz_datapath
+FUZZ_TARGETS := from_pod uplink_xdp uplink_tc
+STRESS_TIME ?= 180
+STRESS_PODS ?= 120
+
+.PHONY: fuzz fuzz-corpus stress valgrind
+
+$(FUZZ_TAP): $(FUZZ_SRCS) $(SKELS) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(FUZZ_SRCS) -lbpf -lelf -lz -o $@
+
+$(FUZZ_LF): tests/fuzz/fuzz_datapath.c $(SKELS) $(TEST_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -DNSF_LIBFUZZER $(WARN) \
+		-std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD)/skel $< \
+		-lbpf -lelf -lz -o $@
+
+test unit: $(FUZZ_TAP)
+
+# Regenerate the seed corpus (after a change to the map state it assumes).
+fuzz-corpus: $(FUZZ_TAP)
+	rm -rf tests/fuzz/corpus && $(FUZZ_TAP) --write-corpus tests/fuzz/corpus
+
+fuzz: all $(FUZZ_LF)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		d=$(BUILD)/fuzz/corpus-$$t; mkdir -p $$d $(BUILD)/fuzz/crashes; \
+		cp -n tests/fuzz/corpus/* $$d/; \
+		echo "== fuzz $$t ($(FUZZ_TIME)s)"; \
+		NSF_FUZZ_TARGET=$$t $(FUZZ_LF) -max_total_time=$(FUZZ_TIME) \
+			-max_len=1515 -print_final_stats=1 \
+			-artifact_prefix=$(BUILD)/fuzz/crashes/$$t- $$d; \
+	done
+
+# The CLI under valgrind (also a suite of `make test`: quality_valgrind).
+valgrind: all
+	@bash tests/run.sh --build $(BUILD) --filter quality_valgrind
+
+# Sustained load (tests/stress/stress.sh): STRESS_TIME s, STRESS_PODS pods.
+stress: all
+	NSFAST=$(abspath $(NSFAST)) STRESS_TIME=$(STRESS_TIME) \
+		STRESS_PODS=$(STRESS_PODS) STRESS_OUT=$(abspath $(BUILD))/stress \
+		bash tests/stress/stress.sh

@@ -19,6 +19,7 @@
 #include "lib/antispoof.h"
 #include "lib/policy.h"
 #include "lib/monitor.h"
+#include "lib/martian.h"
 
 static __always_inline int pass(enum nsf_reason reason, __u32 len)
 {
@@ -56,8 +57,17 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 {
 	void *data_end = (void *)(long)skb->data_end;
 	struct nsf_config *cfg = config();
+	enum nsf_reason why;
 	struct snat_verdict v;
 
+	if (martian_dst(ip, cfg, &why)) {
+		/* Broadcast and multicast are the host's to handle. */
+		if (why != NSF_R_DROP_NO_POD)
+			return to_host(ip, data_end, src, why, len);
+		count_ep(src, NSF_EP_DROP, len);
+		count_reason(why, len);
+		return TC_ACT_SHOT;
+	}
 	if (!cfg || !cfg->uplink_ifindex)
 		return to_host(ip, data_end, src, NSF_R_PASS_NOT_LOCAL, len);
 	v = snat_to_uplink(skb, eth, ip, cfg, src);

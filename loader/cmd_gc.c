@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * nsfast gc [--interval SEC] [--tcp-timeout S] [--udp-timeout S]
- * [--icmp-timeout S]: remove expired NAT flows, once or every SEC seconds
- * until stopped (SIGINT/SIGTERM). Timeouts default to nf_conntrack's.
+ * [--icmp-timeout S]: first remove endpoints whose veth or namespace is
+ * gone and what dead attaches left (loader/recover.c), then expired NAT
+ * flows, once or every SEC seconds until stopped (SIGINT/SIGTERM).
+ * Timeouts default to nf_conntrack's.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -14,6 +16,7 @@
 #include "commands.h"
 #include "maps.h"
 #include "nat.h"
+#include "recover.h"
 
 #define USAGE                                                  \
 	"usage: nsfast gc [--interval SEC] [--tcp-timeout S] " \
@@ -82,6 +85,20 @@ static int parse_args(int argc, char **argv, uint32_t *interval,
 	return 0;
 }
 
+/* Endpoints: stale ones, half-made ones, what nobody owns (host lock). */
+static int gc_endpoints(struct nsf_host *h)
+{
+	struct nsf_ep_gc_result r;
+	int err = nsf_ep_gc(h, &r);
+
+	if (!err)
+		printf("nsfast: gc: endpoints: %u stale, %u half-attached, %u "
+		       "allocations, %u map entries removed\n",
+		       r.stale, r.half_made, r.addresses, r.map_entries);
+	nsf_host_close(h); /* the NAT passes need no lock */
+	return err;
+}
+
 static int gc_pass(const struct nsf_maps *maps,
 		   const struct nsf_nat_timeouts *t)
 {
@@ -101,13 +118,15 @@ int cmd_gc(int argc, char **argv)
 	struct nsf_maps maps = NSF_MAPS_CLOSED;
 	struct nsf_nat_timeouts t;
 	uint32_t interval = 0;
-	struct nsf_host h;
+	struct nsf_host h = { .lock_fd = -1 };
 	int err;
 
 	nsf_nat_default_timeouts(&t);
 	err = parse_args(argc, argv, &interval, &t);
 	if (!err)
-		err = cli_host_open(&h, false, false);
+		err = cli_host_open(&h, true, false);
+	if (!err)
+		err = gc_endpoints(&h);
 	if (!err)
 		err = nsf_maps_open(&h, &maps);
 	if (!err)

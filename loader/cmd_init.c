@@ -21,6 +21,7 @@
 #include "maps.h"
 #include "publish.h"
 #include "routes.h"
+#include "recover.h"
 #include "uplink.h"
 
 #define USAGE                                                                \
@@ -81,6 +82,7 @@ static int reattach_one(const struct nsf_ep_rec *rec, void *arg)
 	if (nsf_endpoint_reattach(ctx->h, ctx->prog_fd, rec))
 		nsf_report("init: endpoint %s (run 'nsfast detach %s')",
 			   rec->name, rec->name);
+	nsf_fault("init-reattach");
 	return 0;
 }
 
@@ -103,16 +105,24 @@ static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 	int err;
 
 	err = nsf_dp_load(h, cfg);
+	nsf_fault("init-load");
 	if (!err)
 		err = nsf_maps_open(h, &maps);
 	if (err)
 		return err;
 	err = nsf_maps_write_config(&maps, cfg);
 	nsf_maps_close(&maps);
+	/* Saved before the uplink is touched too, so that whatever happens
+	 * to this process, reset knows which uplink to clean. */
+	if (!err && cfg->uplink[0])
+		err = nsf_config_save(h, cfg);
+	nsf_fault("init-config");
 	if (!err && cfg->uplink[0])
 		err = nsf_uplink_attach(h, cfg);
+	nsf_fault("init-uplink");
 	if (!err)
 		err = nsf_config_save(h, cfg);
+	nsf_fault("init-saved");
 	if (!err)
 		err = reattach_all(h);
 	if (!err)

@@ -8,6 +8,7 @@
 #include "endpoint.h"
 #include "publish.h"
 #include "routes.h"
+#include "recover.h"
 #include "uplink.h"
 
 struct reset_ctx {
@@ -52,6 +53,8 @@ int cmd_reset(int argc, char **argv)
 		return 0;
 	}
 	err = nsf_host_lock(&h);
+	if (!err) /* attaches that died midway, endpoints already broken */
+		err = nsf_ep_gc(&h, &(struct nsf_ep_gc_result){ 0 });
 	if (!err)
 		err = nsf_ep_foreach(&h, reset_endpoint, &ctx);
 	if (!err && nsf_config_load(&h, &cfg) == 0)

@@ -17,6 +17,7 @@
 #include "hooks.h"
 #include "maps.h"
 #include "netlink.h"
+#include "recover.h"
 
 #define REASON_NAME(name, str, kind, help) str,
 static const char *const reason_names[] = { NSF_REASONS(REASON_NAME) };
@@ -82,6 +83,7 @@ static int add_endpoint(const struct nsf_ep_rec *rec, void *arg)
 	struct status_ctx *ctx = arg;
 	struct nsf_ep_stats stats;
 	cJSON *o = cJSON_CreateObject();
+	const char *stale;
 
 	nsf_format_ipv4(rec->ip, ip);
 	nsf_format_mac(rec->pod_mac, mac);
@@ -94,6 +96,8 @@ static int add_endpoint(const struct nsf_ep_rec *rec, void *arg)
 	cJSON_AddNumberToObject(o, "host_ifindex", rec->host_ifindex);
 	cJSON_AddNumberToObject(o, "id", rec->id);
 	add_link_state(ctx, rec, o);
+	stale = nsf_ep_stale_reason(rec);
+	cJSON_AddStringToObject(o, "health", stale ? stale : "ok");
 	if (nsf_maps_ep_stats(&ctx->maps, rec->id, &stats)) {
 		ctx->err = -EIO;
 		memset(&stats, 0, sizeof(stats));
@@ -256,6 +260,10 @@ static void print_endpoints(const cJSON *eps)
 		       num(c, "fallback", "packets"),
 		       num(c, "drop", "packets"));
 	}
+	cJSON_ArrayForEach(ep, eps)
+		if (strcmp(str(ep, "health"), "ok") != 0)
+			printf("endpoint %s is stale: %s (run 'nsfast gc')\n",
+			       str(ep, "name"), str(ep, "health"));
 }
 
 static void print_text(const struct nsf_host *h, const cJSON *doc)

@@ -11,6 +11,7 @@
 #include "netlink.h"
 #include "netns.h"
 #include "publish.h"
+#include "recover.h"
 #include "sysfs.h"
 
 /* What an attach has done so far: exactly what a rollback must undo. */
@@ -353,6 +354,12 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 	if (err != -ENOENT)
 		return err;
 	*res = NSF_ATTACH_CREATED;
+	/* A previous attach of this name that died midway: undo it first. */
+	err = nsf_pending_recover(h, req->name);
+	if (err >= 0)
+		err = nsf_pending_begin(h, req->name);
+	if (err < 0)
+		return err;
 	memset(rec, 0, sizeof(*rec));
 	nsf_strlcpy(rec->name, req->name, sizeof(rec->name));
 	nsf_strlcpy(rec->ifname, req->ifname, sizeof(rec->ifname));
@@ -363,24 +370,33 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 		err = nsf_pool_ids(h, &tx.ids);
 	if (!err)
 		err = claim_address(cfg, &tx, req, &rec->ip);
+	nsf_fault("attach-ipam");
 	if (!err)
 		err = claim_id(&tx, req->name, &rec->id);
 	if (!err)
 		err = nsf_nl_open(&tx.host_nl) ? nsf_fail(errno, "netlink") : 0;
+	if (!err && !req->netns_path && !nsf_netns_exists(req->name))
+		nsf_pending_netns(h, req->name); /* before: no window */
 	if (!err)
 		err = open_pod_netns(&tx, req, rec);
+	nsf_fault("attach-netns");
 	if (!err)
 		err = create_veth(&tx, rec);
+	nsf_fault("attach-veth");
 	if (!err)
 		err = configure_pod_side(&tx, cfg, rec);
 	if (!err)
 		err = configure_host_side(&tx, rec);
+	nsf_fault("attach-addr");
 	if (!err)
 		err = enable_fast_path(h, &tx, rec);
+	nsf_fault("attach-prog");
 	if (!err)
 		err = nsf_ep_save(h, rec);
+	nsf_fault("attach-saved");
 	if (err)
 		rollback(&tx, rec);
+	nsf_pending_end(h, req->name);
 	tx_close(&tx);
 	return err;
 }
@@ -409,6 +425,7 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	}
 	if (err && err != -ENOENT)
 		return err;
+	nsf_fault("detach-maps");
 	err = nsf_nl_open(&nl);
 	if (err)
 		return nsf_fail(-err, "netlink");
@@ -418,6 +435,7 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	nsf_nl_close(&nl);
 	if (err && err != -ENODEV)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);
+	nsf_fault("detach-veth");
 	if (rec->netns_created && nsf_netns_exists(rec->netns)) {
 		err = nsf_netns_del(rec->netns);
 		if (err)
@@ -434,5 +452,7 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 		err = nsf_pool_release(&ids, rec->id);
 	if (err)
 		return err;
+	nsf_fault("detach-ipam");
+	nsf_pending_end(h, rec->name);
 	return nsf_ep_remove(h, rec->name);
 }

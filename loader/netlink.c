@@ -61,7 +61,13 @@ void nsf_nl_close(struct nsf_nl *nl)
 static struct nlmsghdr *put_request(char *buf, struct nsf_nl *nl, int type,
 				    int flags)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh;
+
+	/* libmnl leaves the alignment padding after attributes as it was:
+	 * zero the buffer, so no uninitialised stack bytes reach the kernel
+	 * (valgrind: "sendto(msg) points to uninitialised byte(s)"). */
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	nlh = mnl_nlmsg_put_header(buf);
 
 	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;

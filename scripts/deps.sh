@@ -13,9 +13,13 @@ libcjson-dev libelf-dev zlib1g-dev libcmocka-dev"
 tools="iproute2 iputils-ping iptables nftables conntrack ethtool iperf3 sockperf netsniff-ng
 tcpdump tshark python3 python3-scapy gnuplot-nox xdp-tools
 containernetworking-plugins jq"
+# Quality gates (docs/guarantees.md): libFuzzer for clang 14 (`make fuzz`;
+# compiler-rt ships libclang_rt.fuzzer), valgrind (`make valgrind`), the
+# linters and the formatter (`make lint`, `make check-format`).
+gates="libclang-rt-14-dev valgrind cppcheck clang-tidy clang-format"
 
 missing=()
-for pkg in $build $tools; do
+for pkg in $build $tools $gates; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
 	[ "$status" = "install ok installed" ] || missing+=("$pkg")
 done

@@ -7,7 +7,8 @@
 #
 # Runs every executable in DIR/tests (the cmocka unit and BPF tests, in TAP
 # mode), then, unless --only-unit, every tests/e2e/*.sh in name order, with
-# NSFAST=<absolute path of DIR/nsfast> exported. A suite is named after its
+# NSFAST=<absolute path of DIR/nsfast> exported, then tests/quality/*.sh
+# (formatting, valgrind). A suite is named after its
 # file: DIR/tests/unit_addr is unit_addr, tests/e2e/20_pods.sh is e2e_pods.
 # Every suite prints TAP on stdout: "ok N - name", "not ok N - name",
 # "ok N - name # SKIP reason". The runner streams it, counts the results and
@@ -357,6 +358,22 @@ run_e2e()
 	done
 }
 
+# Quality gates (tests/quality/*.sh): formatting, the CLI under valgrind.
+# A suite is named quality_<file name without .sh>.
+run_quality()
+{
+	local script file name
+
+	list_files "$root/tests/quality" '*.sh'
+	for script in "${FILES[@]}"; do
+		file=${script##*/}
+		name=quality_${file%.sh}
+		wanted "$name" "$file" || continue
+		run_suite "$name" env NSFAST="$build/nsfast" BUILD="$build" \
+			bash "$script"
+	done
+}
+
 summary()
 {
 	local line
@@ -396,6 +413,7 @@ main()
 		echo "warning: no test binaries in $build/tests (run make unit)"
 	run_binaries
 	[ "$only_unit" -eq 1 ] || run_e2e
+	[ "$only_unit" -eq 1 ] || run_quality
 	summary
 	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
 }

@@ -66,11 +66,24 @@ static __always_inline __u32 tcp_seen(const struct tcphdr *th)
  * flagged for the caller, which looks at the packet they quote. Returns
  * false for what NAT cannot handle (other protocols, truncated headers).
  */
+/*
+ * Bytes of @ip's payload, by its total length: a frame may carry more
+ * (Ethernet padding, or bytes a sender appended), which ip_rcv() trims
+ * before anything in the kernel looks at the L4 header. Headers found
+ * only in that excess are not part of the packet: rewriting them (and
+ * patching checksums that do not cover them) would corrupt it. parse_ipv4()
+ * guarantees tot_len >= the header length.
+ */
+static __always_inline __u32 ipv4_payload_len(const struct iphdr *ip)
+{
+	return bpf_ntohs(ip->tot_len) - ip->ihl * 4;
+}
+
 static __always_inline bool nat_parse_l4(void *data, void *data_end,
 					 struct iphdr *ip, struct nat_l4 *l4)
 {
 	void *l4h = (void *)ip + ip->ihl * 4;
-	__u32 off = l4h - data;
+	__u32 off = l4h - data, room = ipv4_payload_len(ip);
 
 	l4->proto = ip->protocol;
 	l4->icmp_error = false;
@@ -80,7 +93,7 @@ static __always_inline bool nat_parse_l4(void *data, void *data_end,
 	if (ip->protocol == IPPROTO_TCP) {
 		struct tcphdr *th = l4h;
 
-		if ((void *)(th + 1) > data_end)
+		if ((void *)(th + 1) > data_end || room < sizeof(*th))
 			return false;
 		l4->sport = &th->source;
 		l4->dport = &th->dest;
@@ -90,7 +103,7 @@ static __always_inline bool nat_parse_l4(void *data, void *data_end,
 	} else if (ip->protocol == IPPROTO_UDP) {
 		struct udphdr *uh = l4h;
 
-		if ((void *)(uh + 1) > data_end)
+		if ((void *)(uh + 1) > data_end || room < sizeof(*uh))
 			return false;
 		l4->sport = &uh->source;
 		l4->dport = &uh->dest;
@@ -99,7 +112,7 @@ static __always_inline bool nat_parse_l4(void *data, void *data_end,
 	} else if (ip->protocol == IPPROTO_ICMP) {
 		struct icmp4hdr *ic = l4h;
 
-		if ((void *)(ic + 1) > data_end)
+		if ((void *)(ic + 1) > data_end || room < sizeof(*ic))
 			return false;
 		l4->csum = &ic->checksum;
 		l4->csum_off = off + offsetof(struct icmp4hdr, checksum);
@@ -241,6 +254,38 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 		pick = (pick + stride) % range;
 	}
 	return 0;
+}
+
+/*
+ * Whether the flow with egress entry @e still owns its reply entry, which
+ * the LRU may have evicted on its own: a flow that only sends never
+ * touches it (replies do), so it ages first. Its replies would then go to
+ * the host, and its port could be claimed by a new flow to the same
+ * destination, whose replies share the key. A missing reply entry is put
+ * back (BPF_NOEXIST, atomic as in nat_claim_port); one that now belongs
+ * to another flow makes this one start over on a new port. The lookup
+ * also keeps the reply entry of a one-way flow recently used.
+ */
+static __always_inline bool nat_reply_owned(const struct nsf_nat_key *egress,
+					    const struct nsf_nat_entry *e,
+					    __u64 now)
+{
+	struct nsf_nat_entry val = {
+		.addr = egress->saddr,
+		.port = egress->sport,
+		.created = now,
+		.last_seen = now,
+	};
+	struct nsf_nat_entry *in;
+	struct nsf_nat_key reply;
+
+	nsf_nat_reply_key(&reply, egress, e->addr, e->port);
+	in = bpf_map_lookup_elem(&nsf_nat4, &reply);
+	if (!in && !bpf_map_update_elem(&nsf_nat4, &reply, &val, BPF_NOEXIST))
+		return true;
+	if (!in)
+		in = bpf_map_lookup_elem(&nsf_nat4, &reply); /* lost a race */
+	return in && in->addr == val.addr && in->port == val.port;
 }
 
 /*

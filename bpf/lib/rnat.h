@@ -45,13 +45,16 @@ static __always_inline bool rnat_icmp_key(struct rnat *r, void *data_end,
 					  struct nsf_nat_key *key)
 {
 	struct iphdr *in = (void *)(r->icmp + 1);
+	/* Quoted bytes within the outer packet (not in padding after it). */
+	__u32 quoted = ipv4_payload_len(r->ip) - sizeof(*r->icmp);
 	__u8 *l4;
 
 	if ((void *)(in + 1) > data_end || in->version != 4 || in->ihl != 5 ||
 	    in->saddr != cfg->snat4 || ipv4_is_fragment(in))
 		return false;
 	l4 = (void *)(in + 1);
-	if (l4 + 8 > (__u8 *)data_end) /* RFC 792: at least 8 bytes quoted */
+	/* RFC 792: at least 8 bytes of the datagram are quoted. */
+	if (l4 + 8 > (__u8 *)data_end || quoted < sizeof(*in) + 8)
 		return false;
 	r->inner = in;
 	r->inner_proto = in->protocol;
@@ -67,7 +70,8 @@ static __always_inline bool rnat_icmp_key(struct rnat *r, void *data_end,
 		r->inner_csum = NULL;
 		if (in->protocol == IPPROTO_UDP)
 			r->inner_csum = (__sum16 *)(l4 + 6);
-		else if (l4 + 18 <= (__u8 *)data_end)
+		else if (l4 + 18 <= (__u8 *)data_end &&
+			 quoted >= sizeof(*in) + 18)
 			r->inner_csum = (__sum16 *)(l4 + 16);
 		return true;
 	}

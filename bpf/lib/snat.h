@@ -110,6 +110,10 @@ snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
 
 	nat_egress_key(&key, ip, l4);
 	e = bpf_map_lookup_elem(&nsf_nat4, &key);
+	if (e && !nat_reply_owned(&key, e, now)) {
+		bpf_map_delete_elem(&nsf_nat4, &key);
+		e = NULL;
+	}
 	if (!e)
 		e = nat_create(&key, cfg, now, reason);
 	if (e)

@@ -81,7 +81,13 @@
 	X(DROP_POLICY_HOST, "drop-policy-host", DROP,                          \
 	  "pod to the host (its addresses, other namespaces) not allowed")     \
 	X(DROP_REWRITE, "drop-rewrite", DROP,                                  \
-	  "a checksum helper failed while rewriting the packet")
+	  "a checksum helper failed while rewriting the packet")   \
+	X(DROP_NO_POD, "drop-no-pod", DROP,                                    \
+	  "to an address of the pod CIDR that no pod has (free, network, "     \
+	  "broadcast): never routed elsewhere")                                \
+	X(PASS_NOT_UNICAST, "pass-not-unicast", PASS,                          \
+	  "to a broadcast, multicast or reserved address: the kernel's "       \
+	  "to handle, never routed or masqueraded")
 
 enum nsf_reason_kind {
 	NSF_KIND_FWD,

@@ -1727,6 +1727,43 @@ static void test_port_restore(void **state)
 }
 
 /*
+ * The ingress entry is gone (the LRU evicts it first for a flow that only
+ * sends: replies are what touch it) but the egress one lives: the next
+ * packet puts it back, so the flow's replies still reach the pod. If
+ * another flow to the same destination claimed the port meanwhile, the
+ * flow moves to a new port and leaves the other flow's entry alone,
+ * instead of sharing a reply key with it (hijacked replies).
+ */
+static void test_reply_entry_restore(void **state)
+{
+	struct flow fl = flow_a(IPPROTO_UDP);
+	struct nsf_nat_entry foreign = foreign_entry(9);
+	struct nsf_nat_key in;
+	struct frame f;
+	uint16_t port, moved;
+
+	(void)state;
+	reset();
+	build_egress(&f, &fl, 0, 10);
+	port = send_snat(&f, &fl);
+	in = ingress_key(&fl, port);
+
+	assert_int_equal(bpf_map_delete_elem(h.nat_fd, &in), 0);
+	assert_int_equal(send_snat(&f, &fl), port);
+	expect_nat_count(2);
+	expect_entry(&in, fl.pod, fl.pod_port, 0, 0, 0);
+
+	/* Evicted again, and the port taken by someone else meanwhile. */
+	assert_int_equal(bpf_map_delete_elem(h.nat_fd, &in), 0);
+	nat_put(&in, &foreign);
+	moved = send_snat(&f, &fl);
+	assert_int_not_equal(moved, port);
+	expect_entry_is(&in, &foreign);
+	expect_flow(&fl, moved, 1, l3_len(&f), 0, 0, 0, 0);
+	expect_nat_count(3);
+}
+
+/*
  * Known bug (or a limit the design notes do not state): a flow whose port
  * came from a random probe, because its hash port was taken, does not get
  * it back when its egress entry is evicted: the hash port is still taken
@@ -3122,6 +3159,7 @@ int main(void)
 		T(test_port_range_edges),
 		T(test_port_collision),
 		T(test_port_restore),
+		T(test_reply_entry_restore),
 		T(test_port_restore_after_collision),
 		/* 3. reverse NAT */
 		T(test_rnat_udp_xdp),

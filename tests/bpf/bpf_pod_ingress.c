@@ -733,8 +733,7 @@ static void test_pass_l2_other(void **state)
 
 static void test_pass_not_local(void **state)
 {
-	static const uint32_t dsts[] = { ADDR_UNKNOWN, ADDR_OUTSIDE,
-					 NSF_GATEWAY4 };
+	static const uint32_t dsts[] = { ADDR_OUTSIDE, NSF_GATEWAY4 };
 	struct frame f;
 	size_t i;
 
@@ -744,6 +743,56 @@ static void test_pass_not_local(void **state)
 
 		build_ipv4(&f, &ep_a, &s);
 		check_pass(&f, IFINDEX_LO, NSF_R_PASS_NOT_LOCAL, ep_a.id);
+	}
+}
+
+/*
+ * Addresses of the pod CIDR that no pod has (a free one, the network and
+ * the broadcast address) are dropped, counted against the sender: they
+ * must not follow the default route out of the host.
+ */
+static void test_drop_no_pod(void **state)
+{
+	static const uint32_t dsts[] = { ADDR_UNKNOWN, HOST_IP(10, 244, 0, 0),
+					 HOST_IP(10, 244, 255, 255) };
+	struct nsf_ep_stats want[NR_IDS];
+	struct result r;
+	struct frame f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dsts) / sizeof(dsts[0]); i++) {
+		struct ipv4_spec s = spec(ADDR_A, dsts[i], IPPROTO_UDP);
+
+		build_ipv4(&f, &ep_a, &s);
+		memset(want, 0, sizeof(want));
+		reset();
+		run(&f, IFINDEX_LO, &r);
+		expect_retval(&r, TC_ACT_SHOT);
+		expect_counter(NSF_R_DROP_NO_POD, 1, f.len);
+		want[ep_a.id].c[NSF_EP_DROP].packets = 1;
+		want[ep_a.id].c[NSF_EP_DROP].bytes = f.len;
+		expect_ep_stats(want);
+	}
+}
+
+/* Limited broadcast, multicast, class E and 0.0.0.0/8 go to the kernel
+ * untouched, which handles them as a host would (never forwarded). */
+static void test_pass_not_unicast(void **state)
+{
+	static const uint32_t dsts[] = { 0xffffffffu, HOST_IP(224, 0, 0, 1),
+					 HOST_IP(239, 1, 2, 3),
+					 HOST_IP(240, 0, 0, 1),
+					 HOST_IP(0, 1, 2, 3) };
+	struct frame f;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dsts) / sizeof(dsts[0]); i++) {
+		struct ipv4_spec s = spec(ADDR_A, dsts[i], IPPROTO_UDP);
+
+		build_ipv4(&f, &ep_a, &s);
+		check_pass(&f, IFINDEX_LO, NSF_R_PASS_NOT_UNICAST, ep_a.id);
 	}
 }
 
@@ -1622,6 +1671,8 @@ int main(void)
 		T(test_drop_spoofed_other_pod),
 		T(test_drop_spoofed_mac),
 		T(test_drop_unknown_endpoint),
+		T(test_drop_no_pod),
+		T(test_pass_not_unicast),
 		T(test_arp_gateway_reply),
 		T(test_arp_other_target),
 		T(test_arp_reply_from_pod),

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include "recover.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "endpoint.h"
+#include "ipam.h"
+#include "maps.h"
+#include "netlink.h"
+#include "netns.h"
+
+#define MARKER_PREFIX "attaching-"
+
+void nsf_fault(const char *point)
+{
+	const char *want = getenv("NSFAST_FAULT");
+
+	if (!want || strcmp(want, point) != 0)
+		return;
+	fprintf(stderr, "nsfast: fault injected at %s\n", point);
+	fflush(stderr);
+	kill(getpid(), SIGKILL);
+}
+
+/* ---- markers of attaches under way ---- */
+
+static void marker_path(const struct nsf_host *h, const char *name, char *path,
+			size_t len)
+{
+	snprintf(path, len, "%s/" MARKER_PREFIX "%s", h->state_dir, name);
+}
+
+static int marker_write(const struct nsf_host *h, const char *name,
+			const char *what, int flags)
+{
+	char path[NSF_PATH_MAX + 96];
+	size_t len = strlen(what);
+	int fd, err = 0;
+
+	marker_path(h, name, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0600);
+	if (fd < 0)
+		return nsf_fail(errno, "%s", path);
+	if (write(fd, what, len) != (ssize_t)len)
+		err = nsf_fail(errno, "%s", path);
+	close(fd);
+	return err;
+}
+
+int nsf_pending_begin(const struct nsf_host *h, const char *name)
+{
+	return marker_write(h, name, "attach\n", O_TRUNC);
+}
+
+void nsf_pending_netns(const struct nsf_host *h, const char *name)
+{
+	marker_write(h, name, "netns\n", O_APPEND);
+}
+
+void nsf_pending_end(const struct nsf_host *h, const char *name)
+{
+	char path[NSF_PATH_MAX + 96];
+
+	marker_path(h, name, path, sizeof(path));
+	unlink(path);
+}
+
+/* ---- what nobody owns ---- */
+
+/* Endpoint-map entries pointing at @ifindex, and its devmap slot. */
+static unsigned int unmap_ifindex(const struct nsf_maps *m, int ifindex)
+{
+	struct nsf_endpoint ep;
+	__be32 key, next, *prev = NULL;
+	unsigned int n = 0;
+
+	if (m->ep4 < 0 || m->tx_ports < 0)
+		return 0;
+	while (!bpf_map_get_next_key(m->ep4, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(m->ep4, &key, &ep) &&
+		    ep.ifindex == (__u32)ifindex &&
+		    !bpf_map_delete_elem(m->ep4, &key)) {
+			n++;
+			prev = NULL; /* the walk restarts after a delete */
+		}
+	}
+	if (!bpf_map_delete_elem(m->tx_ports, &(__u32){ (__u32)ifindex }))
+		n++;
+	return n;
+}
+
+/* Delete @name's host-side veth (and with it the pod side), if it exists. */
+static int remove_veth(const struct nsf_maps *m, const char *name,
+		       unsigned int *unmapped)
+{
+	char ifname[16];
+	struct nsf_link link;
+	struct nsf_nl nl;
+	int err;
+
+	nsf_host_ifname(name, ifname);
+	err = nsf_nl_open(&nl);
+	if (err)
+		return nsf_fail(-err, "netlink");
+	if (!nsf_nl_link_get(&nl, ifname, &link)) {
+		*unmapped += unmap_ifindex(m, link.ifindex);
+		err = nsf_nl_link_del(&nl, link.ifindex);
+		if (err == -ENODEV)
+			err = 0;
+	}
+	nsf_nl_close(&nl);
+	return err ? nsf_fail(-err, "veth %s", ifname) : 0;
+}
+
+typedef bool (*owner_pred)(const struct nsf_host *h, const char *owner,
+			   const void *arg);
+
+static bool owner_is(const struct nsf_host *h, const char *owner,
+		     const void *name)
+{
+	(void)h;
+	return !strcmp(owner, name);
+}
+
+static bool marker_exists(const struct nsf_host *h, const char *name)
+{
+	char path[NSF_PATH_MAX + 96];
+
+	marker_path(h, name, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+/* Held by no endpoint and by no attach under way (or dead: gc ran those
+ * first): nobody will ever give it back. */
+static bool owner_gone(const struct nsf_host *h, const char *owner,
+		       const void *arg)
+{
+	struct nsf_ep_rec rec;
+
+	(void)arg;
+	return nsf_ep_load(h, owner, &rec) == -ENOENT &&
+	       !marker_exists(h, owner);
+}
+
+static bool parse_value(const struct nsf_pool *pool, const char *s, uint32_t *v)
+{
+	char *end;
+	unsigned long n;
+
+	if (pool->kind == NSF_POOL_IPV4)
+		return !nsf_parse_ipv4(s, v);
+	if (*s < '0' || *s > '9')
+		return false;
+	n = strtoul(s, &end, 10);
+	*v = (uint32_t)n;
+	return !*end && n <= UINT32_MAX;
+}
+
+/*
+ * Release every value of @pool whose owner @doomed says must go; for
+ * addresses also their endpoint-map entry. Counts them into *n.
+ */
+static int pool_sweep(const struct nsf_host *h, const struct nsf_pool *pool,
+		      const struct nsf_maps *m, owner_pred doomed,
+		      const void *arg, unsigned int *n)
+{
+	char owner[NSF_OWNER_MAX];
+	struct dirent *de;
+	uint32_t v;
+	DIR *d = opendir(pool->dir);
+	int err = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : nsf_fail(errno, "%s", pool->dir);
+	while (!err && (de = readdir(d))) {
+		if (!parse_value(pool, de->d_name, &v) ||
+		    nsf_pool_owner(pool, v, owner, sizeof(owner)))
+			continue;
+		owner[strcspn(owner, "\n")] = '\0';
+		if (!doomed(h, owner, arg))
+			continue;
+		if (pool->kind == NSF_POOL_IPV4 && m->ep4 >= 0)
+			nsf_maps_del_endpoint(m, v);
+		err = nsf_pool_release(pool, v);
+		if (err)
+			err = nsf_fail(-err, "release %s/%s", pool->dir,
+				       de->d_name);
+		else
+			(*n)++;
+	}
+	closedir(d);
+	return err;
+}
+
+/* Both pools (addresses only once the host has a configuration). */
+static int pools_sweep(const struct nsf_host *h, const struct nsf_maps *m,
+		       owner_pred doomed, const void *arg, unsigned int *n)
+{
+	struct nsf_host_config cfg;
+	struct nsf_pool pool;
+	int err = 0;
+
+	if (!nsf_config_load(h, &cfg) && !nsf_pool_addresses(h, &cfg, &pool))
+		err = pool_sweep(h, &pool, m, doomed, arg, n);
+	if (!err && !nsf_pool_ids(h, &pool))
+		err = pool_sweep(h, &pool, m, doomed, arg, n);
+	return err;
+}
+
+static int recover_one(const struct nsf_host *h, const struct nsf_maps *m,
+		       const char *name, unsigned int *freed)
+{
+	char path[NSF_PATH_MAX + 96], buf[64] = "";
+	unsigned int dummy = 0;
+	ssize_t len;
+	int fd, err;
+
+	struct nsf_ep_rec rec;
+
+	marker_path(h, name, path, sizeof(path));
+	/* Died after the record was saved: the attach is complete. */
+	if (nsf_ep_load(h, name, &rec) != -ENOENT) {
+		unlink(path);
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : nsf_fail(errno, "%s", path);
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	err = pools_sweep(h, m, owner_is, name, freed ? freed : &dummy);
+	if (!err)
+		err = remove_veth(m, name, &dummy);
+	if (!err && strstr(buf, "netns") && nsf_netns_exists(name))
+		err = nsf_netns_del(name);
+	if (err)
+		return err;
+	unlink(path);
+	return 1;
+}
+
+int nsf_pending_recover(const struct nsf_host *h, const char *name)
+{
+	struct nsf_maps m = NSF_MAPS_CLOSED;
+	int err;
+
+	if (!marker_exists(h, name))
+		return 0;
+	nsf_maps_open(h, &m); /* not initialised any more: nothing mapped */
+	nsf_clear_error();
+	err = recover_one(h, &m, name, NULL);
+	nsf_maps_close(&m);
+	return err;
+}
+
+/* ---- stale endpoints ---- */
+
+const char *nsf_ep_stale_reason(const struct nsf_ep_rec *rec)
+{
+	struct nsf_link link;
+	struct nsf_nl nl;
+	bool veth;
+
+	if (strchr(rec->netns, '/') ? access(rec->netns, F_OK) != 0
+				    : !nsf_netns_exists(rec->netns))
+		return "netns missing";
+	if (nsf_nl_open(&nl))
+		return NULL; /* cannot tell: not stale */
+	veth = !nsf_nl_link_get(&nl, rec->host_ifname, &link) &&
+	       link.ifindex == rec->host_ifindex;
+	nsf_nl_close(&nl);
+	return veth ? NULL : "veth missing";
+}
+
+struct gc_ctx {
+	const struct nsf_host *h;
+	struct nsf_ep_gc_result *res;
+	int *ifindexes; /* of the endpoints that stay */
+	size_t n, cap;
+	int err;
+};
+
+static int gc_endpoint(const struct nsf_ep_rec *rec, void *arg)
+{
+	struct gc_ctx *ctx = arg;
+	int *grown;
+
+	if (nsf_ep_stale_reason(rec)) {
+		if (nsf_endpoint_detach(ctx->h, rec)) {
+			nsf_report("gc: endpoint %s", rec->name);
+			ctx->err = -EIO;
+		} else {
+			ctx->res->stale++;
+		}
+		return 0;
+	}
+	if (ctx->n == ctx->cap) {
+		ctx->cap = ctx->cap ? ctx->cap * 2 : 64;
+		grown = realloc(ctx->ifindexes, ctx->cap * sizeof(int));
+		if (!grown)
+			return nsf_fail(ENOMEM, "gc");
+		ctx->ifindexes = grown;
+	}
+	ctx->ifindexes[ctx->n++] = rec->host_ifindex;
+	return 0;
+}
+
+static int gc_markers(const struct nsf_host *h, const struct nsf_maps *m,
+		      struct nsf_ep_gc_result *res)
+{
+	const size_t plen = strlen(MARKER_PREFIX);
+	struct dirent *de;
+	DIR *d = opendir(h->state_dir);
+	int err = 0, rc;
+
+	if (!d)
+		return errno == ENOENT ? 0
+				       : nsf_fail(errno, "%s", h->state_dir);
+	while (!err && (de = readdir(d))) {
+		if (strncmp(de->d_name, MARKER_PREFIX, plen) != 0 ||
+		    !nsf_valid_name(de->d_name + plen))
+			continue;
+		rc = recover_one(h, m, de->d_name + plen, &res->addresses);
+		if (rc < 0)
+			err = rc;
+		else
+			res->half_made += (unsigned int)rc;
+	}
+	closedir(d);
+	return err;
+}
+
+/* Pod entries of the endpoint map whose address nobody holds. */
+static void gc_ep_map(const struct nsf_host *h, const struct nsf_maps *m,
+		      struct nsf_ep_gc_result *res)
+{
+	char owner[NSF_OWNER_MAX];
+	struct nsf_host_config cfg;
+	struct nsf_endpoint ep;
+	struct nsf_pool addrs;
+	__be32 key, next, *prev = NULL;
+
+	if (nsf_config_load(h, &cfg) || nsf_pool_addresses(h, &cfg, &addrs))
+		return;
+	while (!bpf_map_get_next_key(m->ep4, prev, &next)) {
+		key = next;
+		prev = &key;
+		/* Only local pods: other features may map remote ones. */
+		if (bpf_map_lookup_elem(m->ep4, &key, &ep) ||
+		    !(ep.flags & NSF_EP_F_LOCAL) ||
+		    !nsf_pool_owner(&addrs, ntohl(key), owner, sizeof(owner)))
+			continue;
+		if (!bpf_map_delete_elem(m->ep4, &key)) {
+			res->map_entries++;
+			prev = NULL;
+		}
+	}
+}
+
+/* Redirect targets that are no device any more, or an nsfast veth that no
+ * endpoint has. */
+static void gc_tx_ports(const struct gc_ctx *ctx, const struct nsf_maps *m,
+			struct nsf_ep_gc_result *res)
+{
+	__u32 key, next, *prev = NULL;
+	struct nsf_link link;
+	struct nsf_nl nl;
+	bool ours, dead;
+	size_t i;
+	int rc;
+
+	if (nsf_nl_open(&nl))
+		return;
+	while (!bpf_map_get_next_key(m->tx_ports, prev, &next)) {
+		key = next;
+		prev = &key;
+		rc = nsf_nl_link_get_index(&nl, (int)key, &link);
+		dead = rc == -ENODEV;
+		ours = !rc && strlen(link.name) == 11 &&
+		       !strncmp(link.name, "nsf", 3);
+		for (i = 0; ours && i < ctx->n; i++)
+			if (ctx->ifindexes[i] == (int)key)
+				ours = false;
+		if ((dead || ours) && !bpf_map_delete_elem(m->tx_ports, &key)) {
+			res->map_entries++;
+			prev = NULL;
+		}
+	}
+	nsf_nl_close(&nl);
+}
+
+int nsf_ep_gc(const struct nsf_host *h, struct nsf_ep_gc_result *res)
+{
+	struct gc_ctx ctx = { .h = h, .res = res };
+	struct nsf_maps m = NSF_MAPS_CLOSED;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	/* Without maps (never initialised, pins gone) the rest still goes. */
+	if (nsf_maps_open(h, &m))
+		nsf_clear_error();
+	err = nsf_ep_foreach(h, gc_endpoint, &ctx);
+	if (!err)
+		err = ctx.err;
+	if (!err)
+		err = gc_markers(h, &m, res);
+	if (!err)
+		err = pools_sweep(h, &m, owner_gone, NULL, &res->addresses);
+	if (!err && m.ep4 >= 0 && m.tx_ports >= 0) {
+		gc_ep_map(h, &m, res);
+		gc_tx_ports(&ctx, &m, res);
+	}
+	free(ctx.ifindexes);
+	nsf_maps_close(&m);
+	return err;
+}
