@@ -48,6 +48,26 @@ static __always_inline int to_host(struct iphdr *ip, void *data_end,
 }
 
 /*
+ * TTL expires at the host. For one of the host's own addresses (which the
+ * FIB does not forward) the kernel would deliver it, so the host policy
+ * decides; for anything the host would forward, the kernel only answers
+ * with ICMP time exceeded (a traceroute's first hop): no policy withholds
+ * that.
+ */
+static __always_inline int ttl_expired(struct __sk_buff *skb, struct iphdr *ip,
+				       void *data_end,
+				       const struct nsf_endpoint *src,
+				       __u32 len)
+{
+	struct bpf_fib_lookup fib;
+	int rc = snat_fib(skb, ip, &fib, 0);
+
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return pass_from(src, NSF_R_PASS_TTL, len);
+	return to_host(ip, data_end, src, NSF_R_PASS_TTL, len);
+}
+
+/*
  * Not for a local pod: masquerade it out of the uplink if it is routed
  * there, else leave it to the kernel (the host itself, other interfaces).
  */
@@ -156,9 +176,8 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 
 	dst = endpoint_v4(ip->daddr);
 	if (ip->ttl <= 1) {
-		/* The kernel delivers it if it is for the host itself. */
 		if (!dst)
-			return to_host(ip, data_end, src, NSF_R_PASS_TTL, len);
+			return ttl_expired(skb, ip, data_end, src, len);
 		return pass_from(src, NSF_R_PASS_TTL, len);
 	}
 

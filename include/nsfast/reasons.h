@@ -81,7 +81,7 @@
 	X(DROP_POLICY_HOST, "drop-policy-host", DROP,                          \
 	  "pod to the host (its addresses, other namespaces) not allowed")     \
 	X(DROP_REWRITE, "drop-rewrite", DROP,                                  \
-	  "a checksum helper failed while rewriting the packet")   \
+	  "a checksum helper failed while rewriting the packet")               \
 	X(DROP_NO_POD, "drop-no-pod", DROP,                                    \
 	  "to an address of the pod CIDR that no pod has (free, network, "     \
 	  "broadcast): never routed elsewhere")                                \

@@ -213,11 +213,9 @@ check_match "pod -> $T: TTL 1 is answered with ICMP time exceeded" \
 	"^icmp type 11 from" "$out"
 # Frames not addressed to the gateway MAC are not routed.
 pod_case l2-broadcast "$T" "$N" refused
-# Spoofed source (C's address, sent by A): not forwarded to T by the fast
-# path. (Today it goes to the kernel as pass-unknown-src; isolation turns
-# it into a drop: either way, counted and not on the fast path.)
-SRC=$C TODO="spoofed sources are left to the kernel, which forwards them (isolation makes them drops)" \
-	pod_case plain "$T" "$N" refused
+# Spoofed source (C's address, sent by A): dropped (drop-spoofed-ip),
+# charged to A, never delivered.
+SRC=$C pod_case plain "$T" "$N" dropped
 
 # Pod to the world: every frame masqueraded or dropped with a reason;
 # the capture at the end shows that none left with a pod address.
