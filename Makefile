@@ -143,13 +143,22 @@ uninstall-cni:
 	rm -f $(DESTDIR)$(CNI_BIN_DIR)/nsfast $(DESTDIR)$(CNI_BIN_DIR)/nsfast-cni
 # ---- isolation: per-packet program cost (bench/prog_cost.c) ----
 # `make prog-cost`: BPF_PROG_TEST_RUN timing of nsf_from_pod (64 B pod to
-# pod); `build/prog_cost OTHER.bpf.o` compares another build's object.
+# pod), A/B/A/B against a build with the monitor hooks compiled out (what
+# idle monitoring costs); `build/prog_cost OTHER.bpf.o` times any object.
 .PHONY: prog-cost
 $(BUILD)/prog_cost: bench/prog_cost.c $(BUILD)/bpf/pod_ingress.bpf.o
 	$(CC) $(CFLAGS) $< -lbpf -o $@
 
-prog-cost: $(BUILD)/prog_cost
-	$(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress.bpf.o
+$(BUILD)/bpf/pod_ingress_nomon.bpf.o: bpf/pod_ingress.bpf.c $(BPF_HDRS)
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -DNSF_NO_MONITOR -c $< -o $@
+
+prog-cost: $(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress_nomon.bpf.o
+	@for i in 1 2 3 4 5; do \
+		printf 'monitor hooks (idle) %s   compiled out %s\n' \
+		"$$($(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress.bpf.o | cut -d' ' -f2)" \
+		"$$($(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress_nomon.bpf.o | cut -d' ' -f2)"; \
+	done
 
 # ---- hardening: fuzzing, sanitizers, valgrind, stress ----
 # tests/fuzz/fuzz_datapath.c is built twice: as a TAP suite of `make test`

@@ -3,12 +3,12 @@
  * Crash consistency: fault injection, recovery of half-made endpoints and
  * endpoint garbage collection (docs/guarantees.md).
  *
- * A fresh attach first leaves a marker, <state>/attaching-<name>, that
- * says an attach of <name> is under way (and, once it made one, that the
- * pod's namespace is its own). Rollback and success remove it, so a marker
- * outlives its attach only if the process died. The next attach of the
- * same name, `nsfast gc` and `nsfast reset` then remove what the dead
- * attach had made: addresses and ids it held, map entries, its veth and
+ * A fresh attach first writes its name into the host's journal,
+ * <state>/attaching (and, once it made one, that the pod's namespace is
+ * its own). Rollback and success empty it, so a name outlives its attach
+ * only if the process died. The next attach (of any name), `nsfast gc`
+ * and `nsfast reset` then remove what the dead attach had made: addresses
+ * and ids it held, map entries, its veth and
  * the namespace it created. All callers hold the host lock.
  */
 #ifndef NSF_RECOVER_H
