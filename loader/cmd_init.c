@@ -122,6 +122,10 @@ static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 	nsf_fault("init-uplink");
 	if (!err)
 		err = nsf_config_save(h, cfg);
+	/* The attach journal is part of the host's state from the start,
+	 * so a failed attach leaves no new file behind. */
+	if (!err)
+		err = nsf_pending_init(h);
 	nsf_fault("init-saved");
 	if (!err)
 		err = reattach_all(h);

@@ -89,6 +89,11 @@ static void journal_read(const struct nsf_host *h, char *name, size_t size,
 		snprintf(name, size, "%s", buf);
 }
 
+int nsf_pending_init(const struct nsf_host *h)
+{
+	return journal_write(h, "", 0);
+}
+
 int nsf_pending_begin(const struct nsf_host *h, const char *name)
 {
 	char line[NSF_NAME_MAX + 2];

@@ -26,6 +26,8 @@
  */
 void nsf_fault(const char *point);
 
+/* Create the (empty) journal if it does not exist yet (init). */
+int nsf_pending_init(const struct nsf_host *h);
 int nsf_pending_begin(const struct nsf_host *h, const char *name);
 /* The attach created the pod's named namespace: recovery deletes it. */
 void nsf_pending_netns(const struct nsf_host *h, const char *name);
