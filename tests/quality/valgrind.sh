@@ -83,6 +83,23 @@ vg "nat list" 0 -n "$H" nat list
 vg "nat list --json" 0 -n "$H" nat list --json
 vg "gc" 0 -n "$H" gc
 vg "nat flush" 0 -n "$H" nat flush
+vg "publish add" 0 -n "$H" publish add 8080 "$P-a:80"
+vg "publish add: bad pod (error)" fail -n "$H" publish add 8081 nosuchpod
+vg "publish list --json" 0 -n "$H" publish list --json
+vg "publish del" 0 -n "$H" publish del 8080
+vg "route add" 0 -n "$H" route add 10.245.0.0/16 via 10.99.0.1
+vg "route add: overlapping the pod CIDR (error)" fail -n "$H" route add 10.244.1.0/24 via 10.99.0.1
+vg "route list --json" 0 -n "$H" route list --json
+vg "route del" 0 -n "$H" route del 10.245.0.0/16
+vg "policy group add" 0 -n "$H" policy group add web --ingress deny
+vg "policy assign" 0 -n "$H" policy assign "$P-a" web
+vg "policy rule add" 0 -n "$H" policy rule add allow from any to web proto tcp port 80
+vg "policy rule add: bad proto (error)" fail -n "$H" policy rule add allow from any to web proto sctp
+vg "policy show --json" 0 -n "$H" policy show --json
+vg "policy flush" 0 -n "$H" policy flush
+vg "stats --json" 0 -n "$H" stats --json
+vg "stats --prometheus" 0 -n "$H" stats --prometheus
+vg "monitor --count 1 --duration 1" 0 -n "$H" monitor --count 1 --duration 1
 vg "detach" 0 -n "$H" detach "$P-a"
 vg "detach: no such endpoint (error)" fail -n "$H" detach "$P-a"
 vg "init: bad CIDR (error)" fail -n "$H" init --pod-cidr 300.1.2.3/8
