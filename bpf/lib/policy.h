@@ -298,12 +298,18 @@ static __always_inline __u32 policy_peer(const struct iphdr *ip, void *data_end,
 {
 	struct nsf_pol_cfg *pc = pol_cfg();
 	struct pol_flow f;
+	__u32 peer;
 
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
+	peer = pol_peer(pc, ip->daddr, fallback);
+	/* The host's default deny makes policy active on every host; the
+	 * world and groups nobody restricts skip the parse and the call. */
+	if (!((pol_group_flags(src->group) | pol_group_flags(peer)) &
+	      NSF_PG_F_ENFORCED))
+		return 0;
 	pol_flow_parse(ip, data_end, &f);
-	return policy_decide(pc, src->group, pol_peer(pc, ip->daddr, fallback),
-			     &f);
+	return policy_decide(pc, src->group, peer, &f);
 }
 
 /*
@@ -319,12 +325,16 @@ static __always_inline __u32 policy_from_peer(const struct iphdr *ip,
 {
 	struct nsf_pol_cfg *pc = pol_cfg();
 	struct pol_flow f;
+	__u32 peer;
 
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
+	peer = pol_peer(pc, ip->saddr, fallback);
+	if (!((pol_group_flags(peer) | pol_group_flags(dst->group)) &
+	      NSF_PG_F_ENFORCED))
+		return 0;
 	pol_flow_parse(ip, data_end, &f);
-	return policy_decide(pc, pol_peer(pc, ip->saddr, fallback), dst->group,
-			     &f);
+	return policy_decide(pc, peer, dst->group, &f);
 }
 
 #endif /* NSF_BPF_POLICY_H */
