@@ -80,9 +80,7 @@
 #include "nat_frames.h"
 #define TESTLIB_ERROR print_error
 #include "testlib.h"
-#include "pod_ingress.skel.h"
-#include "uplink_tc.skel.h"
-#include "uplink_xdp.skel.h"
+#include "datapath.h"
 
 #define HOST_IP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -2934,17 +2932,7 @@ static int load_objects(void)
 {
 	int err;
 
-	h.pod = pod_ingress__open();
-	h.xdp = uplink_xdp__open();
-	h.tc = uplink_tc__open();
-	if (!h.pod || !h.xdp || !h.tc)
-		return -errno ?: -ENOMEM;
-	err = unpin_all(h.pod->obj);
-	err = err ?: pod_ingress__load(h.pod);
-	err = err ?: reuse_maps(h.xdp->obj, h.pod->obj);
-	err = err ?: uplink_xdp__load(h.xdp);
-	err = err ?: reuse_maps(h.tc->obj, h.pod->obj);
-	err = err ?: uplink_tc__load(h.tc);
+	err = datapath_load(&h.pod, &h.xdp, &h.tc, 0);
 	if (err)
 		return err;
 	h.from_pod_fd = bpf_program__fd(h.pod->progs.nsf_from_pod);
@@ -2961,20 +2949,8 @@ static int load_objects(void)
 
 static void make_endpoints(void)
 {
-	h.ep_a = (struct nsf_endpoint){
-		.ifindex = (uint32_t)h.if_pod0,
-		.id = 1,
-		.flags = NSF_EP_F_LOCAL,
-	};
-	memcpy(h.ep_a.pod_mac, mac_pod0p, ETH_ALEN);
-	memcpy(h.ep_a.host_mac, mac_pod0, ETH_ALEN);
-	h.ep_b = (struct nsf_endpoint){
-		.ifindex = (uint32_t)h.if_pod1,
-		.id = 2,
-		.flags = NSF_EP_F_LOCAL,
-	};
-	memcpy(h.ep_b.pod_mac, mac_pod1p, ETH_ALEN);
-	memcpy(h.ep_b.host_mac, mac_pod1, ETH_ALEN);
+	h.ep_a = local_endpoint(h.if_pod0, 1, mac_pod0p, mac_pod0);
+	h.ep_b = local_endpoint(h.if_pod1, 2, mac_pod1p, mac_pod1);
 }
 
 static int group_teardown(void **state)

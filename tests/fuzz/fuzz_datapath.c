@@ -63,9 +63,7 @@
 #include "../bpf/nat_frames.h"
 #define TESTLIB_ERROR(...) fprintf(stderr, "fuzz: " __VA_ARGS__)
 #include "../bpf/testlib.h"
-#include "pod_ingress.skel.h"
-#include "uplink_tc.skel.h"
-#include "uplink_xdp.skel.h"
+#include "../bpf/datapath.h"
 
 #define HIP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -167,19 +165,8 @@ static int load(void)
 {
 	int err;
 
-	fz.pod = pod_ingress__open();
-	fz.xdp = uplink_xdp__open();
-	fz.tc = uplink_tc__open();
-	if (!fz.pod || !fz.xdp || !fz.tc)
-		return -1;
-	err = unpin_all(fz.pod->obj);
-	/* A small table keeps the baseline check cheap. */
-	err = err ?: bpf_map__set_max_entries(fz.pod->maps.nsf_nat4, NAT_SIZE);
-	err = err ?: pod_ingress__load(fz.pod);
-	err = err ?: reuse_maps(fz.xdp->obj, fz.pod->obj);
-	err = err ?: uplink_xdp__load(fz.xdp);
-	err = err ?: reuse_maps(fz.tc->obj, fz.pod->obj);
-	err = err ?: uplink_tc__load(fz.tc);
+	/* A small NAT table keeps the baseline check cheap. */
+	err = datapath_load(&fz.pod, &fz.xdp, &fz.tc, NAT_SIZE);
 	if (err)
 		return -1;
 	fz.prog_fd[T_FROM_POD] = bpf_program__fd(fz.pod->progs.nsf_from_pod);
@@ -197,14 +184,10 @@ static int load(void)
 static int add_ep(uint32_t addr, int ifindex, uint32_t id,
 		  const uint8_t *pod_mac, const uint8_t *host_mac)
 {
-	struct nsf_endpoint ep = { .ifindex = (uint32_t)ifindex,
-				   .id = id,
-				   .flags = NSF_EP_F_LOCAL };
+	struct nsf_endpoint ep = local_endpoint(ifindex, id, pod_mac, host_mac);
 	struct bpf_devmap_val dv = { .ifindex = (uint32_t)ifindex };
 	uint32_t key = htonl(addr), dkey = (uint32_t)ifindex;
 
-	memcpy(ep.pod_mac, pod_mac, ETH_ALEN);
-	memcpy(ep.host_mac, host_mac, ETH_ALEN);
 	if (bpf_map_update_elem(fz.ep4_fd, &key, &ep, BPF_ANY))
 		return -1;
 	return bpf_map_update_elem(fz.tx_fd, &dkey, &dv, BPF_ANY) ? -1 : 0;
