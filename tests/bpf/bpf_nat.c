@@ -78,9 +78,9 @@
 #include <nsfast/reasons.h>
 
 #include "nat_frames.h"
-#include "pod_ingress.skel.h"
-#include "uplink_tc.skel.h"
-#include "uplink_xdp.skel.h"
+#define TESTLIB_ERROR print_error
+#include "testlib.h"
+#include "datapath.h"
 
 #define HOST_IP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -112,13 +112,6 @@
 /* Random flows the checksum cases send. */
 #define RANDOM_FLOWS 400
 
-static const uint8_t mac_pod0[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x01 };
-static const uint8_t mac_pod0p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x02 };
-static const uint8_t mac_pod1[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x02 };
-static const uint8_t mac_pod1p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x03 };
-static const uint8_t mac_wan0[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x02 };
-static const uint8_t mac_wan0p[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x01 };
-static const uint8_t mac_gw[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0xfe };
 static const uint8_t mac_bcast[ETH_ALEN] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff
 };
@@ -182,35 +175,6 @@ enum path {
 
 /* ---- namespace ---------------------------------------------------------- */
 
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		print_error("'%s' failed (status %d)\n", cmd, rc);
-	return rc ? -1 : 0;
-}
-
-static int write_file(const char *path, const char *value)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(value, f) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
-}
-
 static int set_forwarding(const char *dev)
 {
 	char path[128];
@@ -218,16 +182,6 @@ static int set_forwarding(const char *dev)
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding",
 		 dev);
 	return write_file(path, "1");
-}
-
-static int if_index(const char *name, int *ifindex)
-{
-	*ifindex = (int)if_nametoindex(name);
-	if (!*ifindex) {
-		print_error("no device %s: %s\n", name, strerror(errno));
-		return -ENODEV;
-	}
-	return 0;
 }
 
 /* The MAC the kernel reports for @name must be the one we gave it. */
@@ -248,26 +202,6 @@ static int check_mac(const char *name, const uint8_t mac[ETH_ALEN])
 	if (err)
 		print_error("MAC of %s: %s\n", name, strerror(-err));
 	return err;
-}
-
-static const char *mac_str(const uint8_t m[ETH_ALEN])
-{
-	static char buf[4][18];
-	static int n;
-	char *s = buf[n++ % 4];
-
-	snprintf(s, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
-		 m[4], m[5]);
-	return s;
-}
-
-static int veth(const char *a, const uint8_t *mac_a, const char *b,
-		const uint8_t *mac_b)
-{
-	if (!mac_a)
-		return sh("ip link add %s type veth peer name %s", a, b);
-	return sh("ip link add %s address %s type veth peer name %s address %s",
-		  a, mac_str(mac_a), b, mac_str(mac_b));
 }
 
 /* The network described at the top of the file, in a new namespace. */
@@ -320,14 +254,6 @@ static int make_netns(void)
 }
 
 /* ---- map state ---------------------------------------------------------- */
-
-static int clear_map(int fd, void *key)
-{
-	while (!bpf_map_get_next_key(fd, NULL, key))
-		if (bpf_map_delete_elem(fd, key))
-			return -errno;
-	return errno == ENOENT ? 0 : -errno;
-}
 
 static int write_config(uint16_t port_min, uint16_t port_max)
 {
@@ -3002,60 +2928,11 @@ static void test_maps_shared(void **state)
 			 sizeof(struct nsf_nat_key));
 }
 
-static int unpin_all(struct bpf_object *obj)
-{
-	struct bpf_map *map;
-	int err;
-
-	bpf_object__for_each_map(map, obj) {
-		err = bpf_map__set_pin_path(map, NULL);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-/* Give @obj pod_ingress's maps, by name, before it is loaded. */
-static int reuse_pod_maps(struct bpf_object *obj)
-{
-	struct bpf_map *map, *src;
-	int err;
-
-	err = unpin_all(obj);
-	if (err)
-		return err;
-	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		src = bpf_object__find_map_by_name(h.pod->obj,
-						   bpf_map__name(map));
-		if (!src) {
-			print_error("map %s not in pod_ingress\n",
-				    bpf_map__name(map));
-			return -ENOENT;
-		}
-		err = bpf_map__reuse_fd(map, bpf_map__fd(src));
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 static int load_objects(void)
 {
 	int err;
 
-	h.pod = pod_ingress__open();
-	h.xdp = uplink_xdp__open();
-	h.tc = uplink_tc__open();
-	if (!h.pod || !h.xdp || !h.tc)
-		return -errno ?: -ENOMEM;
-	err = unpin_all(h.pod->obj);
-	err = err ?: pod_ingress__load(h.pod);
-	err = err ?: reuse_pod_maps(h.xdp->obj);
-	err = err ?: uplink_xdp__load(h.xdp);
-	err = err ?: reuse_pod_maps(h.tc->obj);
-	err = err ?: uplink_tc__load(h.tc);
+	err = datapath_load(&h.pod, &h.xdp, &h.tc, 0);
 	if (err)
 		return err;
 	h.from_pod_fd = bpf_program__fd(h.pod->progs.nsf_from_pod);
@@ -3072,20 +2949,8 @@ static int load_objects(void)
 
 static void make_endpoints(void)
 {
-	h.ep_a = (struct nsf_endpoint){
-		.ifindex = (uint32_t)h.if_pod0,
-		.id = 1,
-		.flags = NSF_EP_F_LOCAL,
-	};
-	memcpy(h.ep_a.pod_mac, mac_pod0p, ETH_ALEN);
-	memcpy(h.ep_a.host_mac, mac_pod0, ETH_ALEN);
-	h.ep_b = (struct nsf_endpoint){
-		.ifindex = (uint32_t)h.if_pod1,
-		.id = 2,
-		.flags = NSF_EP_F_LOCAL,
-	};
-	memcpy(h.ep_b.pod_mac, mac_pod1p, ETH_ALEN);
-	memcpy(h.ep_b.host_mac, mac_pod1, ETH_ALEN);
+	h.ep_a = local_endpoint(h.if_pod0, 1, mac_pod0p, mac_pod0);
+	h.ep_b = local_endpoint(h.if_pod1, 2, mac_pod1p, mac_pod1);
 }
 
 static int group_teardown(void **state)

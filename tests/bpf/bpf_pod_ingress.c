@@ -53,6 +53,8 @@
 #include <nsfast/reasons.h>
 
 #include "frames.h"
+#define TESTLIB_ERROR print_error
+#include "testlib.h"
 #include "pod_ingress.skel.h"
 
 #define HOST_IP(a, b, c, d) \
@@ -154,19 +156,16 @@ struct result {
 /* ---- map state ---------------------------------------------------------- */
 
 /* Delete every key of hash or LPM map @fd (keys up to 16 bytes). */
-static int clear_map(int fd)
+static int clear_any(int fd)
 {
 	uint8_t key[16];
 
-	while (!bpf_map_get_next_key(fd, NULL, key))
-		if (bpf_map_delete_elem(fd, key))
-			return -errno;
-	return errno == ENOENT ? 0 : -errno;
+	return clear_map(fd, key);
 }
 
 static int clear_ep4(void)
 {
-	return clear_map(hn.ep4_fd);
+	return clear_any(hn.ep4_fd);
 }
 
 /* No policy: zeroed config and groups, no rules, CIDRs or state. */
@@ -177,13 +176,13 @@ static int clear_policy(void)
 	uint32_t zero = 0, g;
 	int err;
 
-	err = clear_map(hn.ifx_fd);
+	err = clear_any(hn.ifx_fd);
 	if (!err)
-		err = clear_map(hn.pol_rules_fd);
+		err = clear_any(hn.pol_rules_fd);
 	if (!err)
-		err = clear_map(hn.pol_cidr_fd);
+		err = clear_any(hn.pol_cidr_fd);
 	if (!err)
-		err = clear_map(hn.ct_fd);
+		err = clear_any(hn.ct_fd);
 	if (!err && bpf_map_update_elem(hn.pol_cfg_fd, &zero, &cfg, BPF_ANY))
 		err = -errno;
 	for (g = 0; !err && g < 64; g++)
@@ -1553,19 +1552,6 @@ static void test_map_layout(void **state)
 }
 
 /* ---- group setup -------------------------------------------------------- */
-
-static int unpin_all(struct bpf_object *obj)
-{
-	struct bpf_map *map;
-	int err;
-
-	bpf_object__for_each_map(map, obj) {
-		err = bpf_map__set_pin_path(map, NULL);
-		if (err)
-			return err;
-	}
-	return 0;
-}
 
 static int check_unpinned(struct bpf_object *obj)
 {

@@ -51,9 +51,9 @@
 #include <nsfast/reasons.h>
 
 #include "nat_frames.h"
-#include "pod_ingress.skel.h"
-#include "uplink_tc.skel.h"
-#include "uplink_xdp.skel.h"
+#define TESTLIB_ERROR print_error
+#include "testlib.h"
+#include "datapath.h"
 
 #define HOST_IP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -74,13 +74,6 @@
 #define HPORT	 8080
 #define PPORT	 80
 
-static const uint8_t mac_pod0[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x01 };
-static const uint8_t mac_pod0p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x02 };
-static const uint8_t mac_pod1[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x02 };
-static const uint8_t mac_pod1p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x03 };
-static const uint8_t mac_wan0[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x02 };
-static const uint8_t mac_wan0p[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x01 };
-static const uint8_t mac_gw[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0xfe };
 static const uint8_t mac_node_b[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x03 };
 
 static struct harness {
@@ -110,52 +103,6 @@ enum path {
 
 /* ---- namespace ---------------------------------------------------------- */
 
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		print_error("'%s' failed (status %d)\n", cmd, rc);
-	return rc ? -1 : 0;
-}
-
-static int write_file(const char *path, const char *value)
-{
-	FILE *f = fopen(path, "w");
-	int err = 0;
-
-	if (!f)
-		return -errno;
-	if (fputs(value, f) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
-}
-
-static const char *mac_str(const uint8_t m[ETH_ALEN])
-{
-	static char buf[4][18];
-	static int n;
-	char *s = buf[n++ % 4];
-
-	snprintf(s, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
-		 m[4], m[5]);
-	return s;
-}
-
-static int if_index(const char *name, int *ifindex)
-{
-	*ifindex = (int)if_nametoindex(name);
-	return *ifindex ? 0 : -ENODEV;
-}
-
 static int make_netns(void)
 {
 	static const char *const up[] = { "lo",	   "pod0", "pod0p", "pod1",
@@ -168,17 +115,9 @@ static int make_netns(void)
 	}
 	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
 	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	err = sh("ip link add pod0 address %s type veth peer name pod0p "
-		 "address %s",
-		 mac_str(mac_pod0), mac_str(mac_pod0p));
-	err = err
-		      ?: sh("ip link add pod1 address %s type veth peer name "
-			    "pod1p address %s",
-			    mac_str(mac_pod1), mac_str(mac_pod1p));
-	err = err
-		      ?: sh("ip link add wan0 address %s type veth peer name "
-			    "wan0p address %s",
-			    mac_str(mac_wan0), mac_str(mac_wan0p));
+	err = veth("pod0", mac_pod0, "pod0p", mac_pod0p);
+	err = err ?: veth("pod1", mac_pod1, "pod1p", mac_pod1p);
+	err = err ?: veth("wan0", mac_wan0, "wan0p", mac_wan0p);
 	for (size_t i = 0; !err && i < sizeof(up) / sizeof(up[0]); i++)
 		err = sh("ip link set %s up", up[i]);
 	err = err ?: sh("ip addr add 10.99.0.2/24 dev wan0");
@@ -202,51 +141,11 @@ static int make_netns(void)
 
 /* ---- objects and maps --------------------------------------------------- */
 
-static int unpin_all(struct bpf_object *obj)
-{
-	struct bpf_map *map;
-	int err;
-
-	bpf_object__for_each_map(map, obj) {
-		err = bpf_map__set_pin_path(map, NULL);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static int reuse_pod_maps(struct bpf_object *obj)
-{
-	struct bpf_map *map, *src;
-	int err = unpin_all(obj);
-
-	bpf_object__for_each_map(map, obj) {
-		if (err)
-			break;
-		if (bpf_map__is_internal(map))
-			continue;
-		src = bpf_object__find_map_by_name(h.pod->obj,
-						   bpf_map__name(map));
-		err = src ? bpf_map__reuse_fd(map, bpf_map__fd(src)) : -ENOENT;
-	}
-	return err;
-}
-
 static int load_objects(void)
 {
 	int err;
 
-	h.pod = pod_ingress__open();
-	h.xdp = uplink_xdp__open();
-	h.tc = uplink_tc__open();
-	if (!h.pod || !h.xdp || !h.tc)
-		return -errno ?: -ENOMEM;
-	err = unpin_all(h.pod->obj);
-	err = err ?: pod_ingress__load(h.pod);
-	err = err ?: reuse_pod_maps(h.xdp->obj);
-	err = err ?: uplink_xdp__load(h.xdp);
-	err = err ?: reuse_pod_maps(h.tc->obj);
-	err = err ?: uplink_tc__load(h.tc);
+	err = datapath_load(&h.pod, &h.xdp, &h.tc, 0);
 	if (err)
 		return err;
 	h.from_pod_fd = bpf_program__fd(h.pod->progs.nsf_from_pod);
@@ -261,14 +160,6 @@ static int load_objects(void)
 	h.publish_fd = bpf_map__fd(h.pod->maps.nsf_publish4);
 	h.routes_fd = bpf_map__fd(h.pod->maps.nsf_routes4);
 	return 0;
-}
-
-static int clear_map(int fd, void *key)
-{
-	while (!bpf_map_get_next_key(fd, NULL, key))
-		if (bpf_map_delete_elem(fd, key))
-			return -errno;
-	return errno == ENOENT ? 0 : -errno;
 }
 
 static int put(int fd, const void *k, const void *v)
@@ -948,16 +839,8 @@ static int group_setup(void **state)
 		group_teardown(state);
 		return -1;
 	}
-	h.ep_a = (struct nsf_endpoint){ .ifindex = (uint32_t)h.if_pod0,
-					.id = 1,
-					.flags = NSF_EP_F_LOCAL };
-	memcpy(h.ep_a.pod_mac, mac_pod0p, ETH_ALEN);
-	memcpy(h.ep_a.host_mac, mac_pod0, ETH_ALEN);
-	h.ep_b = (struct nsf_endpoint){ .ifindex = (uint32_t)h.if_pod1,
-					.id = 2,
-					.flags = NSF_EP_F_LOCAL };
-	memcpy(h.ep_b.pod_mac, mac_pod1p, ETH_ALEN);
-	memcpy(h.ep_b.host_mac, mac_pod1, ETH_ALEN);
+	h.ep_a = local_endpoint(h.if_pod0, 1, mac_pod0p, mac_pod0);
+	h.ep_b = local_endpoint(h.if_pod1, 2, mac_pod1p, mac_pod1);
 	return 0;
 }
 

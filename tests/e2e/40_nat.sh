@@ -39,48 +39,6 @@ PER_POD=${NAT_PER_POD:-25}
 
 # ---- helpers ----
 
-# world_create HOST WORLD: namespace WORLD joined to HOST by the veth pair
-# wan0 <-> wan0, addressed as above, HOST's default route through it.
-world_create() {
-	local h=$1 w=$2
-	ip netns add "$w" || return 1
-	ip -n "$w" link set lo up
-	ip link add wan0 netns "$h" type veth peer name wan0 netns "$w" ||
-		return 1
-	ip -n "$h" addr add "$WAN_H/24" dev wan0 &&
-		ip -n "$h" link set wan0 up &&
-		ip -n "$h" route add default via "$WAN_W" &&
-		ip -n "$w" addr add "$WAN_W/24" dev wan0 &&
-		ip -n "$w" link set wan0 up || return 1
-	# A veth may hand its peer packets whose checksum is left for
-	# offload to fill in (CHECKSUM_PARTIAL), which a real NIC never
-	# delivers to XDP: its packets carry complete checksums. With TX
-	# checksum offload off on the world's end, this veth behaves like
-	# the NIC an uplink would be, and the XDP program (which updates the
-	# checksums incrementally) sees what it would see in production.
-	ip netns exec "$w" ethtool -K wan0 tx off >/dev/null
-}
-
-# wait_until SECS CMD [ARGS...]: poll CMD every 0.1 s until it succeeds
-# (status 0) or SECS pass (status 1).
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS >= end)) && return 1
-		sleep 0.1
-	done
-}
-
-# listening NS PORT: a TCP socket listens on PORT in namespace NS.
-listening() {
-	[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]
-}
-
-status_json() {
-	nsf -n "$1" status --json
-}
-
 # ctr_delta NAME BEFORE AFTER: how much datapath counter NAME (packets)
 # rose between two status documents.
 ctr_delta() {
@@ -95,25 +53,13 @@ ctr_delta() {
 }
 
 # check_rises DESC NAME BEFORE AFTER [MIN]: counter NAME rose by MIN
-# (default 1) or more.
+# (default 1) or more. Stricter than lib/world.sh's: a counter missing
+# from either document fails the check instead of counting as 0.
 check_rises() {
 	local d
 	d=$(ctr_delta "$2" "$3" "$4")
 	[[ $d =~ ^[0-9]+$ ]] && ((d >= ${5:-1}))
 	result "$1" $? "$2 rose by $d (want >= ${5:-1})"
-}
-
-# check_jq DESC JSON FILTER [JQ-ARGS...]: FILTER (jq -e) holds on JSON.
-check_jq() {
-	local desc=$1 json=$2 filter=$3 out
-	shift 3
-	if out=$(jq -e "$@" "$filter" <<<"$json" 2>&1); then
-		ok "$desc"
-		return 0
-	fi
-	not_ok "$desc" "jq -e '$filter' gave: $out" \
-		"on: $(head -c 1500 <<<"$json")"
-	return 1
 }
 
 # hooks HOST DEV: what runs on DEV's receive path in HOST, one word each:
@@ -470,10 +416,7 @@ run_exhaustion() {
 	local srv1 srv2
 
 	comment "==== port exhaustion: host $H (--nat-ports 61000-61003) ===="
-	host_create "$H"
-	e2e_require $? "host namespace $H"
-	world_create "$H" "$W"
-	e2e_require $? "world $W"
+	host_world "$H" "$W"
 	check "init --uplink wan0 --nat-ports 61000-61003" \
 		nsf -n "$H" init --uplink wan0 --nat-ports 61000-61003
 	e2e_require $? "init with 4 NAT ports"
@@ -610,10 +553,7 @@ run_unresolved_mtu() {
 	local H="$P-m" W="$P-mw" pod="$P-m0" before after out fwd
 
 	comment "==== uplink MTU with the gateway's neighbour unresolved: host $H ===="
-	host_create "$H"
-	e2e_require $? "host namespace $H"
-	world_create "$H" "$W"
-	e2e_require $? "world $W"
+	host_world "$H" "$W"
 	check "init --uplink wan0" nsf -n "$H" init --uplink wan0
 	nsf -n "$H" attach "$pod" >/dev/null
 	e2e_require $? "pod $pod"

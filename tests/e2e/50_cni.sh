@@ -36,15 +36,7 @@ CACHE=$TMP/cache
 
 # ---- setup ----
 
-host_create "$H"
-e2e_require $? "host namespace"
-ip netns add "$W" && ip -n "$W" link set lo up &&
-	ip link add wan0 netns "$H" type veth peer name wan0 netns "$W" &&
-	ip -n "$H" addr add "$WAN_H/24" dev wan0 && ip -n "$H" link set wan0 up &&
-	ip -n "$H" route add default via "$WAN_W" &&
-	ip -n "$W" addr add "$WAN_W/24" dev wan0 && ip -n "$W" link set wan0 up &&
-	ip netns exec "$W" ethtool -K wan0 tx off >/dev/null
-e2e_require $? "world namespace and uplink"
+host_world "$H" "$W"
 
 mkdir -p "$BIN" "$CACHE"
 ln -s "$NSFAST" "$BIN/nsfast"
@@ -109,10 +101,6 @@ plugin() {
 	shift 2
 	env CNI_COMMAND="$cmd" CNI_PATH="$CNI_PATH_DIRS" "$@" \
 		timeout 60 nsenter --net="/run/netns/$H" "$NSFAST" <<<"$conf"
-}
-
-pod_ip() { # the pod's eth0 address
-	ip -n "$1" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1
 }
 
 # ---- VERSION ----

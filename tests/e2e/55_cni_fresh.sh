@@ -51,10 +51,6 @@ cni() { # cni CMD CONFLIST NS [cnitool options]
 		--cache "$CACHE" "$@"
 }
 
-pod_ip() {
-	ip -n "$1" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1
-}
-
 n_endpoints() {
 	nsf -n "$H" status --json | jq '.endpoints | length'
 }

@@ -31,86 +31,6 @@ MANY=${PUB_MANY:-1000}
 # publishes 20000 in it); most tests publish below it.
 NAT_PORTS=10000-32767
 
-world_create() {
-	local h=$1 w=$2
-	ip netns add "$w" || return 1
-	ip -n "$w" link set lo up
-	ip link add wan0 netns "$h" type veth peer name wan0 netns "$w" ||
-		return 1
-	ip -n "$h" addr add "$WAN_H/24" dev wan0 &&
-		ip -n "$h" link set wan0 up &&
-		ip -n "$h" route add default via "$WAN_W" &&
-		ip -n "$w" addr add "$WAN_W/24" dev wan0 &&
-		ip -n "$w" link set wan0 up || return 1
-	# Complete checksums towards the host, as a NIC delivers (XDP).
-	ip netns exec "$w" ethtool -K wan0 tx off >/dev/null
-}
-
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS >= end)) && return 1
-		sleep 0.1
-	done
-}
-
-# listening NS PORT: a TCP socket listens on PORT in namespace NS.
-listening() {
-	[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]
-}
-
-status_json() {
-	nsf -n "$1" status --json
-}
-
-ctr() {
-	jq -r --arg c "$1" '.counters[$c].packets // 0' <<<"$2"
-}
-
-# check_rises DESC NAME BEFORE AFTER [MIN]
-check_rises() {
-	local a b
-	a=$(ctr "$2" "$3")
-	b=$(ctr "$2" "$4")
-	((b - a >= ${5:-1}))
-	result "$1" $? "$2 rose by $((b - a)) (want >= ${5:-1})"
-}
-
-check_jq() {
-	local desc=$1 json=$2 filter=$3 out
-	shift 3
-	if out=$(jq -e "$@" "$filter" <<<"$json" 2>&1); then
-		ok "$desc"
-		return 0
-	fi
-	not_ok "$desc" "jq -e '$filter' gave: $out" \
-		"on: $(head -c 1500 <<<"$json")"
-	return 1
-}
-
-# send NS PROTO IP PORT MSG [pubtool send options]: one exchange from NS.
-send() {
-	local ns=$1 proto=$2 ip=$3 port=$4 msg=$5
-	shift 5
-	pod_exec "$ns" "$E2E_PY" "$PT" send --proto "$proto" "$@" \
-		"$ip" "$port" "$msg"
-}
-
-# fails_one_line DESC REGEX CMD...: CMD fails with one line on stderr
-# matching REGEX and nothing on stdout.
-fails_one_line() {
-	local desc=$1 re=$2 rc
-	shift 2
-	"$@" >"$TMP/err.out" 2>"$TMP/err.err"
-	rc=$?
-	((rc != 0)) && [[ ! -s $TMP/err.out ]] &&
-		[[ $(wc -l <"$TMP/err.err") -eq 1 ]] &&
-		grep -Eq -- "$re" "$TMP/err.err"
-	result "$desc" $? "$* exit $rc" "stdout: $(cat "$TMP/err.out")" \
-		"stderr: $(cat "$TMP/err.err")"
-}
-
 # ---- per XDP mode ----
 
 run_mode() {
@@ -119,10 +39,7 @@ run_mode() {
 	local ipa ipb before after json out srv_a srv_b
 
 	comment "==== --xdp-mode $mode: host $H, world $W ===="
-	host_create "$H"
-	e2e_require $? "host namespace $H"
-	world_create "$H" "$W"
-	e2e_require $? "world $W"
+	host_world "$H" "$W"
 	check "[$mode] init --uplink wan0 --nat-ports $NAT_PORTS" \
 		nsf -n "$H" init --uplink wan0 --xdp-mode "$mode" \
 		--nat-ports "$NAT_PORTS"
@@ -261,10 +178,7 @@ run_once() {
 	local pins last=$((61000 + MANY - 1)) t0 json
 
 	comment "==== validation, $MANY ports, restore: host $H ===="
-	host_create "$H"
-	e2e_require $? "host namespace $H"
-	world_create "$H" "$W"
-	e2e_require $? "world $W"
+	host_world "$H" "$W"
 	pod_exec "$H" sysctl -qw net.ipv4.ip_local_port_range="32768 60999"
 	check "init --uplink wan0 --nat-ports $NAT_PORTS" \
 		nsf -n "$H" init --uplink wan0 --nat-ports "$NAT_PORTS"

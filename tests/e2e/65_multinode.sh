@@ -25,7 +25,6 @@ E2E_DEADLINE=${E2E_DEADLINE:-240}
 . "$(dirname "$0")/lib/common.sh"
 
 PT="$E2E_LIB_DIR/pubtool.py"
-TMP=$E2E_TMPDIR
 LAN_W=10.99.0.1
 NODE_A=10.99.0.2
 NODE_B=10.99.0.3
@@ -33,57 +32,9 @@ CIDR_A=10.244.0.0/24
 CIDR_B=10.245.0.0/24
 ROUNDS=${MULTI_MODES:-native:generic off:off}
 
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS >= end)) && return 1
-		sleep 0.1
-	done
-}
-
-listening() {
-	[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]
-}
-
-status_json() {
-	nsf -n "$1" status --json
-}
-
-ctr() {
-	jq -r --arg c "$1" '.counters[$c].packets // 0' <<<"$2"
-}
-
-check_rises() {
-	local a b
-	a=$(ctr "$2" "$3")
-	b=$(ctr "$2" "$4")
-	((b - a >= ${5:-1}))
-	result "$1" $? "$2 rose by $((b - a)) (want >= ${5:-1})"
-}
-
-send() {
-	local ns=$1 proto=$2 ip=$3 port=$4 msg=$5
-	shift 5
-	pod_exec "$ns" "$E2E_PY" "$PT" send --proto "$proto" "$@" \
-		"$ip" "$port" "$msg"
-}
-
 # send_fails NS PROTO IP PORT MSG: no answer within a second.
 send_fails() {
 	! send "$@" --timeout 1 >/dev/null 2>&1
-}
-
-fails_one_line() {
-	local desc=$1 re=$2 rc
-	shift 2
-	"$@" >"$TMP/err.out" 2>"$TMP/err.err"
-	rc=$?
-	((rc != 0)) && [[ ! -s $TMP/err.out ]] &&
-		[[ $(wc -l <"$TMP/err.err") -eq 1 ]] &&
-		grep -Eq -- "$re" "$TMP/err.err"
-	result "$desc" $? "$* exit $rc" "stdout: $(cat "$TMP/err.out")" \
-		"stderr: $(cat "$TMP/err.err")"
 }
 
 # lan_create W: the LAN namespace, a bridge with the world's address.

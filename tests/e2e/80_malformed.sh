@@ -22,38 +22,9 @@ WAN_W=10.99.0.1
 N=5 # copies of each frame
 TMP=$E2E_TMPDIR
 
-world_create() { # HOST WORLD (as in 40_nat.sh)
-	local h=$1 w=$2
-	ip netns add "$w" || return 1
-	ip -n "$w" link set lo up
-	ip link add wan0 netns "$h" type veth peer name wan0 netns "$w" ||
-		return 1
-	ip -n "$h" addr add "$WAN_H/24" dev wan0 &&
-		ip -n "$h" link set wan0 up &&
-		ip -n "$h" route add default via "$WAN_W" &&
-		ip -n "$w" addr add "$WAN_W/24" dev wan0 &&
-		ip -n "$w" link set wan0 up || return 1
-	ip netns exec "$w" ethtool -K wan0 tx off >/dev/null
-}
-
-wait_until() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS >= end)) && return 1
-		sleep 0.1
-	done
-}
-listening() { [[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]; }
-
 H="$P-h"
 W="$P-w"
-host_create "$H"
-e2e_require $? "host $H"
-world_create "$H" "$W"
-e2e_require $? "world $W"
-check "init --uplink wan0" nsf -n "$H" init --uplink wan0
-e2e_require $? "init"
+uplink_host "$H" "$W"
 A=$(nsf -n "$H" attach "$P-a") && T=$(nsf -n "$H" attach "$P-t") &&
 	B=$(nsf -n "$H" attach "$P-b") && C=$(nsf -n "$H" attach "$P-c")
 e2e_require $? "pods"

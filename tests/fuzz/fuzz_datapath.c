@@ -61,9 +61,9 @@
 
 #include "../bpf/frames.h"
 #include "../bpf/nat_frames.h"
-#include "pod_ingress.skel.h"
-#include "uplink_tc.skel.h"
-#include "uplink_xdp.skel.h"
+#define TESTLIB_ERROR(...) fprintf(stderr, "fuzz: " __VA_ARGS__)
+#include "../bpf/testlib.h"
+#include "../bpf/datapath.h"
 
 #define HIP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -103,14 +103,6 @@ static const char *const reason_str[NSF_R_MAX] = {
 #undef R_STR
 };
 
-static const uint8_t mac_pod0[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x01 };
-static const uint8_t mac_pod0p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x02 };
-static const uint8_t mac_pod1[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x02 };
-static const uint8_t mac_pod1p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x03 };
-static const uint8_t mac_wan0[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x02 };
-static const uint8_t mac_wan0p[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x01 };
-static const uint8_t mac_gw[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0xfe };
-
 static struct {
 	struct pod_ingress *pod;
 	struct uplink_xdp *xdp;
@@ -129,42 +121,6 @@ static struct {
 
 /* ---- setup ---------------------------------------------------------------- */
 
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	if (rc)
-		fprintf(stderr, "fuzz: '%s' failed (%d)\n", cmd, rc);
-	return rc ? -1 : 0;
-}
-
-static void write_proc(const char *path, const char *v)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f) {
-		fputs(v, f);
-		fclose(f);
-	}
-}
-
-static const char *mac_str(const uint8_t m[ETH_ALEN])
-{
-	static char buf[4][18];
-	static int n;
-	char *s = buf[n++ % 4];
-
-	snprintf(s, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
-		 m[4], m[5]);
-	return s;
-}
-
 /* The network of tests/bpf/bpf_nat.c, in a namespace of our own. */
 static int make_netns(void)
 {
@@ -174,20 +130,12 @@ static int make_netns(void)
 		fprintf(stderr, "fuzz: unshare: %s\n", strerror(errno));
 		return -1;
 	}
-	write_proc("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
-	write_proc("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-	err = sh("ip link add pod0 address %s type veth peer name pod0p "
-		 "address %s",
-		 mac_str(mac_pod0), mac_str(mac_pod0p));
-	err = err
-		      ?: sh("ip link add pod1 address %s type veth peer name "
-			    "pod1p address %s",
-			    mac_str(mac_pod1), mac_str(mac_pod1p));
-	err = err
-		      ?: sh("ip link add wan0 address %s type veth peer name "
-			    "wan0p address %s",
-			    mac_str(mac_wan0), mac_str(mac_wan0p));
-	err = err ?: sh("ip link add oth0 type veth peer name oth0p");
+	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	err = veth("pod0", mac_pod0, "pod0p", mac_pod0p);
+	err = err ?: veth("pod1", mac_pod1, "pod1p", mac_pod1p);
+	err = err ?: veth("wan0", mac_wan0, "wan0p", mac_wan0p);
+	err = err ?: veth("oth0", NULL, "oth0p", NULL);
 	err = err
 		      ?: sh("for d in lo pod0 pod0p pod1 pod1p wan0 wan0p oth0 "
 			    "oth0p; do ip link set $d up || exit 1; done");
@@ -204,8 +152,8 @@ static int make_netns(void)
 			    mac_str(mac_gw));
 	if (err)
 		return err;
-	write_proc("/proc/sys/net/ipv4/conf/pod0/forwarding", "1");
-	write_proc("/proc/sys/net/ipv4/conf/pod1/forwarding", "1");
+	write_file("/proc/sys/net/ipv4/conf/pod0/forwarding", "1");
+	write_file("/proc/sys/net/ipv4/conf/pod1/forwarding", "1");
 	fz.if_pod0 = (int)if_nametoindex("pod0");
 	fz.if_pod1 = (int)if_nametoindex("pod1");
 	fz.if_wan0 = (int)if_nametoindex("wan0");
@@ -213,50 +161,12 @@ static int make_netns(void)
 	return fz.if_pod0 && fz.if_pod1 && fz.if_wan0 && fz.if_oth0 ? 0 : -1;
 }
 
-static int unpin(struct bpf_object *obj)
-{
-	struct bpf_map *map;
-
-	bpf_object__for_each_map(map, obj)
-		if (bpf_map__set_pin_path(map, NULL))
-			return -1;
-	return 0;
-}
-
-static int reuse_maps(struct bpf_object *obj)
-{
-	struct bpf_map *map, *src;
-
-	if (unpin(obj))
-		return -1;
-	bpf_object__for_each_map(map, obj) {
-		if (bpf_map__is_internal(map))
-			continue;
-		src = bpf_object__find_map_by_name(fz.pod->obj,
-						   bpf_map__name(map));
-		if (!src || bpf_map__reuse_fd(map, bpf_map__fd(src)))
-			return -1;
-	}
-	return 0;
-}
-
 static int load(void)
 {
 	int err;
 
-	fz.pod = pod_ingress__open();
-	fz.xdp = uplink_xdp__open();
-	fz.tc = uplink_tc__open();
-	if (!fz.pod || !fz.xdp || !fz.tc)
-		return -1;
-	err = unpin(fz.pod->obj);
-	/* A small table keeps the baseline check cheap. */
-	err = err ?: bpf_map__set_max_entries(fz.pod->maps.nsf_nat4, NAT_SIZE);
-	err = err ?: pod_ingress__load(fz.pod);
-	err = err ?: reuse_maps(fz.xdp->obj);
-	err = err ?: uplink_xdp__load(fz.xdp);
-	err = err ?: reuse_maps(fz.tc->obj);
-	err = err ?: uplink_tc__load(fz.tc);
+	/* A small NAT table keeps the baseline check cheap. */
+	err = datapath_load(&fz.pod, &fz.xdp, &fz.tc, NAT_SIZE);
 	if (err)
 		return -1;
 	fz.prog_fd[T_FROM_POD] = bpf_program__fd(fz.pod->progs.nsf_from_pod);
@@ -274,14 +184,10 @@ static int load(void)
 static int add_ep(uint32_t addr, int ifindex, uint32_t id,
 		  const uint8_t *pod_mac, const uint8_t *host_mac)
 {
-	struct nsf_endpoint ep = { .ifindex = (uint32_t)ifindex,
-				   .id = id,
-				   .flags = NSF_EP_F_LOCAL };
+	struct nsf_endpoint ep = local_endpoint(ifindex, id, pod_mac, host_mac);
 	struct bpf_devmap_val dv = { .ifindex = (uint32_t)ifindex };
 	uint32_t key = htonl(addr), dkey = (uint32_t)ifindex;
 
-	memcpy(ep.pod_mac, pod_mac, ETH_ALEN);
-	memcpy(ep.host_mac, host_mac, ETH_ALEN);
 	if (bpf_map_update_elem(fz.ep4_fd, &key, &ep, BPF_ANY))
 		return -1;
 	return bpf_map_update_elem(fz.tx_fd, &dkey, &dv, BPF_ANY) ? -1 : 0;

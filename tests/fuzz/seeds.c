@@ -16,16 +16,11 @@
 
 #include "../bpf/frames.h"
 #include "../bpf/nat_frames.h"
+#include "../bpf/testlib.h"
 
 #define HIP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
-static const uint8_t mac_pod0[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x01 };
-static const uint8_t mac_pod0p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x02 };
-static const uint8_t mac_pod1[ETH_ALEN] = { 0xee, 0xee, 0xee, 0, 0, 0x02 };
-static const uint8_t mac_pod1p[ETH_ALEN] = { 0x02, 0, 0x0a, 0xf4, 0, 0x03 };
-static const uint8_t mac_wan0[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0x02 };
-static const uint8_t mac_gw[ETH_ALEN] = { 0x02, 0, 0, 0x63, 0, 0xfe };
 static const uint8_t mac_bcast[ETH_ALEN] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff
 };

@@ -26,23 +26,12 @@ IVL=${STRESS_INTERVAL:-0.2}
 SLACK=${STRESS_MEM_SLACK_KB:-262144}
 OUT=${STRESS_OUT:-$(cd "$(dirname "$0")/../.." && pwd)/build/stress}
 mkdir -p "$OUT"
-WAN_H=10.99.0.2
 WAN_W=10.99.0.1
 
 H="$P-h"
 W="$P-w"
-host_create "$H"
-e2e_require $? "host"
+uplink_host "$H" "$W"
 PINS=${E2E_PINS[0]}
-ip netns add "$W" && ip -n "$W" link set lo up &&
-	ip link add wan0 netns "$H" type veth peer name wan0 netns "$W" &&
-	ip -n "$H" addr add "$WAN_H/24" dev wan0 && ip -n "$H" link set wan0 up &&
-	ip -n "$H" route add default via "$WAN_W" &&
-	ip -n "$W" addr add "$WAN_W/24" dev wan0 && ip -n "$W" link set wan0 up &&
-	ip netns exec "$W" ethtool -K wan0 tx off >/dev/null
-e2e_require $? "world"
-check "init --uplink wan0" nsf -n "$H" init --uplink wan0
-e2e_require $? "init"
 pods=()
 t0=$(date +%s)
 for ((i = 0; i < PODS; i++)); do

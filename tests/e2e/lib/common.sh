@@ -382,6 +382,11 @@ cp "$NSFAST" "$E2E_TMPDIR/nsfast" || exit 1
 comment "nsfast: $NSFAST ($(stat -c '%y' "$NSFAST" | cut -d. -f1))"
 NSFAST=$E2E_TMPDIR/nsfast
 
+# ---- helpers for the datapath tests ----
+
+# shellcheck source-path=SCRIPTDIR source-path=SCRIPTDIR/lib source=world.sh
+. "$E2E_LIB_DIR/world.sh"
+
 # ---- leftovers ----
 
 # e2e_leftovers: print what the run left behind (nothing, if clean).
