@@ -94,7 +94,6 @@ static int nat_list(const struct nsf_maps *maps, bool json)
 {
 	struct nsf_nat_timeouts t;
 	cJSON *arr;
-	char *text;
 	int err;
 
 	nsf_nat_default_timeouts(&t);
@@ -102,11 +101,8 @@ static int nat_list(const struct nsf_maps *maps, bool json)
 		return nsf_nat_foreach(maps->nat4, &t, print_flow, NULL);
 	arr = cJSON_CreateArray();
 	err = nsf_nat_foreach(maps->nat4, &t, add_flow, arr);
-	if (!err) {
-		text = cJSON_Print(arr);
-		printf("%s\n", text ? text : "[]");
-		free(text);
-	}
+	if (!err)
+		err = nsf_print_json(arr);
 	cJSON_Delete(arr);
 	return err;
 }

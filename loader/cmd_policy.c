@@ -455,24 +455,16 @@ static void print_rules(const cJSON *v)
 	}
 }
 
-static void print_json(const cJSON *o)
-{
-	char *text = cJSON_Print(o);
-
-	printf("%s\n", text ? text : "null");
-	free(text);
-}
-
 static int show(const cJSON *doc, const char *what, bool json)
 {
 	cJSON *v = view(doc);
 
 	if (json && !strcmp(what, "groups"))
-		print_json(list_of(v, "groups"));
+		nsf_print_json(list_of(v, "groups"));
 	else if (json && !strcmp(what, "rules"))
-		print_json(list_of(v, "rules"));
+		nsf_print_json(list_of(v, "rules"));
 	else if (json)
-		print_json(v);
+		nsf_print_json(v);
 	if (!json && strcmp(what, "rules") != 0)
 		print_groups(v);
 	if (!json && !strcmp(what, "all"))

@@ -141,7 +141,6 @@ static void print_list(const struct nsf_publish *l, size_t n, bool json)
 {
 	char ip[NSF_ADDR_STRLEN];
 	cJSON *arr = json ? cJSON_CreateArray() : NULL;
-	char *text;
 
 	for (size_t i = 0; i < n; i++) {
 		nsf_format_ipv4(ntohl(l[i].pod_ip), ip);
@@ -162,9 +161,7 @@ static void print_list(const struct nsf_publish *l, size_t n, bool json)
 	}
 	if (!json)
 		return;
-	text = cJSON_Print(arr);
-	printf("%s\n", text ? text : "[]");
-	free(text);
+	nsf_print_json(arr);
 	cJSON_Delete(arr);
 }
 

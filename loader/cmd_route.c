@@ -43,7 +43,6 @@ static void print_list(const struct nsf_route *l, size_t n, bool json)
 {
 	char cidr[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
 	cJSON *arr = json ? cJSON_CreateArray() : NULL;
-	char *text;
 
 	for (size_t i = 0; i < n; i++) {
 		nsf_format_cidr4(&l[i].cidr, cidr);
@@ -60,9 +59,7 @@ static void print_list(const struct nsf_route *l, size_t n, bool json)
 	}
 	if (!json)
 		return;
-	text = cJSON_Print(arr);
-	printf("%s\n", text ? text : "[]");
-	free(text);
+	nsf_print_json(arr);
 	cJSON_Delete(arr);
 }
 

@@ -319,15 +319,12 @@ enum stats_fmt {
 static int once(const struct nsf_host *h, enum stats_fmt fmt)
 {
 	cJSON *doc = cJSON_CreateObject();
-	char *text;
 	int err;
 
 	cJSON_AddStringToObject(doc, "host", h->id);
 	err = build(h, doc);
 	if (!err && fmt == FMT_JSON) {
-		text = cJSON_Print(doc);
-		printf("%s\n", text ? text : "{}");
-		free(text);
+		err = nsf_print_json(doc);
 	} else if (!err && fmt == FMT_PROM) {
 		print_prometheus(doc);
 	} else if (!err) {

@@ -311,7 +311,6 @@ int cmd_status(int argc, char **argv)
 	struct nsf_host h = { .lock_fd = -1 };
 	bool json = false;
 	cJSON *doc;
-	char *text;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
@@ -343,13 +342,14 @@ int cmd_status(int argc, char **argv)
 		cJSON_Delete(doc);
 		return 1;
 	}
-	if (json) {
-		text = cJSON_Print(doc);
-		printf("%s\n", text ? text : "{}");
-		free(text);
-	} else {
+	if (json)
+		err = nsf_print_json(doc);
+	else
 		print_text(&h, doc);
-	}
 	cJSON_Delete(doc);
+	if (err) {
+		nsf_report("status");
+		return 1;
+	}
 	return 0;
 }

@@ -1,13 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include "util.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static char last_error[NSF_ERR_MAX];
+
+int nsf_print_json(const struct cJSON *json)
+{
+	char *text = cJSON_Print(json);
+
+	if (!text)
+		return nsf_fail(ENOMEM, "format JSON");
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
 
 int nsf_fail(int err, const char *fmt, ...)
 {

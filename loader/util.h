@@ -24,6 +24,11 @@ void nsf_clear_error(void);
 /* Print "nsfast: <context>: <last error>" to stderr. */
 void nsf_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+struct cJSON;
+/* Print @json (pretty) and a newline on stdout: what every --json option
+ * prints. -ENOMEM, reported, if it cannot be formatted. */
+int nsf_print_json(const struct cJSON *json);
+
 /* Longest endpoint name: also the longest named netns we create. */
 #define NSF_NAME_MAX 63
 
