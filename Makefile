@@ -142,9 +142,12 @@ install-cni: all
 uninstall-cni:
 	rm -f $(DESTDIR)$(CNI_BIN_DIR)/nsfast $(DESTDIR)$(CNI_BIN_DIR)/nsfast-cni
 # ---- isolation: per-packet program cost (bench/prog_cost.c) ----
-# `make prog-cost`: BPF_PROG_TEST_RUN timing of nsf_from_pod (64 B pod to
-# pod), A/B/A/B against a build with the monitor hooks compiled out (what
-# idle monitoring costs); `build/prog_cost OTHER.bpf.o` times any object.
+# `make prog-cost`: BPF_PROG_TEST_RUN timing of nsf_from_pod per 64 B
+# packet: pod to pod (A/B/A/B against a build with the monitor hooks
+# compiled out: what idle monitoring costs), pod to world in an
+# established flow, and pod to world with every packet a new flow (NAT
+# table of 524,288 entries, the default). `build/prog_cost OTHER.bpf.o`
+# times any object.
 .PHONY: prog-cost
 $(BUILD)/prog_cost: bench/prog_cost.c $(BUILD)/bpf/pod_ingress.bpf.o
 	$(CC) $(CFLAGS) $< -lbpf -o $@
@@ -153,11 +156,16 @@ $(BUILD)/bpf/pod_ingress_nomon.bpf.o: bpf/pod_ingress.bpf.c $(BPF_HDRS)
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -DNSF_NO_MONITOR -c $< -o $@
 
+PROG_COST = $(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress
 prog-cost: $(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress_nomon.bpf.o
+	@printf '%-26s %-26s %-14s %s\n' 'ns/packet: pod->pod' \
+		'pod->pod (no monitor)' 'pod->world' 'new flow'
 	@for i in 1 2 3 4 5; do \
-		printf 'monitor hooks (idle) %s   compiled out %s\n' \
-		"$$($(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress.bpf.o | cut -d' ' -f2)" \
-		"$$($(BUILD)/prog_cost $(BUILD)/bpf/pod_ingress_nomon.bpf.o | cut -d' ' -f2)"; \
+		printf '%-26s %-26s %-14s %s\n' \
+		"$$($(PROG_COST).bpf.o 100000 | cut -d' ' -f2)" \
+		"$$($(PROG_COST)_nomon.bpf.o 100000 | cut -d' ' -f2)" \
+		"$$($(PROG_COST).bpf.o 100000 world | cut -d' ' -f2)" \
+		"$$($(PROG_COST).bpf.o 100000 newflow 524288 | cut -d' ' -f2)"; \
 	done
 
 # ---- hardening: fuzzing, sanitizers, valgrind, stress ----

@@ -174,7 +174,7 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 	if (!mac_equal(eth->h_dest, src->host_mac))
 		return to_host(ip, data_end, src, NSF_R_PASS_L2_OTHER, len);
 
-	dst = endpoint_v4(ip->daddr);
+	dst = endpoint_dst_v4(config(), ip->daddr);
 	if (ip->ttl <= 1) {
 		if (!dst)
 			return ttl_expired(skb, ip, data_end, src, len);

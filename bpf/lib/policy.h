@@ -238,7 +238,7 @@ static __noinline __u32 policy_decide(const struct nsf_pol_cfg *pc, __u32 src,
 
 	if (!((sf | df) & NSF_PG_F_ENFORCED))
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = nsf_now();
 	e = bpf_map_lookup_elem(&nsf_ct4, &f->key);
 	if (e && e->gen == pc->gen) {
 		e->last_seen = now;

@@ -149,11 +149,10 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 	struct nsf_nat_key key;
 	__u64 now;
 
-	/* Every pod packet passes here: nothing before this test, not even
-	 * the clock (bpf_ktime_get_ns() is tens of ns in a VM). */
+	/* Every pod packet passes here: nothing before this test. */
 	if (!cfg->snat4 || ip->daddr != cfg->snat4 || ipv4_is_fragment(ip))
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = nsf_now();
 	if (!nat_parse_l4(data, data_end, ip, &hp->l4) || !hp->l4.dport)
 		return 0; /* ICMP to the host address: the host answers */
 	nat_egress_key(&key, ip, &hp->l4);

@@ -147,7 +147,7 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 	r->e = bpf_map_lookup_elem(&nsf_nat4, &key);
 	if (!r->e && !r->l4.icmp_error) {
 		/* A new flow to a published port? (publish.h) */
-		r->e = publish_dnat(&key, &r->l4, bpf_ktime_get_ns());
+		r->e = publish_dnat(&key, &r->l4, nsf_now());
 		fresh = r->e != NULL;
 	}
 	if (!r->e)
@@ -164,7 +164,7 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 		return false;
 	}
 	nat_touch(r->e, r->inner ? 0 : r->l4.seen,
-		  ipv4_len(r->ip, len - sizeof(*r->eth)), bpf_ktime_get_ns());
+		  ipv4_len(r->ip, len - sizeof(*r->eth)), nsf_now());
 	*reason = r->inner ? NSF_R_FWD_RNAT_ICMP
 		  : fresh  ? NSF_R_FWD_PUBLISH
 			   : NSF_R_FWD_RNAT;

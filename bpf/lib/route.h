@@ -12,6 +12,19 @@ static __always_inline struct nsf_endpoint *endpoint_v4(__be32 addr)
 }
 
 /*
+ * The local pod with address @addr, if any. Endpoints only ever hold
+ * addresses of the pod CIDR (attach refuses others), so a destination
+ * outside it, all of pod-to-world traffic, needs no hash lookup.
+ */
+static __always_inline struct nsf_endpoint *
+endpoint_dst_v4(const struct nsf_config *cfg, __be32 addr)
+{
+	if (cfg && (addr & cfg->pod_mask4) != cfg->pod_net4)
+		return NULL;
+	return endpoint_v4(addr);
+}
+
+/*
  * Deliver an IPv4 frame to a pod on this host, as a router would: MACs of
  * the destination's link, TTL down by one. bpf_redirect_peer() then moves
  * the skb straight into the pod's namespace, onto the ingress of the

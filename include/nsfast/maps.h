@@ -134,8 +134,8 @@ struct nsf_nat_entry {
 	__u32 seen;	 /* NSF_SEEN_* in this direction (TCP); 32 bits so
 			   * the datapath can set bits with an atomic or */
 	__u32 reserved;	 /* must be 0 */
-	__u64 created;	 /* bpf_ktime_get_ns() when made */
-	__u64 last_seen; /* bpf_ktime_get_ns() of the latest packet */
+	__u64 created;	 /* CLOCK_MONOTONIC (coarse) when made */
+	__u64 last_seen; /* CLOCK_MONOTONIC (coarse) of the latest packet */
 	__u64 packets;	 /* packets in this direction */
 	__u64 bytes;	 /* their L3 length */
 };
@@ -302,7 +302,7 @@ struct nsf_ct_key {
 };
 
 struct nsf_ct_entry {
-	__u64 created;	 /* bpf_ktime_get_ns() */
+	__u64 created;	 /* CLOCK_MONOTONIC (coarse) */
 	__u64 last_seen; /* of the latest packet either way */
 	__u32 gen;	 /* policy generation that allowed it */
 	__u32 reserved;	 /* must be 0 */
