@@ -147,22 +147,24 @@ static __always_inline void nat_egress_key(struct nsf_nat_key *key,
 
 /*
  * After an address and a port of the packet were rewritten in place, fix
- * the checksums with the kernel helpers, which handle CHECKSUM_PARTIAL
+ * the L4 checksum with the kernel helpers, which handle CHECKSUM_PARTIAL
  * (a pod's own packets usually carry only the pseudo-header sum) and keep
  * CHECKSUM_COMPLETE consistent. ICMP has no pseudo-header; UDP's 0 ("no
- * checksum") stays 0. The helpers may move packet data: callers must not
- * use packet pointers afterwards. Returns 0 or a negative errno.
+ * checksum") stays 0. The IPv4 header checksum is the caller's (always
+ * complete in an skb: csum_replace4() on it directly, before this, saves
+ * a helper call). The helpers may move packet data: callers must not use
+ * packet pointers afterwards. Returns 0 or a negative errno.
  */
-static __always_inline int
-nat_csum_skb(struct __sk_buff *skb, __u32 ip_csum_off, const struct nat_l4 *l4,
-	     __be32 old_addr, __be32 new_addr, __be16 old_port, __be16 new_port)
+static __always_inline int nat_csum_skb(struct __sk_buff *skb,
+					const struct nat_l4 *l4,
+					__be32 old_addr, __be32 new_addr,
+					__be16 old_port, __be16 new_port)
 {
 	__u64 l4_flags = l4->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
 	__u32 csum_off = l4->csum_off;
-	int err;
+	int err = 0;
 
-	err = bpf_l3_csum_replace(skb, ip_csum_off, old_addr, new_addr, 4);
-	if (!err && l4->proto != IPPROTO_ICMP)
+	if (l4->proto != IPPROTO_ICMP)
 		err = bpf_l4_csum_replace(skb, csum_off, old_addr, new_addr,
 					  BPF_F_PSEUDO_HDR | l4_flags | 4);
 	if (!err)

@@ -191,7 +191,6 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 static __always_inline int hairpin_rewrite(struct __sk_buff *skb,
 					   struct iphdr *ip, struct hairpin *hp)
 {
-	__u32 ip_csum_off = (void *)&ip->check - (void *)(long)skb->data;
 	__be32 old_src = ip->saddr, old_dst = ip->daddr;
 	__be16 old_sport = *hp->l4.sport, old_dport = *hp->l4.dport;
 	__be32 new_src = hp->snat->addr, new_dst = hp->dnat->addr;
@@ -200,13 +199,15 @@ static __always_inline int hairpin_rewrite(struct __sk_buff *skb,
 
 	ip->saddr = new_src;
 	ip->daddr = new_dst;
+	csum_replace4(&ip->check, old_src, new_src);
+	csum_replace4(&ip->check, old_dst, new_dst);
 	*hp->l4.sport = new_sport;
 	*hp->l4.dport = new_dport;
-	err = nat_csum_skb(skb, ip_csum_off, &hp->l4, old_src, new_src,
-			   old_sport, new_sport);
+	err = nat_csum_skb(skb, &hp->l4, old_src, new_src, old_sport,
+			   new_sport);
 	if (!err)
-		err = nat_csum_skb(skb, ip_csum_off, &hp->l4, old_dst, new_dst,
-				   old_dport, new_dport);
+		err = nat_csum_skb(skb, &hp->l4, old_dst, new_dst, old_dport,
+				   new_dport);
 	return err;
 }
 

@@ -256,11 +256,6 @@ static __always_inline void rnat_rewrite_direct(struct rnat *r)
 static __always_inline int rnat_rewrite_skb(struct __sk_buff *skb,
 					    struct rnat *r)
 {
-	/* The IPv4 header follows the Ethernet header (rnat_find): a
-	 * constant offset, where computing it from skb->data made clang
-	 * spill that pointer in a form the verifier refuses. */
-	__u32 ip_csum_off =
-		sizeof(struct ethhdr) + offsetof(struct iphdr, check);
 	__be16 *port, old_port;
 	__be32 old_addr = r->ip->daddr;
 
@@ -275,10 +270,11 @@ static __always_inline int rnat_rewrite_skb(struct __sk_buff *skb,
 		return 0;
 	}
 	r->ip->daddr = r->e->addr;
+	csum_replace4(&r->ip->check, old_addr, r->e->addr);
 	*port = r->e->port;
 	rnat_l2_ttl(r);
-	return nat_csum_skb(skb, ip_csum_off, &r->l4, old_addr, r->e->addr,
-			    old_port, r->e->port);
+	return nat_csum_skb(skb, &r->l4, old_addr, r->e->addr, old_port,
+			    r->e->port);
 }
 
 #endif /* NSF_BPF_RNAT_H */

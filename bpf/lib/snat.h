@@ -95,14 +95,13 @@ static __always_inline int snat_rewrite(struct __sk_buff *skb, struct iphdr *ip,
 					struct nat_l4 *l4,
 					const struct nsf_nat_entry *e)
 {
-	__u32 ip_csum_off = (void *)&ip->check - (void *)(long)skb->data;
 	__be32 old_addr = ip->saddr;
 	__be16 old_port = *l4->sport;
 
 	ip->saddr = e->addr;
+	csum_replace4(&ip->check, old_addr, e->addr);
 	*l4->sport = e->port;
-	return nat_csum_skb(skb, ip_csum_off, l4, old_addr, e->addr, old_port,
-			    e->port);
+	return nat_csum_skb(skb, l4, old_addr, e->addr, old_port, e->port);
 }
 
 /* Find or create the flow's NAT entry and account the packet to it. */
