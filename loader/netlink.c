@@ -206,7 +206,8 @@ int nsf_nl_veth_add(struct nsf_nl *nl, const char *name, const char *peer,
 	return talk(nl, nlh, NULL, NULL);
 }
 
-int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
+/* The kernel finds the link by @ifindex, or by IFLA_IFNAME if it is 0. */
+static int link_up(struct nsf_nl *nl, int ifindex, const char *name)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWLINK, 0);
@@ -216,7 +217,19 @@ int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
 	ifm->ifi_index = ifindex;
 	ifm->ifi_flags = IFF_UP;
 	ifm->ifi_change = IFF_UP;
+	if (name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
+{
+	return link_up(nl, ifindex, NULL);
+}
+
+int nsf_nl_link_up_name(struct nsf_nl *nl, const char *name)
+{
+	return link_up(nl, 0, name);
 }
 
 int nsf_nl_link_del(struct nsf_nl *nl, int ifindex)

@@ -61,10 +61,18 @@ int nsf_local_port_range(unsigned int *lo, unsigned int *hi)
 	return n == 2 ? 0 : -EIO;
 }
 
-int nsf_set_gro(int netns_fd, const char *ifname, bool on)
+int nsf_set_gro_sock(int sock, const char *ifname, bool on)
 {
 	struct ethtool_value val = { .cmd = ETHTOOL_SGRO, .data = on };
 	struct ifreq ifr = { 0 };
+
+	nsf_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
+	ifr.ifr_data = (char *)&val;
+	return ioctl(sock, SIOCETHTOOL, &ifr) ? -errno : 0;
+}
+
+int nsf_set_gro(int netns_fd, const char *ifname, bool on)
+{
 	int saved, fd, err;
 
 	/* A socket made inside the namespace resolves @ifname there. */
@@ -80,9 +88,7 @@ int nsf_set_gro(int netns_fd, const char *ifname, bool on)
 			close(fd);
 		return err;
 	}
-	nsf_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
-	ifr.ifr_data = (char *)&val;
-	err = ioctl(fd, SIOCETHTOOL, &ifr) ? -errno : 0;
+	err = nsf_set_gro_sock(fd, ifname, on);
 	close(fd);
 	return err;
 }

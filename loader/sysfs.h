@@ -19,5 +19,7 @@ int nsf_local_port_range(unsigned int *lo, unsigned int *hi);
  * XDP_REDIRECTed frames when its receiving side runs NAPI, which GRO (or
  * an XDP program) turns on. */
 int nsf_set_gro(int netns_fd, const char *ifname, bool on);
+/* The same through @sock, an AF_INET socket of @ifname's namespace. */
+int nsf_set_gro_sock(int sock, const char *ifname, bool on);
 
 #endif /* NSF_SYSFS_H */
