@@ -5,7 +5,11 @@
 # the median, p90 and max are printed. Faster than the whole benchmark
 # for working on attach; bench/run.sh remains the reference.
 #
-#   bash bench/attach_time.sh [path/to/nsfast]
+#   bash bench/attach_time.sh [path/to/nsfast [path/to/other/nsfast]]
+#
+# With a second binary, every probe attaches one pod with each (in turn
+# first), so both see the same host and the same machine load: compare a
+# change with the build before it on a busy machine.
 #
 # Environment:
 #   COUNTS="1 100 1000"  pod counts to measure at
@@ -27,6 +31,14 @@ if [[ ! -x "$NSFAST" ]]; then
 	exit 1
 fi
 NSFAST=$(cd "$(dirname "$NSFAST")" && pwd)/$(basename "$NSFAST")
+OTHER=${2:-}
+if [[ -n "$OTHER" ]]; then
+	[[ -x "$OTHER" ]] || {
+		echo "attach_time: '$OTHER' is not an executable nsfast" >&2
+		exit 1
+	}
+	OTHER=$(cd "$(dirname "$OTHER")" && pwd)/$(basename "$OTHER")
+fi
 
 MNTNS=$(readlink /proc/self/ns/mnt)
 if [[ "${NSFAST_AT_SANDBOXED:-}" != from:* ||
@@ -37,7 +49,7 @@ if [[ "${NSFAST_AT_SANDBOXED:-}" != from:* ||
 	fi
 	export NSFAST_AT_SANDBOXED="from:$MNTNS"
 	exec unshare --mount --propagation private -- \
-		bash "${BASH_SOURCE[0]}" "$NSFAST"
+		bash "${BASH_SOURCE[0]}" "$NSFAST" $OTHER
 	exit 1
 fi
 
@@ -92,29 +104,46 @@ done
 
 N=0 # pods attached so far
 
+# attach [BINARY]: one more pod.
 attach() {
-	"$NSFAST" -n "$H" attach "$P-p$N" >/dev/null || {
+	"${1:-$NSFAST}" -n "$H" attach "$P-p$N" >/dev/null || {
 		echo "attach_time: attach of pod $N failed" >&2
 		exit 1
 	}
 	N=$((N + 1))
 }
 
-# probe: PROBES attaches, one right after the other, each timed (ms).
+# timed FILE [BINARY]: one attach, its time (ms) appended to FILE.
+timed() {
+	local t0 t1
+	t0=${EPOCHREALTIME/./}
+	attach "${2:-}"
+	t1=${EPOCHREALTIME/./}
+	printf '%d.%03d\n' $(((t1 - t0) / 1000)) $(((t1 - t0) % 1000)) >>"$1"
+}
+
+# probe: PROBES timed attaches, one right after the other (alternating
+# with the other binary, if given).
 probe() {
-	local j t0 t1
+	local j
+	: >"$WORK/a"
+	: >"$WORK/b"
 	for ((j = 0; j < PROBES; j++)); do
-		t0=$EPOCHREALTIME
-		attach
-		t1=$EPOCHREALTIME
-		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
+		if [[ -z "$OTHER" ]]; then
+			timed "$WORK/a"
+		elif ((j % 2)); then
+			timed "$WORK/b" "$OTHER" && timed "$WORK/a"
+		else
+			timed "$WORK/a" && timed "$WORK/b" "$OTHER"
+		fi
 	done
 }
 
+# summary PODS LABEL <FILE
 summary() {
-	sort -n | awk -v n="$1" '{ v[NR] = $1 }
-		END { printf "%5d pods: median %.2f ms  p90 %.2f  max %.2f  (%d probes)\n",
-			n, v[int((NR + 1) / 2)], v[int(NR * 0.9 + 0.5)], v[NR], NR }'
+	sort -n | awk -v n="$1" -v l="$2" '{ v[NR] = $1 }
+		END { printf "%5d pods%s: median %.2f ms  p90 %.2f  max %.2f  (%d probes)\n",
+			n, l, v[int((NR + 1) / 2)], v[int(NR * 0.9 + 0.5)], v[NR], NR }'
 }
 
 last=""
@@ -124,13 +153,17 @@ for c in $COUNTS; do
 		attach
 	done
 	if [[ -n "$PERF" && $c == "$last" ]]; then
-		perf record -q -e cpu-clock -g -o "$PERF" -- \
-			bash -c "$(declare -f attach probe); NSFAST=$NSFAST H=$H \
-				P=$P N=$N PROBES=$PROBES probe" >"$WORK/t"
-		summary "$c" <"$WORK/t"
+		perf record -q -F 10000 -e cpu-clock -g -o "$PERF" -- \
+			bash -c "$(declare -f attach timed probe); NSFAST=$NSFAST \
+				OTHER= H=$H P=$P N=$N PROBES=$PROBES WORK=$WORK probe"
 		N=$((N + PROBES))
 	else
-		probe >"$WORK/t"
-		summary "$c" <"$WORK/t"
+		probe
+	fi
+	if [[ -z "$OTHER" ]]; then
+		summary "$c" "" <"$WORK/a"
+	else
+		summary "$c" " ($(basename "$(dirname "$(dirname "$NSFAST")")"))" <"$WORK/a"
+		summary "$c" " ($(basename "$(dirname "$(dirname "$OTHER")")"))" <"$WORK/b"
 	fi
 done
