@@ -145,6 +145,21 @@ static int veth_exists(struct attach_tx *tx, const struct nsf_ep_rec *rec)
 }
 
 /*
+ * The host veth's clsact qdisc at once, while the link is down and long
+ * before the filter: on a link that is up, adding it waits for an RCU
+ * grace period (dev_deactivate()), and so does the first filter on a
+ * qdisc younger than one grace period (mini_qdisc_pair_swap()). Both
+ * waits were a good part of attach's wall time.
+ */
+static int make_qdisc(const struct nsf_ep_rec *rec)
+{
+	bool created;
+	int err = nsf_tc_qdisc(rec->host_ifindex, &created);
+
+	return err ? nsf_fail(-err, "veth %s: clsact", rec->host_ifname) : 0;
+}
+
+/*
  * No look-ups before the create: the kernel refuses a name in use on
  * either end (EEXIST) before it makes anything, and only then is it worth
  * asking which end it was. Every round trip counts in attach time.
@@ -169,6 +184,9 @@ static int create_veth(struct attach_tx *tx, struct nsf_ep_rec *rec)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);
 	rec->host_ifindex = link.ifindex;
 	memcpy(rec->host_mac, link.mac, 6);
+	err = make_qdisc(rec);
+	if (err)
+		return err;
 	err = nsf_nl_link_get(&tx->pod_nl, rec->ifname, &link);
 	if (err)
 		return nsf_fail(-err, "netns %s: %s", rec->netns, rec->ifname);
@@ -243,9 +261,10 @@ static int configure_host_side(struct attach_tx *tx,
 	return 0;
 }
 
-/* Put @prog_fd (or, if negative, the pinned program) on @rec's veth. */
+/* Put @prog_fd (or, if negative, the pinned program) on @rec's veth;
+ * @have_qdisc: its clsact qdisc exists. */
 static int attach_prog(const struct nsf_host *h, int prog_fd,
-		       const struct nsf_ep_rec *rec)
+		       const struct nsf_ep_rec *rec, bool have_qdisc)
 {
 	int fd = prog_fd, err;
 
@@ -254,7 +273,10 @@ static int attach_prog(const struct nsf_host *h, int prog_fd,
 		if (fd < 0)
 			return fd;
 	}
-	err = nsf_tc_attach(rec->host_ifindex, true, fd);
+	if (have_qdisc)
+		err = nsf_tc_attach_filter(rec->host_ifindex, true, fd);
+	else
+		err = nsf_tc_attach(rec->host_ifindex, true, fd);
 	if (fd != prog_fd)
 		close(fd);
 	if (err)
@@ -281,7 +303,7 @@ static int enable_fast_path(const struct nsf_host *h, struct attach_tx *tx,
 	err = nsf_policy_ep_attached(h, rec);
 	if (err)
 		return err;
-	return attach_prog(h, -1, rec);
+	return attach_prog(h, -1, rec, true);
 }
 
 /*
@@ -295,7 +317,7 @@ int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
 	struct nsf_maps maps;
 	int err;
 
-	err = attach_prog(h, prog_fd, rec);
+	err = attach_prog(h, prog_fd, rec, false);
 	if (err)
 		return err;
 	err = nsf_set_forwarding(rec->host_ifname, true);
