@@ -49,7 +49,7 @@ if [[ "${NSFAST_AT_SANDBOXED:-}" != from:* ||
 	fi
 	export NSFAST_AT_SANDBOXED="from:$MNTNS"
 	exec unshare --mount --propagation private -- \
-		bash "${BASH_SOURCE[0]}" "$NSFAST" $OTHER
+		bash "${BASH_SOURCE[0]}" "$NSFAST" ${OTHER:+"$OTHER"}
 	exit 1
 fi
 
