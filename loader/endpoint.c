@@ -224,7 +224,7 @@ static int configure_pod_side(struct attach_tx *tx,
 		err = nsf_nl_route_add(nl, ifindex, 0, 0, cfg->gateway);
 	/* NAPI on the pod side, so the uplink's XDP can redirect into it. */
 	if (!err)
-		err = nsf_set_gro_sock(tx->pod_sock, rec->ifname, true);
+		err = nsf_set_gro(tx->pod_sock, rec->ifname, true);
 	if (err)
 		return nsf_fail(-err, "netns %s: configure %s", rec->netns,
 				rec->ifname);
