@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "hooks.h"
@@ -24,6 +25,8 @@ struct attach_tx {
 	bool veth_created;
 	bool in_map;
 	int netns_fd;
+	int pod_sock; /* AF_INET, in the pod's namespace: for ioctls */
+	int pod_ifindex;
 	struct nsf_nl host_nl;
 	struct nsf_nl pod_nl;
 	struct nsf_maps maps;
@@ -111,21 +114,68 @@ static int open_pod_netns(struct attach_tx *tx,
 	return tx->netns_fd < 0 ? tx->netns_fd : 0;
 }
 
+/* Netlink and an ioctl socket inside the pod's namespace, in one visit. */
+static int open_pod_sockets(struct attach_tx *tx, const struct nsf_ep_rec *rec)
+{
+	int saved, err;
+
+	err = nsf_netns_enter(tx->netns_fd, &saved);
+	if (err)
+		return err;
+	err = nsf_nl_open(&tx->pod_nl);
+	if (!err) {
+		tx->pod_sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (tx->pod_sock < 0)
+			err = -errno;
+	}
+	if (nsf_netns_leave(saved) && !err)
+		err = -EIO;
+	return err ? nsf_fail(-err, "netns %s: netlink", rec->netns) : 0;
+}
+
+/* The kernel says only EEXIST: name the end whose name is taken. */
+static int veth_exists(struct attach_tx *tx, const struct nsf_ep_rec *rec)
+{
+	struct nsf_link link;
+
+	if (!nsf_nl_link_get(&tx->pod_nl, rec->ifname, &link))
+		return nsf_fail(EEXIST, "netns %s: interface %s", rec->netns,
+				rec->ifname);
+	return nsf_fail(EEXIST, "veth %s", rec->host_ifname);
+}
+
+/*
+ * The host veth's clsact qdisc at once, while the link is down and long
+ * before the filter: on a link that is up, adding it waits for an RCU
+ * grace period (dev_deactivate()), and so does the first filter on a
+ * qdisc younger than one grace period (mini_qdisc_pair_swap()). Both
+ * waits were a good part of attach's wall time.
+ */
+static int make_qdisc(const struct nsf_ep_rec *rec)
+{
+	bool created;
+	int err = nsf_tc_qdisc(rec->host_ifindex, &created);
+
+	return err ? nsf_fail(-err, "veth %s: clsact", rec->host_ifname) : 0;
+}
+
+/*
+ * No look-ups before the create: the kernel refuses a name in use on
+ * either end (EEXIST) before it makes anything, and only then is it worth
+ * asking which end it was. Every round trip counts in attach time.
+ */
 static int create_veth(struct attach_tx *tx, struct nsf_ep_rec *rec)
 {
 	struct nsf_link link;
 	int err;
 
-	err = nsf_nl_open_in(&tx->pod_nl, tx->netns_fd);
+	err = open_pod_sockets(tx, rec);
 	if (err)
-		return nsf_fail(-err, "netns %s: netlink", rec->netns);
-	if (!nsf_nl_link_get(&tx->pod_nl, rec->ifname, &link))
-		return nsf_fail(EEXIST, "netns %s: interface %s", rec->netns,
-				rec->ifname);
-	if (!nsf_nl_link_get(&tx->host_nl, rec->host_ifname, &link))
-		return nsf_fail(EEXIST, "veth %s", rec->host_ifname);
+		return err;
 	err = nsf_nl_veth_add(&tx->host_nl, rec->host_ifname, rec->ifname,
 			      tx->netns_fd);
+	if (err == -EEXIST)
+		return veth_exists(tx, rec);
 	if (err)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);
 	tx->veth_created = true;
@@ -134,9 +184,13 @@ static int create_veth(struct attach_tx *tx, struct nsf_ep_rec *rec)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);
 	rec->host_ifindex = link.ifindex;
 	memcpy(rec->host_mac, link.mac, 6);
+	err = make_qdisc(rec);
+	if (err)
+		return err;
 	err = nsf_nl_link_get(&tx->pod_nl, rec->ifname, &link);
 	if (err)
 		return nsf_fail(-err, "netns %s: %s", rec->netns, rec->ifname);
+	tx->pod_ifindex = link.ifindex;
 	memcpy(rec->pod_mac, link.mac, 6);
 	return 0;
 }
@@ -150,29 +204,27 @@ static int configure_pod_side(struct attach_tx *tx,
 			      const struct nsf_ep_rec *rec)
 {
 	struct nsf_nl *nl = &tx->pod_nl;
-	struct nsf_link link;
+	int ifindex = tx->pod_ifindex;
 	int err;
 
-	if (tx->netns_created && !nsf_nl_link_get(nl, "lo", &link)) {
-		err = nsf_nl_link_up(nl, link.ifindex);
+	if (tx->netns_created) {
+		err = nsf_nl_link_up_name(nl, "lo");
 		if (err)
 			return nsf_fail(-err, "netns %s: lo up", rec->netns);
 	}
-	err = nsf_nl_link_get(nl, rec->ifname, &link);
+	err = nsf_nl_addr_add(nl, ifindex, rec->ip, 32);
 	if (!err)
-		err = nsf_nl_addr_add(nl, link.ifindex, rec->ip, 32);
+		err = nsf_nl_link_up(nl, ifindex);
 	if (!err)
-		err = nsf_nl_link_up(nl, link.ifindex);
-	if (!err)
-		err = nsf_nl_neigh_add(nl, link.ifindex, cfg->gateway,
+		err = nsf_nl_neigh_add(nl, ifindex, cfg->gateway,
 				       rec->host_mac);
 	if (!err)
-		err = nsf_nl_route_add(nl, link.ifindex, cfg->gateway, 32, 0);
+		err = nsf_nl_route_add(nl, ifindex, cfg->gateway, 32, 0);
 	if (!err)
-		err = nsf_nl_route_add(nl, link.ifindex, 0, 0, cfg->gateway);
+		err = nsf_nl_route_add(nl, ifindex, 0, 0, cfg->gateway);
 	/* NAPI on the pod side, so the uplink's XDP can redirect into it. */
 	if (!err)
-		err = nsf_set_gro(tx->netns_fd, rec->ifname, true);
+		err = nsf_set_gro(tx->pod_sock, rec->ifname, true);
 	if (err)
 		return nsf_fail(-err, "netns %s: configure %s", rec->netns,
 				rec->ifname);
@@ -209,9 +261,10 @@ static int configure_host_side(struct attach_tx *tx,
 	return 0;
 }
 
-/* Put @prog_fd (or, if negative, the pinned program) on @rec's veth. */
+/* Put @prog_fd (or, if negative, the pinned program) on @rec's veth;
+ * @have_qdisc: its clsact qdisc exists. */
 static int attach_prog(const struct nsf_host *h, int prog_fd,
-		       const struct nsf_ep_rec *rec)
+		       const struct nsf_ep_rec *rec, bool have_qdisc)
 {
 	int fd = prog_fd, err;
 
@@ -220,7 +273,10 @@ static int attach_prog(const struct nsf_host *h, int prog_fd,
 		if (fd < 0)
 			return fd;
 	}
-	err = nsf_tc_attach(rec->host_ifindex, true, fd);
+	if (have_qdisc)
+		err = nsf_tc_attach_filter(rec->host_ifindex, true, fd);
+	else
+		err = nsf_tc_attach(rec->host_ifindex, true, fd);
 	if (fd != prog_fd)
 		close(fd);
 	if (err)
@@ -247,7 +303,7 @@ static int enable_fast_path(const struct nsf_host *h, struct attach_tx *tx,
 	err = nsf_policy_ep_attached(h, rec);
 	if (err)
 		return err;
-	return attach_prog(h, -1, rec);
+	return attach_prog(h, -1, rec, true);
 }
 
 /*
@@ -261,7 +317,7 @@ int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
 	struct nsf_maps maps;
 	int err;
 
-	err = attach_prog(h, prog_fd, rec);
+	err = attach_prog(h, prog_fd, rec, false);
 	if (err)
 		return err;
 	err = nsf_set_forwarding(rec->host_ifname, true);
@@ -306,6 +362,8 @@ static void tx_close(struct attach_tx *tx)
 	nsf_maps_close(&tx->maps);
 	if (tx->netns_fd >= 0)
 		close(tx->netns_fd);
+	if (tx->pod_sock >= 0)
+		close(tx->pod_sock);
 }
 
 /* A repeated attach of the same endpoint is fine; a different one is not. */
@@ -343,7 +401,9 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 			const struct nsf_attach_req *req,
 			struct nsf_ep_rec *rec, enum nsf_attach_result *res)
 {
-	struct attach_tx tx = { .netns_fd = -1, .maps = NSF_MAPS_CLOSED };
+	struct attach_tx tx = { .netns_fd = -1,
+				.pod_sock = -1,
+				.maps = NSF_MAPS_CLOSED };
 	int err;
 
 	err = nsf_ep_load(h, req->name, rec);

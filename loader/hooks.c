@@ -15,12 +15,20 @@ static void tc_hook(struct bpf_tc_hook *hook, int ifindex, bool ingress)
 	hook->attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 }
 
-int nsf_tc_attach(int ifindex, bool ingress, int prog_fd)
+int nsf_tc_attach_filter(int ifindex, bool ingress, int prog_fd)
 {
 	struct bpf_tc_hook hook = { 0 };
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = NSF_TC_HANDLE,
 		    .priority = NSF_TC_PRIO, .prog_fd = prog_fd,
 		    .flags = BPF_TC_F_REPLACE);
+
+	tc_hook(&hook, ifindex, ingress);
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int nsf_tc_attach(int ifindex, bool ingress, int prog_fd)
+{
+	struct bpf_tc_hook hook = { 0 };
 	int err;
 
 	tc_hook(&hook, ifindex, ingress);
@@ -28,7 +36,7 @@ int nsf_tc_attach(int ifindex, bool ingress, int prog_fd)
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
-	return bpf_tc_attach(&hook, &opts);
+	return nsf_tc_attach_filter(ifindex, ingress, prog_fd);
 }
 
 int nsf_tc_query(int ifindex, bool ingress, uint32_t *prog_id)

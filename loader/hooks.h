@@ -16,6 +16,8 @@
 
 /* Attach (or atomically replace) @prog_fd at tc ingress/egress of @ifindex. */
 int nsf_tc_attach(int ifindex, bool ingress, int prog_fd);
+/* The same where the clsact qdisc is known to exist (one round trip less). */
+int nsf_tc_attach_filter(int ifindex, bool ingress, int prog_fd);
 /* ID of the program nsfast attached there; 0 when none. */
 int nsf_tc_query(int ifindex, bool ingress, uint32_t *prog_id);
 

@@ -170,6 +170,19 @@ int nsf_nl_link_get_index(struct nsf_nl *nl, int ifindex, struct nsf_link *link)
 	return link_get(nl, NULL, ifindex, link);
 }
 
+/*
+ * One tx and one rx queue, as a veth has had in use by default all along.
+ * Without these a veth gets one queue per possible CPU, and veth_newlink()
+ * cuts the ones in use back to one after registering it: a
+ * synchronize_net() per end, under the RTNL lock, that made up much of a
+ * veth's creation time.
+ */
+static void put_one_queue(struct nlmsghdr *nlh)
+{
+	mnl_attr_put_u32(nlh, IFLA_NUM_TX_QUEUES, 1);
+	mnl_attr_put_u32(nlh, IFLA_NUM_RX_QUEUES, 1);
+}
+
 /* The peer of a veth is described by a struct ifinfomsg followed by its
  * own attributes, nested inside VETH_INFO_PEER (see veth_newlink()). */
 static void put_veth_peer(struct nlmsghdr *nlh, const char *peer,
@@ -187,6 +200,7 @@ static void put_veth_peer(struct nlmsghdr *nlh, const char *peer,
 	nlh->nlmsg_len += MNL_ALIGN(sizeof(*pifm));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)peer_netns_fd);
+	put_one_queue(nlh);
 	mnl_attr_nest_end(nlh, peer_attr);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, linkinfo);
@@ -202,11 +216,13 @@ int nsf_nl_veth_add(struct nsf_nl *nl, const char *name, const char *peer,
 
 	ifm->ifi_family = AF_UNSPEC;
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	put_one_queue(nlh);
 	put_veth_peer(nlh, peer, peer_netns_fd);
 	return talk(nl, nlh, NULL, NULL);
 }
 
-int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
+/* The kernel finds the link by @ifindex, or by IFLA_IFNAME if it is 0. */
+static int link_up(struct nsf_nl *nl, int ifindex, const char *name)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWLINK, 0);
@@ -216,7 +232,19 @@ int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
 	ifm->ifi_index = ifindex;
 	ifm->ifi_flags = IFF_UP;
 	ifm->ifi_change = IFF_UP;
+	if (name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
 	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
+{
+	return link_up(nl, ifindex, NULL);
+}
+
+int nsf_nl_link_up_name(struct nsf_nl *nl, const char *name)
+{
+	return link_up(nl, 0, name);
 }
 
 int nsf_nl_link_del(struct nsf_nl *nl, int ifindex)

@@ -37,10 +37,13 @@ void nsf_nl_close(struct nsf_nl *nl);
 int nsf_nl_link_get(struct nsf_nl *nl, const char *name, struct nsf_link *link);
 int nsf_nl_link_get_index(struct nsf_nl *nl, int ifindex,
 			  struct nsf_link *link);
-/* A veth pair: @name here, @peer created directly inside @peer_netns_fd. */
+/* A veth pair: @name here, @peer created directly inside @peer_netns_fd;
+ * one tx and one rx queue each. */
 int nsf_nl_veth_add(struct nsf_nl *nl, const char *name, const char *peer,
 		    int peer_netns_fd);
 int nsf_nl_link_up(struct nsf_nl *nl, int ifindex);
+/* The same by name: one round trip where a look-up would cost another. */
+int nsf_nl_link_up_name(struct nsf_nl *nl, const char *name);
 int nsf_nl_link_del(struct nsf_nl *nl, int ifindex);
 
 /* Addresses are host order. */

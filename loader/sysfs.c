@@ -8,10 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "netns.h"
 #include "util.h"
 
 static int write_file(const char *path, const char *value)
@@ -61,28 +58,12 @@ int nsf_local_port_range(unsigned int *lo, unsigned int *hi)
 	return n == 2 ? 0 : -EIO;
 }
 
-int nsf_set_gro(int netns_fd, const char *ifname, bool on)
+int nsf_set_gro(int sock, const char *ifname, bool on)
 {
 	struct ethtool_value val = { .cmd = ETHTOOL_SGRO, .data = on };
 	struct ifreq ifr = { 0 };
-	int saved, fd, err;
 
-	/* A socket made inside the namespace resolves @ifname there. */
-	err = nsf_netns_enter(netns_fd, &saved);
-	if (err)
-		return err;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	err = fd < 0 ? -errno : 0;
-	if (nsf_netns_leave(saved) && !err)
-		err = -EIO;
-	if (err) {
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
 	nsf_strlcpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name));
 	ifr.ifr_data = (char *)&val;
-	err = ioctl(fd, SIOCETHTOOL, &ifr) ? -errno : 0;
-	close(fd);
-	return err;
+	return ioctl(sock, SIOCETHTOOL, &ifr) ? -errno : 0;
 }

@@ -15,9 +15,9 @@ int nsf_set_forwarding(const char *ifname, bool on);
 int nsf_set_ipv6(const char *ifname, bool on);
 /* net.ipv4.ip_local_port_range of the current namespace. */
 int nsf_local_port_range(unsigned int *lo, unsigned int *hi);
-/* GRO on @ifname inside namespace @netns_fd. A veth only accepts
- * XDP_REDIRECTed frames when its receiving side runs NAPI, which GRO (or
- * an XDP program) turns on. */
-int nsf_set_gro(int netns_fd, const char *ifname, bool on);
+/* GRO on @ifname, through @sock: an AF_INET socket made in @ifname's
+ * namespace. A veth only accepts XDP_REDIRECTed frames when its receiving
+ * side runs NAPI, which GRO (or an XDP program) turns on. */
+int nsf_set_gro(int sock, const char *ifname, bool on);
 
 #endif /* NSF_SYSFS_H */
