@@ -40,16 +40,11 @@ if [[ -n "$OTHER" ]]; then
 	OTHER=$(cd "$(dirname "$OTHER")" && pwd)/$(basename "$OTHER")
 fi
 
-MNTNS=$(readlink /proc/self/ns/mnt)
-if [[ "${NSFAST_AT_SANDBOXED:-}" != from:* ||
-	"${NSFAST_AT_SANDBOXED#from:}" == "$MNTNS" ]]; then
-	if [[ $EUID -ne 0 ]]; then
-		echo "attach_time: needs root" >&2
-		exit 1
-	fi
-	export NSFAST_AT_SANDBOXED="from:$MNTNS"
-	exec unshare --mount --propagation private -- \
-		bash "${BASH_SOURCE[0]}" "$NSFAST" ${OTHER:+"$OTHER"}
+# shellcheck source=../scripts/lib/reexec.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/reexec.sh"
+if ! sandbox_reexec NSFAST_AT_SANDBOXED "${BASH_SOURCE[0]}" "$NSFAST" \
+	${OTHER:+"$OTHER"}; then
+	echo "attach_time: needs root" >&2
 	exit 1
 fi
 

@@ -23,18 +23,11 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 
 # ---- sandbox: re-run in a private mount namespace ----
 
-# The marker holds the mount namespace we started in, so that only the
-# re-executed copy (in a new one) skips this step.
-MNTNS=$(readlink /proc/self/ns/mnt)
-if [[ "${NSFAST_DEMO_SANDBOXED:-}" != from:* ||
-	"${NSFAST_DEMO_SANDBOXED#from:}" == "$MNTNS" ]]; then
-	if [[ $EUID -ne 0 ]]; then
-		echo "demo: needs root (namespaces, BPF); try: sudo make demo" >&2
-		exit 1
-	fi
-	export NSFAST_DEMO_SANDBOXED="from:$MNTNS"
-	exec unshare --mount --propagation private -- \
-		bash "$0" "$NSFAST_BIN"
+# shellcheck source=lib/reexec.sh
+. "$REPO/scripts/lib/reexec.sh"
+if ! sandbox_reexec NSFAST_DEMO_SANDBOXED "$0" "$NSFAST_BIN"; then
+	echo "demo: needs root (namespaces, BPF); try: sudo make demo" >&2
+	exit 1
 fi
 mount -t bpf bpf /sys/fs/bpf || exit 1
 mkdir -p /run/netns

@@ -13,19 +13,10 @@
 #
 # Needs: BENCH_DIR, NSFAST_BIN set by run.sh.
 
-# The marker holds the mount namespace the run started in: only a process
-# in another one (the unshare below) counts as sandboxed.
-BENCH_MNTNS=$(readlink /proc/self/ns/mnt)
-if [[ "${NSFAST_BENCH_SANDBOXED:-}" != from:* ||
-	"${NSFAST_BENCH_SANDBOXED#from:}" == "$BENCH_MNTNS" ]]; then
-	if [[ $EUID -ne 0 ]]; then
-		echo "bench: needs root (namespaces, BPF); try: sudo make bench" >&2
-		exit 1
-	fi
-	export NSFAST_BENCH_SANDBOXED="from:$BENCH_MNTNS"
-	exec unshare --mount --propagation private -- \
-		bash "$BENCH_DIR/run.sh" "$NSFAST_BIN"
-	echo "bench: unshare --mount failed" >&2
+# shellcheck source=../../scripts/lib/reexec.sh
+. "$BENCH_DIR/../scripts/lib/reexec.sh"
+if ! sandbox_reexec NSFAST_BENCH_SANDBOXED "$BENCH_DIR/run.sh" "$NSFAST_BIN"; then
+	echo "bench: needs root (namespaces, BPF); try: sudo make bench" >&2
 	exit 1
 fi
 

@@ -37,20 +37,11 @@ E2E_PY=/usr/bin/python3 # not the pyenv python3 that may shadow it on PATH
 
 # ---- sandbox: private mount namespace with its own bpffs ----
 
-# The marker holds the mount namespace the script started in: only a
-# process in another one (the unshare below) counts as sandboxed, so a
-# marker inherited by accident can never make us mount on the machine.
-E2E_MNTNS=$(readlink /proc/self/ns/mnt)
-if [[ "${NSFAST_SANDBOXED:-}" != from:* ||
-	"${NSFAST_SANDBOXED#from:}" == "$E2E_MNTNS" ]]; then
-	if [[ $EUID -ne 0 ]]; then
-		echo "1..0 # SKIP $(basename "$0"): needs root (namespaces, BPF)"
-		exit 0
-	fi
-	export NSFAST_SANDBOXED="from:$E2E_MNTNS"
-	exec unshare --mount --propagation private -- bash "$0" "$@"
-	echo "not ok 1 - $(basename "$0"): unshare --mount failed"
-	exit 1
+# shellcheck source=../../../scripts/lib/reexec.sh
+. "$E2E_LIB_DIR/../../../scripts/lib/reexec.sh"
+if ! sandbox_reexec NSFAST_SANDBOXED "$0" "$@"; then
+	echo "1..0 # SKIP $(basename "$0"): needs root (namespaces, BPF)"
+	exit 0
 fi
 
 if ! mount -t bpf bpf /sys/fs/bpf 2>/dev/null; then
