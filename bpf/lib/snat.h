@@ -43,25 +43,19 @@ static __always_inline int snat_fib(struct __sk_buff *skb,
 	return bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
 }
 
-/* No IPv4 link has an MTU below 68 (RFC 791): smaller packets always fit. */
-#define IPV4_MIN_MTU 68
-
 /*
  * The L3 size the packet will leave with: its own length, or for a GSO
  * packet the size of one segment (IP + L4 header + gso_size), which is
- * what ip_forward() checks too. 0 (no check) if the L4 header is unknown
- * or the packet fits any MTU (the FIB's MTU check is ~10% of its cost,
- * and ACKs and small datagrams are a large share of packets).
+ * what ip_forward() checks too. 0 (no check) if the L4 header is unknown.
  */
 static __always_inline __u16 snat_l3_len(struct __sk_buff *skb,
 					 const struct iphdr *ip, void *data_end)
 {
 	void *l4 = (void *)ip + ip->ihl * 4;
 	struct tcphdr *th = l4;
-	__u16 len = bpf_ntohs(ip->tot_len);
 
 	if (skb->gso_segs <= 1)
-		return len <= IPV4_MIN_MTU ? 0 : len;
+		return bpf_ntohs(ip->tot_len);
 	if (ip->protocol == IPPROTO_UDP)
 		return ip->ihl * 4 + sizeof(struct udphdr) + skb->gso_size;
 	if (ip->protocol == IPPROTO_TCP && (void *)(th + 1) <= data_end)
