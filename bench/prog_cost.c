@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Per-packet cost of nsf_from_pod, measured with BPF_PROG_TEST_RUN: a 64-byte
- * UDP frame run REPEAT times, the kernel timing each run; prints the mean. Much less noisy than a traffic benchmark on a shared
- * machine, and it isolates the program from the veths around it, so two
+ * UDP frame run REPEAT times, the kernel timing each run; prints the mean.
+ * Much less noisy than a traffic benchmark on a shared machine, and it
+ * isolates the program from the veths around it, so two
  * builds of the program (e.g. main's object and this branch's) can be
  * compared A/B/A/B:
  *
