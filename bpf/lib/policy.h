@@ -289,6 +289,24 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 }
 
 /*
+ * Group @src to group @dst, one of them no pod here: the host's default
+ * deny makes policy active on every host, so the world and groups nobody
+ * restricts skip the parse and the call.
+ */
+static __always_inline __u32 policy_groups(const struct nsf_pol_cfg *pc,
+					   const struct iphdr *ip,
+					   void *data_end, __u32 src, __u32 dst)
+{
+	struct pol_flow f;
+
+	if (!((pol_group_flags(src) | pol_group_flags(dst)) &
+	      NSF_PG_F_ENFORCED))
+		return 0;
+	pol_flow_parse(ip, data_end, &f);
+	return policy_decide(pc, src, dst, &f);
+}
+
+/*
  * Pod @src to an address that is no pod here, carried by the kernel
  * (@fallback NSF_POL_GROUP_HOST) or the uplink (NSF_POL_GROUP_WORLD).
  */
@@ -297,19 +315,11 @@ static __always_inline __u32 policy_peer(const struct iphdr *ip, void *data_end,
 					 __u32 fallback)
 {
 	struct nsf_pol_cfg *pc = pol_cfg();
-	struct pol_flow f;
-	__u32 peer;
 
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
-	peer = pol_peer(pc, ip->daddr, fallback);
-	/* The host's default deny makes policy active on every host; the
-	 * world and groups nobody restricts skip the parse and the call. */
-	if (!((pol_group_flags(src->group) | pol_group_flags(peer)) &
-	      NSF_PG_F_ENFORCED))
-		return 0;
-	pol_flow_parse(ip, data_end, &f);
-	return policy_decide(pc, src->group, peer, &f);
+	return policy_groups(pc, ip, data_end, src->group,
+			     pol_peer(pc, ip->daddr, fallback));
 }
 
 /*
@@ -324,17 +334,11 @@ static __always_inline __u32 policy_from_peer(const struct iphdr *ip,
 					      __u32 fallback)
 {
 	struct nsf_pol_cfg *pc = pol_cfg();
-	struct pol_flow f;
-	__u32 peer;
 
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
-	peer = pol_peer(pc, ip->saddr, fallback);
-	if (!((pol_group_flags(peer) | pol_group_flags(dst->group)) &
-	      NSF_PG_F_ENFORCED))
-		return 0;
-	pol_flow_parse(ip, data_end, &f);
-	return policy_decide(pc, peer, dst->group, &f);
+	return policy_groups(pc, ip, data_end,
+			     pol_peer(pc, ip->saddr, fallback), dst->group);
 }
 
 #endif /* NSF_BPF_POLICY_H */
