@@ -61,8 +61,8 @@ int nsf_host_check_bpffs(const struct nsf_host *h)
 	return 0;
 }
 
-/* mkdir -p, for the few levels nsfast creates. */
-static int mkdir_p(const char *path, mode_t mode)
+/* mkdir -p, for the few levels nsfast creates, once. */
+static int mkdir_p_once(const char *path, mode_t mode)
 {
 	char buf[NSF_PATH_MAX];
 
@@ -79,6 +79,20 @@ static int mkdir_p(const char *path, mode_t mode)
 	if (mkdir(buf, mode) && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/*
+ * mkdir -p. The last host's reset removes the shared parent when it is
+ * empty (nsf_host_remove_state()), so another host's parent can vanish
+ * between its two mkdir()s: then it is simply made again.
+ */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	int err = -ENOENT;
+
+	for (int i = 0; i < 3 && err == -ENOENT; i++)
+		err = mkdir_p_once(path, mode);
+	return err;
 }
 
 int nsf_host_lock(struct nsf_host *h)
