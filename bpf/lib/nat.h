@@ -211,6 +211,28 @@ static __always_inline __u32 nat_hash(const struct nsf_nat_key *k)
 	return fmix32(h ^ k->proto);
 }
 
+/* The value of the reply entry of the flow with egress key @egress: it
+ * translates replies back to the pod's address and port. */
+static __always_inline struct nsf_nat_entry
+nat_reply_value(const struct nsf_nat_key *egress, __u64 now)
+{
+	struct nsf_nat_entry val = {
+		.addr = egress->saddr,
+		.port = egress->sport,
+		.created = now,
+		.last_seen = now,
+	};
+
+	return val;
+}
+
+/* Whether reply entry @in (may be NULL) belongs to that flow. */
+static __always_inline bool nat_reply_is_flows(const struct nsf_nat_entry *in,
+					       const struct nsf_nat_key *egress)
+{
+	return in && in->addr == egress->saddr && in->port == egress->sport;
+}
+
 /*
  * Claim a source port for a new flow: create its ingress entry with
  * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
@@ -225,12 +247,7 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 					     const struct nsf_config *cfg,
 					     __u64 now)
 {
-	struct nsf_nat_entry val = {
-		.addr = egress->saddr,
-		.port = egress->sport,
-		.created = now,
-		.last_seen = now,
-	};
+	struct nsf_nat_entry val = nat_reply_value(egress, now);
 	__u32 min = cfg->nat_port_min, range, pick, stride, hash;
 	struct nsf_nat_entry *old;
 	struct nsf_nat_key key;
@@ -251,7 +268,7 @@ static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 		if (!bpf_map_update_elem(&nsf_nat4, &key, &val, BPF_NOEXIST))
 			return port;
 		old = bpf_map_lookup_elem(&nsf_nat4, &key);
-		if (old && old->addr == val.addr && old->port == val.port)
+		if (nat_reply_is_flows(old, egress))
 			return port; /* our own mapping, still alive */
 		pick = (pick + stride) % range;
 	}
@@ -272,12 +289,7 @@ static __always_inline bool nat_reply_owned(const struct nsf_nat_key *egress,
 					    const struct nsf_nat_entry *e,
 					    __u64 now)
 {
-	struct nsf_nat_entry val = {
-		.addr = egress->saddr,
-		.port = egress->sport,
-		.created = now,
-		.last_seen = now,
-	};
+	struct nsf_nat_entry val = nat_reply_value(egress, now);
 	struct nsf_nat_entry *in;
 	struct nsf_nat_key reply;
 
@@ -287,7 +299,7 @@ static __always_inline bool nat_reply_owned(const struct nsf_nat_key *egress,
 		return true;
 	if (!in)
 		in = bpf_map_lookup_elem(&nsf_nat4, &reply); /* lost a race */
-	return in && in->addr == val.addr && in->port == val.port;
+	return nat_reply_is_flows(in, egress);
 }
 
 /*
