@@ -304,32 +304,31 @@ static __always_inline bool nat_reply_owned(const struct nsf_nat_key *egress,
 
 /*
  * The egress entry of a new flow: claim a port, then record the mapping.
- * Returns the entry, or NULL with *reason set.
+ * @val comes with the counters of the packet that made the flow (or none);
+ * the mapping is filled in, and @val holds the entry as inserted, so the
+ * packet needs no lookup of it. Returns @val, or NULL with *reason set.
  */
 static __always_inline struct nsf_nat_entry *
 nat_create(const struct nsf_nat_key *egress, const struct nsf_config *cfg,
-	   __u64 now, enum nsf_reason *reason)
+	   __u64 now, struct nsf_nat_entry *val, enum nsf_reason *reason)
 {
-	struct nsf_nat_entry val = {
-		.addr = cfg->snat4,
-		.created = now,
-		.last_seen = now,
-	};
 	struct nsf_nat_key reply;
 
-	val.port = nat_claim_port(egress, cfg, now);
-	if (!val.port) {
+	val->addr = cfg->snat4;
+	val->created = now;
+	val->last_seen = now;
+	val->port = nat_claim_port(egress, cfg, now);
+	if (!val->port) {
 		*reason = NSF_R_DROP_NAT_EXHAUSTED;
 		return NULL;
 	}
-	if (bpf_map_update_elem(&nsf_nat4, egress, &val, BPF_ANY)) {
-		nsf_nat_reply_key(&reply, egress, cfg->snat4, val.port);
+	if (bpf_map_update_elem(&nsf_nat4, egress, val, BPF_ANY)) {
+		nsf_nat_reply_key(&reply, egress, cfg->snat4, val->port);
 		bpf_map_delete_elem(&nsf_nat4, &reply);
 		*reason = NSF_R_DROP_NAT_INSERT;
 		return NULL;
 	}
-	*reason = NSF_R_DROP_NAT_INSERT; /* if the lookup below misses */
-	return bpf_map_lookup_elem(&nsf_nat4, egress);
+	return val;
 }
 
 #endif /* NSF_BPF_NAT_H */

@@ -146,6 +146,7 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
+	struct nsf_nat_entry fresh = {};
 	struct nsf_nat_key key;
 	__u64 now;
 
@@ -164,9 +165,14 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 			return 0;
 		if (!publish_starts(&hp->l4))
 			return 0;
-		hp->snat = nat_create(&key, cfg, now, reason);
-		if (!hp->snat)
+		if (!nat_create(&key, cfg, now, &fresh, reason))
 			return -1;
+		/* The map's copy: nat_touch() below counts this packet. */
+		hp->snat = bpf_map_lookup_elem(&nsf_nat4, &key);
+		if (!hp->snat) {
+			*reason = NSF_R_DROP_NAT_INSERT;
+			return -1;
+		}
 	}
 	hairpin_in_key(&key, hp->snat, ip, &hp->l4);
 	hp->dnat = bpf_map_lookup_elem(&nsf_nat4, &key);

@@ -98,10 +98,15 @@ static __always_inline int snat_rewrite(struct __sk_buff *skb, struct iphdr *ip,
 	return nat_csum_skb(skb, l4, old_addr, e->addr, old_port, e->port);
 }
 
-/* Find or create the flow's NAT entry and account the packet to it. */
+/*
+ * Find the flow's NAT entry and account the packet to it, or create it
+ * with the packet already counted, in @fresh (the caller's, so it outlives
+ * this): a new flow is not looked up again after its insert.
+ */
 static __always_inline struct nsf_nat_entry *
 snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
-	   const struct nsf_config *cfg, __u32 len, enum nsf_reason *reason)
+	   const struct nsf_config *cfg, __u32 len, struct nsf_nat_entry *fresh,
+	   enum nsf_reason *reason)
 {
 	struct nsf_nat_entry *e;
 	struct nsf_nat_key key;
@@ -113,11 +118,16 @@ snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
 		bpf_map_delete_elem(&nsf_nat4, &key);
 		e = NULL;
 	}
-	if (!e)
-		e = nat_create(&key, cfg, now, reason);
-	if (e)
+	if (e) {
 		nat_touch(e, l4->seen, len, now);
-	return e;
+		return e;
+	}
+	*fresh = (struct nsf_nat_entry){
+		.seen = l4->seen,
+		.packets = 1,
+		.bytes = len,
+	};
+	return nat_create(&key, cfg, now, fresh, reason);
 }
 
 /*
@@ -134,7 +144,7 @@ snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct bpf_fib_lookup fib;
-	struct nsf_nat_entry *e;
+	struct nsf_nat_entry *e, fresh;
 	struct nat_l4 l4;
 	int rc;
 
@@ -166,7 +176,7 @@ snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 	if (l4.proto == IPPROTO_ICMP && l4.icmp_type != ICMP_ECHO)
 		return v; /* only echo requests start a flow */
 	e = snat_entry(ip, &l4, cfg, ipv4_len(ip, skb->len - sizeof(*eth)),
-		       &v.reason);
+		       &fresh, &v.reason);
 	if (!e)
 		return v;
 
