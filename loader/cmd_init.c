@@ -24,9 +24,9 @@
 #include "recover.h"
 #include "uplink.h"
 
-#define USAGE                                                                \
-	"usage: nsfast init [--pod-cidr CIDR] [--uplink IFACE|--no-uplink] " \
-	"[--snat-ip ADDR] [--xdp-mode native|generic|off] [--nat-ports "     \
+#define USAGE                                                                 \
+	"usage: nsfast init [--pod-cidr CIDR] [--uplink IFACE|--no-uplink] "  \
+	"[--snat-ip ADDR] [--xdp-mode auto|native|generic|off] [--nat-ports " \
 	"MIN-MAX] [--nat-entries N]"
 
 struct init_args {
@@ -230,8 +230,8 @@ static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
 		return err;
 	if (a->xdp_mode && nsf_xdp_mode_parse(a->xdp_mode, &cfg->xdp_mode))
 		return nsf_fail(0,
-				"invalid --xdp-mode '%s' (native, generic "
-				"or off)",
+				"invalid --xdp-mode '%s' (auto, native, "
+				"generic or off)",
 				a->xdp_mode);
 	if (a->nat_ports && parse_ports(a->nat_ports, cfg))
 		return nsf_fail(0,

@@ -558,12 +558,13 @@ static int parse_host_fields(const cJSON *root, struct nsf_cni_conf *c,
 	if (*c->snat_ip && !*c->uplink)
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "snatIP needs an uplink");
-	if (*c->xdp_mode && strcmp(c->xdp_mode, "native") != 0 &&
+	if (*c->xdp_mode && strcmp(c->xdp_mode, "auto") != 0 &&
+	    strcmp(c->xdp_mode, "native") != 0 &&
 	    strcmp(c->xdp_mode, "generic") != 0 &&
 	    strcmp(c->xdp_mode, "off") != 0)
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-				    "invalid xdpMode '%s' (native, generic or "
-				    "off)",
+				    "invalid xdpMode '%s' (auto, native, "
+				    "generic or off)",
 				    c->xdp_mode);
 	if (*c->nat_ports &&
 	    (sscanf(c->nat_ports, "%u-%u%c", &lo, &hi, &tail) != 2 ||

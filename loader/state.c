@@ -292,16 +292,17 @@ static const char *const xdp_mode_names[] = {
 	[NSF_XDP_NATIVE] = "native",
 	[NSF_XDP_GENERIC] = "generic",
 	[NSF_XDP_OFF] = "off",
+	[NSF_XDP_AUTO] = "auto",
 };
 
 const char *nsf_xdp_mode_name(enum nsf_xdp_mode mode)
 {
-	return mode <= NSF_XDP_OFF ? xdp_mode_names[mode] : "?";
+	return mode < NSF_XDP_MODES ? xdp_mode_names[mode] : "?";
 }
 
 int nsf_xdp_mode_parse(const char *s, enum nsf_xdp_mode *mode)
 {
-	for (int m = NSF_XDP_NATIVE; m <= NSF_XDP_OFF; m++) {
+	for (int m = NSF_XDP_NATIVE; m < NSF_XDP_MODES; m++) {
 		if (!strcmp(s, xdp_mode_names[m])) {
 			*mode = (enum nsf_xdp_mode)m;
 			return 0;
@@ -315,7 +316,7 @@ void nsf_config_defaults(struct nsf_host_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	nsf_parse_cidr4(NSF_DEFAULT_POD_CIDR, &cfg->pod_cidr, false);
 	cfg->gateway = NSF_GATEWAY4;
-	cfg->xdp_mode = NSF_XDP_NATIVE;
+	cfg->xdp_mode = NSF_XDP_AUTO;
 	cfg->nat_port_min = NSF_NAT_PORT_MIN;
 	cfg->nat_port_max = NSF_NAT_PORT_MAX;
 	cfg->nat_entries = NSF_NAT_DEFAULT_ENTRIES;

@@ -39,6 +39,8 @@ enum nsf_xdp_mode {
 	NSF_XDP_NATIVE,	 /* XDP in the driver (veth has it) */
 	NSF_XDP_GENERIC, /* XDP on skbs, any driver */
 	NSF_XDP_OFF,	 /* tc ingress program instead */
+	NSF_XDP_AUTO,	 /* native, but tc on a veth uplink (the default) */
+	NSF_XDP_MODES,
 };
 
 struct nsf_host_config {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "hooks.h"
@@ -107,10 +108,40 @@ static int attach_xdp(const struct nsf_host *h, struct nsf_host_config *cfg)
 	return 0;
 }
 
+/*
+ * Whether the uplink is a veth: 1, 0 or a negative errno. A veth's packets
+ * arrive as skbs from its peer, which native XDP first copies into a page
+ * of its own, so replies cost more there than at tc (docs/benchmarks.md).
+ */
+static int uplink_is_veth(const struct nsf_host_config *cfg)
+{
+	struct nsf_link link;
+	struct nsf_nl nl;
+	int err;
+
+	err = nsf_nl_open(&nl);
+	if (err)
+		return nsf_fail(-err, "netlink");
+	err = nsf_nl_link_get_index(&nl, cfg->uplink_ifindex, &link);
+	nsf_nl_close(&nl);
+	if (err)
+		return nsf_fail(-err, "uplink %s", cfg->uplink);
+	return !strcmp(link.kind, "veth");
+}
+
 int nsf_uplink_attach(const struct nsf_host *h, struct nsf_host_config *cfg)
 {
+	int veth;
+
 	if (cfg->xdp_mode == NSF_XDP_OFF)
 		return attach_tc(h, cfg);
+	if (cfg->xdp_mode == NSF_XDP_AUTO) {
+		veth = uplink_is_veth(cfg);
+		if (veth < 0)
+			return veth;
+		if (veth)
+			return attach_tc(h, cfg);
+	}
 	return attach_xdp(h, cfg);
 }
 

@@ -201,8 +201,9 @@ run ip -n "$HOST" link set wan0 up
 run ip -n "$HOST" route add default via 10.99.0.1
 say "Re-running init with an uplink keeps the pods and adds the NAT path:" \
 	"pod traffic routed out of wan0 is masqueraded to 10.99.0.2 by the tc" \
-	"program; replies are turned back by XDP on wan0 and redirected into" \
-	"the pod before the kernel builds an skb for them."
+	"program; replies are turned back on wan0 and handed into the pod. On" \
+	"a NIC that is XDP, before the kernel builds an skb; wan0 here is a" \
+	"veth, where tc is faster, so init picks tc (--xdp-mode auto)."
 run nsfast -n "$HOST" init --uplink wan0 || die "init --uplink failed"
 run ip -n "$HOST" link show wan0
 run ip netns exec "$WEB" ping -c 2 -i 0.2 10.99.0.1

@@ -128,8 +128,8 @@ topo_nsfast() {
 	# on its own veths only).
 	in_ns "$k-h" sysctl -qw net.ipv4.ip_forward=0
 	BENCH_NSF_HOSTS+=("$P-$k-h")
-	local args=(init --uplink wan0 --nat-entries "$NAT_ENTRIES")
-	[[ $mode == off ]] && args+=(--xdp-mode off)
+	local args=(init --uplink wan0 --nat-entries "$NAT_ENTRIES"
+		--xdp-mode "$mode")
 	out=$(nsf "$P-$k-h" "${args[@]}" 2>&1) || {
 		echo "$out" >&2
 		return 1

@@ -542,6 +542,11 @@ run_late_uplink() {
 	e2e_require $? "world $W"
 	check "init --uplink wan0 after the pod was attached" \
 		nsf -n "$H" init --uplink wan0
+	# The default mode, auto, picks tc for a veth uplink: native XDP
+	# there would first copy every skb (docs/benchmarks.md).
+	check_eq "default xdp mode on a veth uplink: auto, tc on wan0" \
+		"auto clsact tc:nsf_uplink_tc" \
+		"$(status_json "$H" | jq -r '.uplink.xdp_mode') $(hooks "$H" wan0)"
 	check "the earlier pod reaches the world, masqueraded" \
 		pod_exec "$pod" ping -c 2 -i 0.2 -W 1 "$WAN_W"
 	check "reset $H" nsf -n "$H" reset

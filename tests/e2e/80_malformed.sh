@@ -24,7 +24,9 @@ TMP=$E2E_TMPDIR
 
 H="$P-h"
 W="$P-w"
-uplink_host "$H" "$W"
+# Native XDP on the uplink, by name (auto would pick tc on a veth): the
+# world's bad frames meet nsf_uplink_xdp on a real receive path.
+uplink_host "$H" "$W" --xdp-mode native
 A=$(nsf -n "$H" attach "$P-a") && T=$(nsf -n "$H" attach "$P-t") &&
 	B=$(nsf -n "$H" attach "$P-b") && C=$(nsf -n "$H" attach "$P-c")
 e2e_require $? "pods"

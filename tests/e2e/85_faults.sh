@@ -256,9 +256,12 @@ world_create "$H2" "$W2"
 e2e_require $? "world $W2"
 EMPTY=$(fingerprint "$H2")
 xdp_on() { ip -n "$H2" -o link show dev wan0 | grep -q ' xdp'; }
+# Native XDP asked for by name: by default (auto) a veth uplink gets tc.
 for p in init-load init-config init-uplink init-saved; do
-	killed_at "init killed at $p" "$p" nsf -n "$H2" init --uplink wan0
-	check "[$p] init again succeeds" nsf -n "$H2" init --uplink wan0
+	killed_at "init killed at $p" "$p" \
+		nsf -n "$H2" init --uplink wan0 --xdp-mode native
+	check "[$p] init again succeeds" \
+		nsf -n "$H2" init --uplink wan0 --xdp-mode native
 	check "[$p] uplink program attached" xdp_on
 	ip=$(nsf -n "$H2" attach "$P-ip" 2>&1)
 	check "[$p] a pod then reaches the world" \
@@ -269,7 +272,7 @@ for p in init-load init-config init-uplink init-saved; do
 	result "[$p] no XDP program left on the uplink" $?
 	# Killed, then reset straight away: also nothing left.
 	killed_at "init killed at $p (then reset)" "$p" \
-		nsf -n "$H2" init --uplink wan0
+		nsf -n "$H2" init --uplink wan0 --xdp-mode native
 	check "[$p] reset after the killed init" nsf -n "$H2" reset
 	same_as "[$p] nothing left" "$EMPTY" "$H2"
 	! xdp_on

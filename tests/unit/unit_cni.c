@@ -147,6 +147,9 @@ static void test_errors(void **state)
 			 NSF_CNI_E_CONFIG);
 	assert_int_equal(parse_code(HEAD ",\"xdpMode\":\"turbo\"}"),
 			 NSF_CNI_E_CONFIG);
+	/* Every mode init takes is accepted, auto (the default) too. */
+	assert_int_equal(parse_code(HEAD ",\"xdpMode\":\"auto\"}"), 0);
+	assert_int_equal(parse_code(HEAD ",\"xdpMode\":\"off\"}"), 0);
 	assert_int_equal(parse_code(HEAD ",\"snatIP\":\"1.2.3.4\"}"),
 			 NSF_CNI_E_CONFIG); /* without an uplink */
 	assert_int_equal(parse_code(HEAD ",\"natPorts\":\"80-90\"}"),

@@ -44,11 +44,14 @@ host_world() {
 	e2e_require $? "world $2"
 }
 
-# uplink_host HOST WORLD: host_world HOST WORLD, then the check
-# "init --uplink wan0"; the run stops if it fails.
+# uplink_host HOST WORLD [INIT_ARG...]: host_world HOST WORLD, then the
+# check "init --uplink wan0 [INIT_ARG...]"; the run stops if it fails.
 uplink_host() {
-	host_world "$1" "$2"
-	check "init --uplink wan0" nsf -n "$1" init --uplink wan0
+	local h=$1 w=$2
+
+	shift 2
+	host_world "$h" "$w"
+	check "init --uplink wan0${*:+ $*}" nsf -n "$h" init --uplink wan0 "$@"
 	e2e_require $? "init"
 }
 
