@@ -205,7 +205,7 @@ say "Re-running init with an uplink keeps the pods and adds the NAT path:" \
 	"a NIC that is XDP, before the kernel builds an skb; wan0 here is a" \
 	"veth, where tc is faster, so init picks tc (--xdp-mode auto)."
 run nsfast -n "$HOST" init --uplink wan0 || die "init --uplink failed"
-run ip -n "$HOST" link show wan0
+run tc -n "$HOST" filter show dev wan0 ingress
 run ip netns exec "$WEB" ping -c 2 -i 0.2 10.99.0.1
 say "A TCP server in the world prints who it sees connecting:"
 timeout 10 ip netns exec "$WORLD" /usr/bin/python3 -c '
