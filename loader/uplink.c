@@ -27,20 +27,31 @@ static int check_port_range(const struct nsf_host_config *cfg)
 	return 0;
 }
 
+/* Open @nl and look the uplink up in it; on success @nl stays open. */
+static int uplink_link(struct nsf_nl *nl, const struct nsf_host_config *cfg,
+		       struct nsf_link *link)
+{
+	int err = nsf_nl_open(nl);
+
+	if (err)
+		return nsf_fail(-err, "netlink");
+	err = nsf_nl_link_get(nl, cfg->uplink, link);
+	if (err) {
+		nsf_nl_close(nl);
+		return nsf_fail(-err, "uplink %s", cfg->uplink);
+	}
+	return 0;
+}
+
 int nsf_uplink_resolve(struct nsf_host_config *cfg, const char *snat_ip)
 {
 	struct nsf_link link;
 	struct nsf_nl nl;
 	int err;
 
-	err = nsf_nl_open(&nl);
+	err = uplink_link(&nl, cfg, &link);
 	if (err)
-		return nsf_fail(-err, "netlink");
-	err = nsf_nl_link_get(&nl, cfg->uplink, &link);
-	if (err) {
-		nsf_nl_close(&nl);
-		return nsf_fail(-err, "uplink %s", cfg->uplink);
-	}
+		return err;
 	cfg->uplink_ifindex = link.ifindex;
 	cfg->snat_learned = !snat_ip;
 	if (snat_ip)
@@ -117,15 +128,11 @@ static int uplink_is_veth(const struct nsf_host_config *cfg)
 {
 	struct nsf_link link;
 	struct nsf_nl nl;
-	int err;
+	int err = uplink_link(&nl, cfg, &link);
 
-	err = nsf_nl_open(&nl);
 	if (err)
-		return nsf_fail(-err, "netlink");
-	err = nsf_nl_link_get_index(&nl, cfg->uplink_ifindex, &link);
+		return err;
 	nsf_nl_close(&nl);
-	if (err)
-		return nsf_fail(-err, "uplink %s", cfg->uplink);
 	return !strcmp(link.kind, "veth");
 }
 
