@@ -525,6 +525,7 @@ static int parse_host_fields(const cJSON *root, struct nsf_cni_conf *c,
 			     struct nsf_cni_err *e)
 {
 	char cidr[64] = "";
+	enum nsf_xdp_mode mode;
 	uint32_t a;
 	unsigned int lo, hi;
 	char tail;
@@ -558,10 +559,8 @@ static int parse_host_fields(const cJSON *root, struct nsf_cni_conf *c,
 	if (*c->snat_ip && !*c->uplink)
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "snatIP needs an uplink");
-	if (*c->xdp_mode && strcmp(c->xdp_mode, "auto") != 0 &&
-	    strcmp(c->xdp_mode, "native") != 0 &&
-	    strcmp(c->xdp_mode, "generic") != 0 &&
-	    strcmp(c->xdp_mode, "off") != 0)
+	/* The names init takes (state.c), so the two never disagree. */
+	if (*c->xdp_mode && nsf_xdp_mode_parse(c->xdp_mode, &mode))
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
 				    "invalid xdpMode '%s' (auto, native, "
 				    "generic or off)",
