@@ -79,25 +79,6 @@ int cni_fail_nsf(struct cni_ctx *x, int code, const char *what)
 
 /* ---- the host ---- */
 
-static int mkdir_p(const char *path)
-{
-	char buf[NSF_PATH_MAX];
-
-	if (!nsf_strlcpy(buf, path, sizeof(buf)))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* The pod CIDR for a host the plugin sets up: podCIDR, else the subnet of
  * a single own ipam range, else nsfast's default. */
 static void init_cidr(const struct nsf_cni_conf *c, char out[NSF_CIDR_STRLEN])
@@ -184,7 +165,7 @@ int cni_host_prepare(struct cni_ctx *x, bool create)
 	if (err != -ENOENT)
 		return err ? cni_fail_nsf(x, NSF_CNI_E_ATTACH, "host config")
 			   : 0;
-	err = mkdir_p(x->h.state_dir);
+	err = nsf_mkdir_p(x->h.state_dir, 0700);
 	fd = err ? -1
 		 : open(x->h.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || flock(fd, LOCK_EX)) {

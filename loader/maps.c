@@ -41,22 +41,13 @@ static int pin_path(const struct nsf_host *h, const char *name, char *path,
 	return 0;
 }
 
-/*
- * The shared parent goes with the last host's pins (nsf_dp_unpin()), so
- * it can vanish between the two mkdir()s here: then it is made again.
- */
+/* The shared parent goes with the last host's pins (nsf_dp_unpin()):
+ * nsf_mkdir_p() makes it again if it vanishes meanwhile. */
 static int make_pin_dir(const struct nsf_host *h)
 {
-	char parent[NSF_PATH_MAX + 8];
-	int err = ENOENT;
+	int err = nsf_mkdir_p(h->pin_dir, 0700);
 
-	snprintf(parent, sizeof(parent), "%s/nsfast", h->bpffs);
-	for (int i = 0; i < 3 && err == ENOENT; i++) {
-		if (mkdir(parent, 0700) && errno != EEXIST)
-			return nsf_fail(errno, "pin directory %s", parent);
-		err = mkdir(h->pin_dir, 0700) && errno != EEXIST ? errno : 0;
-	}
-	return err ? nsf_fail(err, "pin directory %s", h->pin_dir) : 0;
+	return err ? nsf_fail(-err, "pin directory %s", h->pin_dir) : 0;
 }
 
 /*

@@ -61,46 +61,12 @@ int nsf_host_check_bpffs(const struct nsf_host *h)
 	return 0;
 }
 
-/* mkdir -p, for the few levels nsfast creates, once. */
-static int mkdir_p_once(const char *path, mode_t mode)
-{
-	char buf[NSF_PATH_MAX];
-
-	if (!nsf_strlcpy(buf, path, sizeof(buf)))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/*
- * mkdir -p. The last host's reset removes the shared parent when it is
- * empty (nsf_host_remove_state()), so another host's parent can vanish
- * between its two mkdir()s: then it is simply made again.
- */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	int err = -ENOENT;
-
-	for (int i = 0; i < 3 && err == -ENOENT; i++)
-		err = mkdir_p_once(path, mode);
-	return err;
-}
-
 int nsf_host_lock(struct nsf_host *h)
 {
 	char path[NSF_PATH_MAX + 8];
 	int err;
 
-	err = mkdir_p(h->state_dir, 0700);
+	err = nsf_mkdir_p(h->state_dir, 0700);
 	if (err)
 		return nsf_fail(-err, "state directory %s", h->state_dir);
 	snprintf(path, sizeof(path), "%s/lock", h->state_dir);

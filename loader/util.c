@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char last_error[NSF_ERR_MAX];
 
@@ -126,4 +128,33 @@ bool nsf_strlcpy(char *dst, const char *src, size_t size)
 	}
 	memcpy(dst, src, len + 1);
 	return true;
+}
+
+/* One walk of mkdir -p: each level of @path, existing ones left alone. */
+static int mkdir_p_once(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (!nsf_strlcpy(buf, path, sizeof(buf)))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int nsf_mkdir_p(const char *path, mode_t mode)
+{
+	int err = -ENOENT;
+
+	for (int i = 0; i < 3 && err == -ENOENT; i++)
+		err = mkdir_p_once(path, mode);
+	return err;
 }

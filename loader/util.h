@@ -9,6 +9,7 @@
 #define NSF_UTIL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +44,12 @@ void nsf_host_ifname(const char *name, char out[16]);
 
 /* Copy with truncation detection: returns false if @src did not fit. */
 bool nsf_strlcpy(char *dst, const char *src, size_t size);
+
+/*
+ * mkdir -p: 0 or a negative errno. A shared parent (/run/nsfast, the pin
+ * parent) goes with the last host's reset once it is empty, so it can
+ * vanish between two of these mkdir()s: then the walk starts over.
+ */
+int nsf_mkdir_p(const char *path, mode_t mode);
 
 #endif /* NSF_UTIL_H */

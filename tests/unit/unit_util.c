@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -325,6 +327,37 @@ static void test_report(void **state)
 	assert_string_equal(line, "nsfast: attach web\n");
 }
 
+/* mkdir -p: every level made, existing ones fine, a file in the way an
+ * error naming why. */
+static void test_mkdir_p(void **state)
+{
+	char root[] = "/tmp/nsf-unit-XXXXXX", path[128], file[128];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	snprintf(path, sizeof(path), "%s/a/b/c", root);
+	assert_int_equal(nsf_mkdir_p(path, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(nsf_mkdir_p(path, 0700), 0); /* again: exists */
+	snprintf(file, sizeof(file), "%s/f", root);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/f/x", root);
+	assert_int_equal(nsf_mkdir_p(path, 0700), -ENOTDIR);
+	unlink(file);
+	for (int depth = 3; depth > 0; depth--) {
+		snprintf(path, sizeof(path), "%s/%.*s", root, 2 * depth - 1,
+			 "a/b/c");
+		assert_int_equal(rmdir(path), 0);
+	}
+	assert_int_equal(rmdir(root), 0); /* nothing else was left */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_clear_error),
 		cmocka_unit_test(test_fail_long_message),
 		cmocka_unit_test(test_report),
+		cmocka_unit_test(test_mkdir_p),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
