@@ -45,7 +45,7 @@ static int uplink_link(struct nsf_nl *nl, const struct nsf_host_config *cfg,
 
 int nsf_uplink_resolve(struct nsf_host_config *cfg, const char *snat_ip)
 {
-	struct nsf_link link;
+	struct nsf_link link = { 0 };
 	struct nsf_nl nl;
 	int err;
 
@@ -126,7 +126,7 @@ static int attach_xdp(const struct nsf_host *h, struct nsf_host_config *cfg)
  */
 static int uplink_is_veth(const struct nsf_host_config *cfg)
 {
-	struct nsf_link link;
+	struct nsf_link link = { 0 };
 	struct nsf_nl nl;
 	int err = uplink_link(&nl, cfg, &link);
 
