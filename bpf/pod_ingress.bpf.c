@@ -151,8 +151,9 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 	}
 	/*
 	 * Pods are IPv4-only: IPv6 (even link-local) would reach the host.
-	 * Counted globally, not against the pod: a pod's kernel sends router
-	 * solicitations and MLD reports on its own, which is no misdeed.
+	 * Counted globally, not against the pod: attach brings the pod's
+	 * interface up without IPv6 addresses, but a pod that adds one sends
+	 * router solicitations and MLD reports on its own, which is no misdeed.
 	 */
 	if (eth->h_proto != bpf_htons(ETH_P_IP)) {
 		count_reason(NSF_R_DROP_NOT_IPV4, len);

@@ -198,6 +198,9 @@ static int create_veth(struct attach_tx *tx, struct nsf_ep_rec *rec)
 /*
  * Pod side: a /32 and a default route through the link-local gateway, whose
  * MAC (the host veth's) is a permanent neighbour, so the pod never ARPs.
+ * No IPv6 address, as Docker does on IPv4-only networks: nsfast drops
+ * every IPv6 frame a pod sends, and an interface with a link-local address
+ * sends some at once (DAD, MLD reports, router solicitations).
  */
 static int configure_pod_side(struct attach_tx *tx,
 			      const struct nsf_host_config *cfg,
@@ -214,7 +217,7 @@ static int configure_pod_side(struct attach_tx *tx,
 	}
 	err = nsf_nl_addr_add(nl, ifindex, rec->ip, 32);
 	if (!err)
-		err = nsf_nl_link_up(nl, ifindex);
+		err = nsf_nl_link_up_ipv4(nl, ifindex);
 	if (!err)
 		err = nsf_nl_neigh_add(nl, ifindex, cfg->gateway,
 				       rec->host_mac);

@@ -221,8 +221,22 @@ int nsf_nl_veth_add(struct nsf_nl *nl, const char *name, const char *peer,
 	return talk(nl, nlh, NULL, NULL);
 }
 
+/* IPv6 address generation off: no link-local address, hence no DAD, no
+ * MLD report and no router solicitation ever leaves the link. */
+static void put_no_ipv6_addrs(struct nlmsghdr *nlh)
+{
+	struct nlattr *af_spec, *inet6;
+
+	af_spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
+	inet6 = mnl_attr_nest_start(nlh, AF_INET6);
+	mnl_attr_put_u8(nlh, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+	mnl_attr_nest_end(nlh, inet6);
+	mnl_attr_nest_end(nlh, af_spec);
+}
+
 /* The kernel finds the link by @ifindex, or by IFLA_IFNAME if it is 0. */
-static int link_up(struct nsf_nl *nl, int ifindex, const char *name)
+static int link_up(struct nsf_nl *nl, int ifindex, const char *name,
+		   bool no_ipv6)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWLINK, 0);
@@ -234,17 +248,27 @@ static int link_up(struct nsf_nl *nl, int ifindex, const char *name)
 	ifm->ifi_change = IFF_UP;
 	if (name)
 		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	if (no_ipv6)
+		put_no_ipv6_addrs(nlh);
 	return talk(nl, nlh, NULL, NULL);
 }
 
 int nsf_nl_link_up(struct nsf_nl *nl, int ifindex)
 {
-	return link_up(nl, ifindex, NULL);
+	return link_up(nl, ifindex, NULL, false);
 }
 
 int nsf_nl_link_up_name(struct nsf_nl *nl, const char *name)
 {
-	return link_up(nl, 0, name);
+	return link_up(nl, 0, name, false);
+}
+
+int nsf_nl_link_up_ipv4(struct nsf_nl *nl, int ifindex)
+{
+	int err = link_up(nl, ifindex, NULL, true);
+
+	/* A kernel or namespace without IPv6 has nothing to turn off. */
+	return err == -EAFNOSUPPORT ? nsf_nl_link_up(nl, ifindex) : err;
 }
 
 int nsf_nl_link_del(struct nsf_nl *nl, int ifindex)

@@ -44,6 +44,9 @@ int nsf_nl_veth_add(struct nsf_nl *nl, const char *name, const char *peer,
 int nsf_nl_link_up(struct nsf_nl *nl, int ifindex);
 /* The same by name: one round trip where a look-up would cost another. */
 int nsf_nl_link_up_name(struct nsf_nl *nl, const char *name);
+/* Up, with IPv6 address generation off in the same request: the link never
+ * gets a link-local address, so it never sends IPv6 of its own. */
+int nsf_nl_link_up_ipv4(struct nsf_nl *nl, int ifindex);
 int nsf_nl_link_del(struct nsf_nl *nl, int ifindex);
 
 /* Addresses are host order. */

@@ -58,7 +58,7 @@ check_eq "captured frames: 98 bytes each, as sent" "98" \
 
 # ---- --drops: a spoofed packet shows up with its reason ----
 
-# (udp: the pods' own IPv6 chatter is dropped too, as drop-not-ipv4)
+# (udp: a filter, so that nothing else a pod might send is the one drop)
 bg_start timeout 60 "$NSFAST" -n "$HOST" monitor --drops --count 1 \
 	--duration 30 udp >"$TMP/drops.out" 2>"$TMP/drops.err"
 MON=$E2E_LAST_PID
