@@ -234,6 +234,19 @@ static __always_inline bool nat_reply_is_flows(const struct nsf_nat_entry *in,
 }
 
 /*
+ * The step between a flow's port candidates: coprime with the range, so
+ * that the candidates are distinct ports. Euclid's divisions cost about
+ * as much as a map lookup, hence computed only when a second candidate is
+ * needed.
+ */
+static __always_inline __u32 nat_stride(__u32 hash, __u32 range)
+{
+	__u32 stride = 1 + fmix32(hash ^ 0x9e3779b9) % range;
+
+	return gcd16(stride, range) == 1 ? stride : 1;
+}
+
+/*
  * Claim a source port for a new flow: create its ingress entry with
  * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
  * (destination, port) pair and no live mapping is ever reused. Candidates
@@ -243,34 +256,43 @@ static __always_inline bool nat_reply_is_flows(const struct nsf_nat_entry *in,
  * old port back. Returns the port (network order) or 0 if none is free
  * for this destination.
  */
+static __always_inline bool nat_try_port(const struct nsf_nat_key *egress,
+					 __be32 snat, __be16 port,
+					 const struct nsf_nat_entry *val)
+{
+	struct nsf_nat_entry *old;
+	struct nsf_nat_key key;
+
+	nsf_nat_reply_key(&key, egress, snat, port);
+	if (!bpf_map_update_elem(&nsf_nat4, &key, val, BPF_NOEXIST))
+		return true;
+	old = bpf_map_lookup_elem(&nsf_nat4, &key);
+	return nat_reply_is_flows(old, egress); /* ours, still alive */
+}
+
 static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 					     const struct nsf_config *cfg,
 					     __u64 now)
 {
 	struct nsf_nat_entry val = nat_reply_value(egress, now);
 	__u32 min = cfg->nat_port_min, range, pick, stride, hash;
-	struct nsf_nat_entry *old;
-	struct nsf_nat_key key;
+	__be16 port;
 
 	if (cfg->nat_port_max < min)
 		return 0;
 	range = cfg->nat_port_max - min + 1;
 	hash = nat_hash(egress);
 	pick = hash % range;
-	/* A stride coprime with the range visits distinct ports. */
-	stride = 1 + fmix32(hash ^ 0x9e3779b9) % range;
-	if (gcd16(stride, range) != 1)
-		stride = 1;
-	for (int i = 0; i < NSF_NAT_PROBES; i++) {
-		__be16 port = bpf_htons((__u16)(min + pick));
-
-		nsf_nat_reply_key(&key, egress, cfg->snat4, port);
-		if (!bpf_map_update_elem(&nsf_nat4, &key, &val, BPF_NOEXIST))
-			return port;
-		old = bpf_map_lookup_elem(&nsf_nat4, &key);
-		if (nat_reply_is_flows(old, egress))
-			return port; /* our own mapping, still alive */
+	port = bpf_htons((__u16)(min + pick));
+	if (nat_try_port(egress, cfg->snat4, port, &val))
+		return port;
+	/* The first candidate is taken: only now pay for the stride. */
+	stride = nat_stride(hash, range);
+	for (int i = 1; i < NSF_NAT_PROBES; i++) {
 		pick = (pick + stride) % range;
+		port = bpf_htons((__u16)(min + pick));
+		if (nat_try_port(egress, cfg->snat4, port, &val))
+			return port;
 	}
 	return 0;
 }
