@@ -235,9 +235,9 @@ static __always_inline bool nat_reply_is_flows(const struct nsf_nat_entry *in,
 
 /*
  * The step between a flow's port candidates: coprime with the range, so
- * that the candidates are distinct ports. Euclid's divisions cost about
- * as much as a map lookup, hence computed only when a second candidate is
- * needed.
+ * that the candidates are distinct ports. Euclid's divisions are not
+ * free (some 30 ns a new flow in prog_cost), hence computed only when a
+ * second candidate is needed.
  */
 static __always_inline __u32 nat_stride(__u32 hash, __u32 range)
 {
@@ -246,16 +246,8 @@ static __always_inline __u32 nat_stride(__u32 hash, __u32 range)
 	return gcd16(stride, range) == 1 ? stride : 1;
 }
 
-/*
- * Claim a source port for a new flow: create its ingress entry with
- * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
- * (destination, port) pair and no live mapping is ever reused. Candidates
- * follow a sequence fixed by the flow's tuple (double hashing: start and
- * stride from the hash), so a flow whose egress entry was evicted walks the
- * same ports again and finds its own surviving ingress entry: it gets its
- * old port back. Returns the port (network order) or 0 if none is free
- * for this destination.
- */
+/* Try @port for the flow: true if its reply entry is now the flow's,
+ * newly made or still there from before. */
 static __always_inline bool nat_try_port(const struct nsf_nat_key *egress,
 					 __be32 snat, __be16 port,
 					 const struct nsf_nat_entry *val)
@@ -270,6 +262,16 @@ static __always_inline bool nat_try_port(const struct nsf_nat_key *egress,
 	return nat_reply_is_flows(old, egress); /* ours, still alive */
 }
 
+/*
+ * Claim a source port for a new flow: create its ingress entry with
+ * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
+ * (destination, port) pair and no live mapping is ever reused. Candidates
+ * follow a sequence fixed by the flow's tuple (double hashing: start and
+ * stride from the hash), so a flow whose egress entry was evicted walks the
+ * same ports again and finds its own surviving ingress entry: it gets its
+ * old port back. Returns the port (network order) or 0 if none is free
+ * for this destination.
+ */
 static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 					     const struct nsf_config *cfg,
 					     __u64 now)
