@@ -151,6 +151,8 @@ check_eq "result: routes (default and ipam.routes, via the gateway)" \
 	"$(jq -r '[.routes[] | "\(.dst)>\(.gw)"] | join(" ")' <<<"$out")"
 check_eq "result: dns from the config" '{"nameservers":["10.77.0.53"],"search":["pods.test"]}' \
 	"$(jq -c .dns <<<"$out")"
+check_eq "pod a's eth0 has no IPv6 address (IPv4-only, as attach makes it)" "" \
+	"$(ip -n "$P-a" -6 -o addr show dev eth0)"
 check_match "pod a has the ipam route 10.123.0.0/16 via the gateway" \
 	"^10.123.0.0/16 via $GW dev eth0" "$(ip -n "$P-a" route)"
 check_eq "tuning (next in the chain) ran on eth0" "1" \
