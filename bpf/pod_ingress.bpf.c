@@ -36,11 +36,12 @@ static __always_inline int pass_from(const struct nsf_endpoint *src,
 
 /* To the kernel, which delivers it to the host or routes it elsewhere:
  * only if policy lets the pod reach the host. */
-static __always_inline int to_host(struct iphdr *ip, void *data_end,
+static __always_inline int to_host(struct __sk_buff *skb, struct iphdr *ip,
+				   void *data_end,
 				   const struct nsf_endpoint *src,
 				   enum nsf_reason reason, __u32 len)
 {
-	__u32 deny = policy_peer(ip, data_end, src, NSF_POL_GROUP_HOST);
+	__u32 deny = policy_peer(skb, ip, data_end, src, NSF_POL_GROUP_HOST);
 
 	if (deny)
 		return drop_from(src, deny, len);
@@ -64,7 +65,7 @@ static __always_inline int ttl_expired(struct __sk_buff *skb, struct iphdr *ip,
 
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH)
 		return pass_from(src, NSF_R_PASS_TTL, len);
-	return to_host(ip, data_end, src, NSF_R_PASS_TTL, len);
+	return to_host(skb, ip, data_end, src, NSF_R_PASS_TTL, len);
 }
 
 /*
@@ -83,16 +84,17 @@ static __always_inline int to_world(struct __sk_buff *skb, struct ethhdr *eth,
 	if (martian_dst(ip, cfg, &why)) {
 		/* Broadcast and multicast are the host's to handle. */
 		if (why != NSF_R_DROP_NO_POD)
-			return to_host(ip, data_end, src, why, len);
+			return to_host(skb, ip, data_end, src, why, len);
 		count_ep(src, NSF_EP_DROP, len);
 		count_reason(why, len);
 		return TC_ACT_SHOT;
 	}
 	if (!cfg || !cfg->uplink_ifindex)
-		return to_host(ip, data_end, src, NSF_R_PASS_NOT_LOCAL, len);
+		return to_host(skb, ip, data_end, src, NSF_R_PASS_NOT_LOCAL,
+			       len);
 	v = snat_to_uplink(skb, eth, ip, cfg, src);
 	if (v.reason == NSF_R_PASS_NOT_UPLINK)
-		return to_host(ip, data_end, src, v.reason, len);
+		return to_host(skb, ip, data_end, src, v.reason, len);
 	count_reason(v.reason, len);
 	if (v.reason == NSF_R_FWD_SNAT)
 		count_ep(src, NSF_EP_FROM_POD, len);
@@ -173,7 +175,8 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 	/* As a router: only frames sent to us (the gateway MAC) are routed;
 	 * broadcast and multicast are for the host. */
 	if (!mac_equal(eth->h_dest, src->host_mac))
-		return to_host(ip, data_end, src, NSF_R_PASS_L2_OTHER, len);
+		return to_host(skb, ip, data_end, src, NSF_R_PASS_L2_OTHER,
+			       len);
 
 	dst = endpoint_dst_v4(config(), ip->daddr);
 	if (ip->ttl <= 1) {

@@ -133,6 +133,37 @@ static __always_inline void pol_flow_parse(const struct iphdr *ip,
 	}
 }
 
+/*
+ * A UDP datagram from a pod to the host that answers the host: a host
+ * socket connected to exactly this pod's address and port receives it
+ * (a UDP health check, the host's DNS query to a pod). Host-initiated
+ * flows have no state here (they reach the pod through the kernel, not
+ * this program); the host's socket table is that state. An unconnected
+ * host socket (sendto()) looks like any service's, so it is not matched.
+ * Only asked for UDP the host's default would refuse: a socket lookup.
+ */
+static __always_inline bool host_udp_reply(struct __sk_buff *skb,
+					   const struct nsf_ct_key *k)
+{
+	struct bpf_sock_tuple t = { .ipv4 = { .saddr = k->saddr,
+					      .daddr = k->daddr,
+					      .sport = k->sport,
+					      .dport = k->dport } };
+	struct bpf_sock *sk;
+	bool reply;
+
+	if (!k->sport)
+		return false; /* a later fragment: no ports to match */
+	sk = bpf_sk_lookup_udp(skb, &t, sizeof(t.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return false;
+	/* Connected UDP sockets are in TCP_ESTABLISHED. */
+	reply = sk->state == BPF_TCP_ESTABLISHED && sk->dst_ip4 == k->saddr &&
+		sk->dst_port == k->sport;
+	bpf_sk_release(sk);
+	return reply;
+}
+
 /* The rule for @src -> @dst, most specific first: exact groups before
  * "any", port before protocol before everything. 0 if there is none. */
 static __always_inline __u32 pol_rule(__u32 src, __u32 dst,
@@ -186,7 +217,8 @@ static __always_inline __u32 pol_verdict(__u32 src, __u32 dst, __u32 sf,
 	 * there is no state for them: what the host sends reaches the pod
 	 * through the kernel, not through this program. A packet that
 	 * cannot open a connection (TCP other than a bare SYN, ICMP echo
-	 * replies and errors) is let through; UDP and new connections not.
+	 * replies and errors, UDP to a host socket connected to its sender:
+	 * host_udp_reply()) is let through; new connections not.
 	 */
 	return reply_like ? 0 : NSF_R_DROP_POLICY_HOST;
 }
@@ -291,26 +323,33 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 /*
  * Group @src to group @dst, one of them no pod here: the host's default
  * deny makes policy active on every host, so the world and groups nobody
- * restricts skip the parse and the call.
+ * restricts skip the parse and the call. @skb (or NULL) is for the host's
+ * socket lookup of UDP sent to it.
  */
-static __always_inline __u32 policy_groups(const struct nsf_pol_cfg *pc,
+static __always_inline __u32 policy_groups(struct __sk_buff *skb,
+					   const struct nsf_pol_cfg *pc,
 					   const struct iphdr *ip,
 					   void *data_end, __u32 src, __u32 dst)
 {
+	__u32 df = pol_group_flags(dst);
 	struct pol_flow f;
 
-	if (!((pol_group_flags(src) | pol_group_flags(dst)) &
-	      NSF_PG_F_ENFORCED))
+	if (!((pol_group_flags(src) | df) & NSF_PG_F_ENFORCED))
 		return 0;
 	pol_flow_parse(ip, data_end, &f);
+	if (skb && dst == NSF_POL_GROUP_HOST && f.key.proto == IPPROTO_UDP &&
+	    (df & NSF_PG_F_INGRESS_DENY))
+		f.reply_like = host_udp_reply(skb, &f.key);
 	return policy_decide(pc, src, dst, &f);
 }
 
 /*
  * Pod @src to an address that is no pod here, carried by the kernel
- * (@fallback NSF_POL_GROUP_HOST) or the uplink (NSF_POL_GROUP_WORLD).
+ * (@fallback NSF_POL_GROUP_HOST, with the pod's @skb for replies to the
+ * host's UDP) or the uplink (NSF_POL_GROUP_WORLD, @skb NULL).
  */
-static __always_inline __u32 policy_peer(const struct iphdr *ip, void *data_end,
+static __always_inline __u32 policy_peer(struct __sk_buff *skb,
+					 const struct iphdr *ip, void *data_end,
 					 const struct nsf_endpoint *src,
 					 __u32 fallback)
 {
@@ -318,7 +357,7 @@ static __always_inline __u32 policy_peer(const struct iphdr *ip, void *data_end,
 
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
-	return policy_groups(pc, ip, data_end, src->group,
+	return policy_groups(skb, pc, ip, data_end, src->group,
 			     pol_peer(pc, ip->daddr, fallback));
 }
 
@@ -337,7 +376,7 @@ static __always_inline __u32 policy_from_peer(const struct iphdr *ip,
 
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
-	return policy_groups(pc, ip, data_end,
+	return policy_groups(NULL, pc, ip, data_end,
 			     pol_peer(pc, ip->saddr, fallback), dst->group);
 }
 

@@ -94,7 +94,7 @@ static __always_inline bool remote_forward(struct __sk_buff *skb,
 	if (!rt || remote_is_published_reply(skb, ip))
 		return false;
 	/* Other nodes' pods have no group here: CIDR rules or "world". */
-	*reason = policy_peer(ip, data_end, src, NSF_POL_GROUP_WORLD);
+	*reason = policy_peer(NULL, ip, data_end, src, NSF_POL_GROUP_WORLD);
 	if (*reason) {
 		*verdict = TC_ACT_SHOT;
 		return true;

@@ -155,7 +155,7 @@ snat_to_uplink(struct __sk_buff *skb, struct ethhdr *eth, struct iphdr *ip,
 	if (fib.ifindex != cfg->uplink_ifindex)
 		return v;
 	/* Policy before any NAT state is made for the flow. */
-	v.reason = policy_peer(ip, data_end, src, NSF_POL_GROUP_WORLD);
+	v.reason = policy_peer(NULL, ip, data_end, src, NSF_POL_GROUP_WORLD);
 	if (v.reason) {
 		v.action = TC_ACT_SHOT;
 		return v;

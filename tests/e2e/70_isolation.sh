@@ -153,6 +153,15 @@ bg_pod "$A" 60 "$E2E_PY" "$NT" serve --port 7001 --lifetime 50
 sleep 0.5
 check "the host still opens TCP to $A" ip netns exec "$HOST" timeout 10 \
 	"$E2E_PY" "$NT" send --proto tcp "$IPA" 7001 "from the host"
+# UDP has no SYN to tell a request from a reply: the host's socket table
+# does. A socket connected to the pod's address and port gets its
+# answers; an unconnected one (sendto) cannot be told from a service.
+check "the host's UDP to $A from a connected socket gets its reply" \
+	ip netns exec "$HOST" timeout 10 "$E2E_PY" "$NT" send --proto udp \
+	--connect "$IPA" 7001 "from the host"
+check_fails "the host's UDP to $A from an unconnected socket gets none" \
+	ip netns exec "$HOST" timeout 10 "$E2E_PY" "$NT" send --proto udp \
+	--timeout 2 "$IPA" 7001 "from the host"
 
 out=$(nsf -n "$HOST" policy rule add allow from any to host proto icmp)
 check_match "policy: allow icmp from any to host" '^rule [0-9]+$' "$out"

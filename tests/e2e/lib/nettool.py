@@ -104,6 +104,8 @@ def cmd_send(args):
     if args.proto == "udp":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.5)
+        if args.connect:  # as dig, Go's net.Dial("udp") and most clients
+            s.connect((args.ip, args.port))
         while time.monotonic() < deadline:
             s.sendto(msg, (args.ip, args.port))
             try:
@@ -408,6 +410,8 @@ def main():
     p = sub.add_parser("send")
     p.add_argument("--proto", choices=("tcp", "udp"), default="tcp")
     p.add_argument("--timeout", type=float, default=5)
+    p.add_argument("--connect", action="store_true",
+                   help="udp: a connected socket (else sendto/recvfrom)")
     p.add_argument("ip")
     p.add_argument("port", type=int)
     p.add_argument("message")
