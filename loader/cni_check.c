@@ -182,31 +182,129 @@ static bool attachment_valid(const cJSON *valid, const char *id,
 	return false;
 }
 
-/* Endpoint name of record file @fname if it is a stale attachment of this
- * network, else "". */
-static void gc_candidate(struct cni_ctx *x, const char *fname, char out[64])
-{
+/* A stale attachment: its endpoint and what the runtime called it. */
+struct gc_stale {
 	char name[64];
+	char container_id[256];
+	char ifname[16];
+};
+
+/* Whether record file @fname is a stale attachment of this network; if
+ * so, it is described in @out. */
+static bool gc_candidate(struct cni_ctx *x, const char *fname,
+			 struct gc_stale *out)
+{
 	const cJSON *net, *id, *ifn;
 	size_t len = strlen(fname);
+	bool stale;
 	cJSON *rec;
 
-	out[0] = '\0';
 	if (strncmp(fname, "cni-", 4) != 0 || len < 9 ||
-	    strcmp(fname + len - 5, ".json") != 0 || len - 9 >= sizeof(name))
-		return;
-	memcpy(name, fname + 4, len - 9);
-	name[len - 9] = '\0';
-	rec = cni_record_load(x, name);
+	    strcmp(fname + len - 5, ".json") != 0 ||
+	    len - 9 >= sizeof(out->name))
+		return false;
+	memcpy(out->name, fname + 4, len - 9);
+	out->name[len - 9] = '\0';
+	rec = cni_record_load(x, out->name);
 	net = cJSON_GetObjectItem(rec, "network");
 	id = cJSON_GetObjectItem(rec, "containerId");
 	ifn = cJSON_GetObjectItem(rec, "ifname");
-	if (cJSON_IsString(net) && cJSON_IsString(id) && cJSON_IsString(ifn) &&
-	    !strcmp(net->valuestring, x->conf.name) &&
-	    !attachment_valid(x->conf.valid_attachments, id->valuestring,
-			      ifn->valuestring))
-		nsf_strlcpy(out, name, 64);
+	stale = cJSON_IsString(net) && cJSON_IsString(id) &&
+		cJSON_IsString(ifn) &&
+		!strcmp(net->valuestring, x->conf.name) &&
+		!attachment_valid(x->conf.valid_attachments, id->valuestring,
+				  ifn->valuestring) &&
+		nsf_strlcpy(out->container_id, id->valuestring,
+			    sizeof(out->container_id)) &&
+		nsf_strlcpy(out->ifname, ifn->valuestring, sizeof(out->ifname));
 	cJSON_Delete(rec);
+	return stale;
+}
+
+/* Whether @v is a version nsfast speaks, not above @cap, newer than @best
+ * ("" for none yet). */
+static bool version_better(const cJSON *v, const char *cap, const char *best)
+{
+	const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+
+	return s && nsf_cni_version_supported(s) &&
+	       nsf_cni_version_cmp(s, cap) <= 0 &&
+	       (!*best || nsf_cni_version_cmp(s, best) > 0);
+}
+
+/*
+ * The newest version both nsfast and the delegated IPAM plugin speak, not
+ * newer than the GC's own: a delegate older than CNI 1.1 refuses a 1.1
+ * config even for DEL.
+ */
+static int delegate_version(struct cni_ctx *x, char *out, size_t len)
+{
+	char query[64];
+	const cJSON *v;
+	cJSON *res = NULL;
+
+	snprintf(query, sizeof(query), "{\"cniVersion\":\"%s\"}",
+		 x->conf.cni_version);
+	if (nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "VERSION", query,
+			      (void **)&res, &x->e))
+		return -1;
+	*out = '\0';
+	cJSON_ArrayForEach(v, cJSON_GetObjectItem(res, "supportedVersions"))
+		if (version_better(v, x->conf.cni_version, out))
+			nsf_strlcpy(out, v->valuestring, len);
+	cJSON_Delete(res);
+	if (*out)
+		return 0;
+	return nsf_cni_fail(&x->e, NSF_CNI_E_IPAM_PLUGIN,
+			    "ipam plugin %s: no CNI version in common",
+			    x->conf.ipam.type);
+}
+
+/*
+ * DEL through the delegated IPAM plugin for stale attachment @st, so that
+ * it releases the address it handed out: the runtime that would have
+ * called DEL is gone. Done before nsfast's own removal, so a failure
+ * leaves the record for the next GC to try again.
+ */
+static int delegate_release(struct cni_ctx *x, const char *version,
+			    const struct gc_stale *st)
+{
+	struct nsf_cni_env env = x->env;
+	cJSON *conf = cJSON_Parse(x->stdin_text);
+	char *text;
+	int rc;
+
+	if (!conf ||
+	    !cJSON_ReplaceItemInObject(conf, "cniVersion",
+				       cJSON_CreateString(version)) ||
+	    !(text = cJSON_PrintUnformatted(conf))) {
+		cJSON_Delete(conf);
+		return nsf_cni_fail(&x->e, NSF_CNI_E_IPAM_PLUGIN,
+				    "out of memory");
+	}
+	cJSON_Delete(conf);
+	env.container_id = st->container_id;
+	env.ifname = st->ifname;
+	env.netns = "";
+	rc = nsf_cni_ipam_exec(&env, x->conf.ipam.type, "DEL", text, NULL,
+			       &x->e);
+	cJSON_free(text);
+	return rc;
+}
+
+/* Remove stale attachment @st, through the delegate first if there is one
+ * (@version: its CNI version, found on first use). */
+static int gc_remove(struct cni_ctx *x, const struct gc_stale *st,
+		     char *version, size_t len)
+{
+	fprintf(stderr, "nsfast: cni gc: removing %s\n", st->name);
+	if (x->conf.ipam.delegate) {
+		if (!*version && delegate_version(x, version, len))
+			return -1;
+		if (delegate_release(x, version, st))
+			return -1;
+	}
+	return cni_remove_attachment(x, st->name);
 }
 
 /* Whether pool entry @fname (an address) is held by a CNI endpoint name
@@ -250,9 +348,10 @@ static int gc_orphan_addresses(struct cni_ctx *x)
 
 int cni_gc(struct cni_ctx *x)
 {
-	char name[64];
-	struct dirent *de;
 	int rc = cni_host_prepare(x, false), err = 0;
+	char version[16] = "";
+	struct gc_stale st;
+	struct dirent *de;
 	DIR *d;
 
 	if (rc)
@@ -262,13 +361,9 @@ int cni_gc(struct cni_ctx *x)
 	d = opendir(x->h.state_dir);
 	if (!d)
 		return 0;
-	while (!err && (de = readdir(d))) {
-		gc_candidate(x, de->d_name, name);
-		if (*name) {
-			fprintf(stderr, "nsfast: cni gc: removing %s\n", name);
-			err = cni_remove_attachment(x, name);
-		}
-	}
+	while (!err && (de = readdir(d)))
+		if (gc_candidate(x, de->d_name, &st))
+			err = gc_remove(x, &st, version, sizeof(version));
 	closedir(d);
 	return err ? err : gc_orphan_addresses(x);
 }

@@ -181,11 +181,20 @@ static char *read_all(int fd)
 	return buf;
 }
 
-static void child(const char *exe, const char *command, int in, int out)
+/* The attachment's identity from @env: the runtime's own variables on
+ * ADD, DEL and CHECK, a stale attachment's on GC (which has none). */
+static void child(const char *exe, const char *command,
+		  const struct nsf_cni_env *env, int in, int out)
 {
 	dup2(in, STDIN_FILENO);
 	dup2(out, STDOUT_FILENO);
 	setenv("CNI_COMMAND", command, 1);
+	if (env->container_id && *env->container_id)
+		setenv("CNI_CONTAINERID", env->container_id, 1);
+	if (env->ifname && *env->ifname)
+		setenv("CNI_IFNAME", env->ifname, 1);
+	if (env->netns && *env->netns)
+		setenv("CNI_NETNS", env->netns, 1);
 	execl(exe, exe, (char *)NULL);
 	_exit(127);
 }
@@ -236,7 +245,7 @@ int nsf_cni_ipam_exec(const struct nsf_cni_env *env, const char *type,
 		goto fail;
 	}
 	if (pid == 0)
-		child(exe, command, in[0], out[1]);
+		child(exe, command, env, in[0], out[1]);
 	close(in[0]);
 	close(out[1]);
 	in[0] = out[1] = -1;

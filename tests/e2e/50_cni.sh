@@ -443,4 +443,22 @@ result "DEL releases through host-local" $? "$out"
 check_eq "host-local's record is gone" "no" \
 	"$(test -e "$TMP/host-local/$P-hl/$ipd" && echo yes || echo no)"
 
+# GC of an attachment whose runtime never called DEL: nsfast asks the
+# delegate to release it (DEL, in a CNI version host-local 1.1 speaks).
+out=$(CONF=$CONF cni add "$P-d" 2>&1)
+result "ADD again with host-local" $? "$out"
+ipd=$(pod_ip "$P-d")
+check "host-local recorded $ipd" test -e "$TMP/host-local/$P-hl/$ipd"
+neps=$(nsf -n "$H" status --json | jq '.endpoints | length')
+hl11=$(jq -c '.plugins[0] + {cniVersion: "1.1.0", name: .name,
+	"cni.dev/valid-attachments": []}' "$CONF")
+out=$(plugin GC "$hl11" 2>&1)
+result "GC with delegated IPAM" $? "$out"
+check_eq "GC removed the attachment" "$((neps - 1))" \
+	"$(nsf -n "$H" status --json | jq '.endpoints | length')"
+check_eq "... and host-local released $ipd (its record is gone)" "no" \
+	"$(test -e "$TMP/host-local/$P-hl/$ipd" && echo yes || echo no)"
+out=$(plugin GC "$hl11" 2>&1)
+result "a second GC has nothing to do" $? "$out"
+
 e2e_finish
