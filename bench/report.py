@@ -184,9 +184,14 @@ def targets(workloads):
                     f"{s:.2f} of ceiling", s >= 0.90)
         n, b = med(workloads, "newflow.pw", path), med(workloads,
                                                        "newflow.pw", "bridge")
+        c = med(workloads, "newflow.pw", "ceiling")
         if n is not None and b:
+            # What 3x the bridge asks for, as a share of the one-veth
+            # ceiling's own new-flow rate: the reader sees at once when
+            # the target lies beyond what any forwarding path can reach.
+            need = f"; 3x = {3 * b / c:.2f} of ceiling" if c else ""
             add("new-flow rate pod->world >= 3x bridge+MASQUERADE", path,
-                f"{n / b:.2f}x bridge", n / b >= 3)
+                f"{n / b:.2f}x bridge{need}", n / b >= 3)
         for w in workloads:
             if w["group"] != "latency":
                 continue
