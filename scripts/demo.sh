@@ -241,8 +241,8 @@ run ip netns exec "$HOST" conntrack -C
 
 section "nsfast status: endpoints and counters"
 say "FROM-POD and TO-POD count what the fast path forwarded for each pod;" \
-	"the table below counts why packets were forwarded or left to the" \
-	"kernel (IPv6 neighbour discovery, for instance, is not its job)."
+	"the table below counts why packets were forwarded (fwd-*), left to" \
+	"the kernel (pass-*: pass-host is for the host itself) or dropped."
 run nsfast -n "$HOST" status
 
 section "Detach a pod"
