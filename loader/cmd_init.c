@@ -16,6 +16,8 @@
 #include <nsfast/maps.h>
 
 #include "commands.h"
+#include "nat.h"
+#include "sysfs.h"
 #include "policy.h"
 #include "endpoint.h"
 #include "maps.h"
@@ -27,7 +29,7 @@
 #define USAGE                                                                 \
 	"usage: nsfast init [--pod-cidr CIDR] [--uplink IFACE|--no-uplink] "  \
 	"[--snat-ip ADDR] [--xdp-mode auto|native|generic|off] [--nat-ports " \
-	"MIN-MAX] [--nat-entries N]"
+	"MIN-MAX[,MIN-MAX]] [--nat-entries N]"
 
 struct init_args {
 	const char *pod_cidr;
@@ -140,18 +142,32 @@ static int configure(const struct nsf_host *h, struct nsf_host_config *cfg)
 
 static int parse_ports(const char *s, struct nsf_host_config *cfg)
 {
-	unsigned long lo, hi;
-	char *end;
+	uint16_t r[4];
 
-	lo = strtoul(s, &end, 10);
-	if (*end != '-')
+	if (nsf_nat_ports_parse(s, r))
 		return -EINVAL;
-	hi = strtoul(end + 1, &end, 10);
-	if (*end || lo < 1024 || hi > 65535 || lo > hi)
-		return -EINVAL;
-	cfg->nat_port_min = (uint16_t)lo;
-	cfg->nat_port_max = (uint16_t)hi;
+	cfg->nat_port_min = r[0];
+	cfg->nat_port_max = r[1];
+	cfg->nat_port_min2 = r[2];
+	cfg->nat_port_max2 = r[3];
 	return 0;
+}
+
+/*
+ * A new host's second port range: from above the host's ephemeral range
+ * (ip_local_port_range, 32768-60999 by default) to 65535, 4,536 more
+ * ports per destination next to the default 1024-32767. None when the
+ * host's range reaches 65535 or the first range lies above it.
+ */
+static void default_second_range(struct nsf_host_config *cfg)
+{
+	unsigned int lo, hi;
+
+	if (nsf_local_port_range(&lo, &hi) || hi >= 65535 ||
+	    hi < cfg->nat_port_max)
+		return;
+	cfg->nat_port_min2 = (uint16_t)(hi + 1);
+	cfg->nat_port_max2 = 65535;
 }
 
 static int parse_args(int argc, char **argv, struct init_args *a)
@@ -235,8 +251,8 @@ static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
 				a->xdp_mode);
 	if (a->nat_ports && parse_ports(a->nat_ports, cfg))
 		return nsf_fail(0,
-				"invalid --nat-ports '%s' (MIN-MAX within "
-				"1024-65535)",
+				"invalid --nat-ports '%s' (MIN-MAX or "
+				"MIN-MAX,MIN-MAX within 1024-65535, apart)",
 				a->nat_ports);
 	if (a->nat_entries) {
 		n = strtoul(a->nat_entries, &end, 10);
@@ -303,8 +319,10 @@ int cmd_init(int argc, char **argv)
 		return 1;
 	}
 	fresh = nsf_config_load(&h, &old) == -ENOENT;
-	if (fresh)
+	if (fresh) {
 		nsf_config_defaults(&old);
+		default_second_range(&old);
+	}
 	cfg = old;
 	err = nsf_host_lock(&h);
 	if (!err)

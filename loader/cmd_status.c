@@ -179,6 +179,8 @@ static cJSON *uplink_status(const struct nsf_host_config *cfg)
 	cJSON_AddNumberToObject(o, "prog_id", xdp_id ? xdp_id : tc_id);
 	cJSON_AddNumberToObject(o, "nat_port_min", cfg->nat_port_min);
 	cJSON_AddNumberToObject(o, "nat_port_max", cfg->nat_port_max);
+	cJSON_AddNumberToObject(o, "nat_port_min2", cfg->nat_port_min2);
+	cJSON_AddNumberToObject(o, "nat_port_max2", cfg->nat_port_max2);
 	return o;
 }
 
@@ -266,6 +268,19 @@ static void print_endpoints(const cJSON *eps)
 			       str(ep, "name"), str(ep, "health"));
 }
 
+static void print_uplink(const cJSON *up)
+{
+	printf("uplink %s  masquerade to %s  ingress %s (prog %.0f)  "
+	       "ports %.0f-%.0f",
+	       str(up, "name"), str(up, "snat_ip"), str(up, "ingress"),
+	       num(up, "prog_id", NULL), num(up, "nat_port_min", NULL),
+	       num(up, "nat_port_max", NULL));
+	if (num(up, "nat_port_min2", NULL))
+		printf(",%.0f-%.0f", num(up, "nat_port_min2", NULL),
+		       num(up, "nat_port_max2", NULL));
+	printf("\n");
+}
+
 static void print_text(const struct nsf_host *h, const cJSON *doc)
 {
 	const cJSON *counters, *c, *prog, *up;
@@ -280,11 +295,7 @@ static void print_text(const struct nsf_host *h, const cJSON *doc)
 	       str(doc, "gateway"));
 	up = cJSON_GetObjectItemCaseSensitive(doc, "uplink");
 	if (up)
-		printf("uplink %s  masquerade to %s  ingress %s (prog %.0f)  "
-		       "ports %.0f-%.0f\n",
-		       str(up, "name"), str(up, "snat_ip"), str(up, "ingress"),
-		       num(up, "prog_id", NULL), num(up, "nat_port_min", NULL),
-		       num(up, "nat_port_max", NULL));
+		print_uplink(up);
 	printf("NAT entries %.0f of %.0f (two per flow)\n",
 	       num(doc, "nat", "entries"), num(doc, "nat", "capacity"));
 	cJSON_ArrayForEach(prog,

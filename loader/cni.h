@@ -124,7 +124,7 @@ struct nsf_cni_conf {
 	char uplink[16];	   /* uplink */
 	char snat_ip[NSF_ADDR_STRLEN];
 	char xdp_mode[16];
-	char nat_ports[16]; /* "MIN-MAX" */
+	char nat_ports[32]; /* "MIN-MAX" or "MIN-MAX,MIN-MAX" */
 	char bpffs[256];    /* NSFAST_BPFFS for the plugin */
 	char state_dir[256];
 	struct nsf_cni_ipam ipam;

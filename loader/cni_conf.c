@@ -17,6 +17,7 @@
 
 #include <nsfast/maps.h>
 
+#include "nat.h"
 #include "state.h"
 #include "util.h"
 
@@ -526,9 +527,8 @@ static int parse_host_fields(const cJSON *root, struct nsf_cni_conf *c,
 {
 	char cidr[64] = "";
 	enum nsf_xdp_mode mode;
+	uint16_t ports[4];
 	uint32_t a;
-	unsigned int lo, hi;
-	char tail;
 
 	if (opt_str(root, "podCIDR", "", cidr, sizeof(cidr), e) ||
 	    opt_str(root, "uplink", "", c->uplink, sizeof(c->uplink), e) ||
@@ -565,12 +565,12 @@ static int parse_host_fields(const cJSON *root, struct nsf_cni_conf *c,
 				    "invalid xdpMode '%s' (auto, native, "
 				    "generic or off)",
 				    c->xdp_mode);
-	if (*c->nat_ports &&
-	    (sscanf(c->nat_ports, "%u-%u%c", &lo, &hi, &tail) != 2 ||
-	     lo < 1024 || hi > 65535 || lo > hi))
+	/* The syntax init takes (nat.c), so the two never disagree. */
+	if (*c->nat_ports && nsf_nat_ports_parse(c->nat_ports, ports))
 		return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-				    "invalid natPorts '%s' (MIN-MAX within "
-				    "1024-65535)",
+				    "invalid natPorts '%s' (MIN-MAX or "
+				    "MIN-MAX,MIN-MAX within 1024-65535, "
+				    "apart)",
 				    c->nat_ports);
 	if ((*c->bpffs && c->bpffs[0] != '/') ||
 	    (*c->state_dir && c->state_dir[0] != '/'))

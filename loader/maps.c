@@ -310,6 +310,8 @@ int nsf_maps_write_config(const struct nsf_maps *m,
 		.snat4 = htonl(cfg->snat),
 		.nat_port_min = cfg->nat_port_min,
 		.nat_port_max = cfg->nat_port_max,
+		.nat_port_min2 = cfg->nat_port_min2,
+		.nat_port_max2 = cfg->nat_port_max2,
 	};
 	__u32 key = 0;
 	int err = bpf_map_update_elem(m->config, &key, &val, BPF_ANY);

@@ -2,6 +2,7 @@
 #include "nat.h"
 
 #include <bpf/bpf.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -221,4 +222,43 @@ int nsf_nat_flush(int map_fd, uint64_t *removed)
 			(*removed)++;
 	free(keys);
 	return err;
+}
+
+/* "MIN-MAX" at @s, within 1024-65535; *end just after it. */
+static int parse_port_range(const char *s, const char **end, uint16_t r[2])
+{
+	unsigned long v[2];
+	char *e;
+
+	for (int i = 0; i < 2; i++) {
+		if (!isdigit((unsigned char)*s))
+			return -EINVAL;
+		v[i] = strtoul(s, &e, 10);
+		if (i == 0 && *e != '-')
+			return -EINVAL;
+		s = e + (i == 0);
+	}
+	if (v[0] < 1024 || v[1] > 65535 || v[0] > v[1])
+		return -EINVAL;
+	r[0] = (uint16_t)v[0];
+	r[1] = (uint16_t)v[1];
+	*end = s;
+	return 0;
+}
+
+int nsf_nat_ports_parse(const char *s, uint16_t out[4])
+{
+	const char *end;
+
+	memset(out, 0, 4 * sizeof(out[0]));
+	if (parse_port_range(s, &end, out))
+		return -EINVAL;
+	if (*end == ',' && parse_port_range(end + 1, &end, out + 2))
+		return -EINVAL;
+	if (*end)
+		return -EINVAL;
+	/* Overlapping ranges would offer some ports twice. */
+	if (out[2] && out[2] <= out[1] && out[0] <= out[3])
+		return -EINVAL;
+	return 0;
 }

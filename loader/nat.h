@@ -26,6 +26,14 @@ struct nsf_nat_timeouts {
 
 void nsf_nat_default_timeouts(struct nsf_nat_timeouts *t);
 
+/*
+ * SNAT port ranges as `init --nat-ports` and CNI's natPorts take them:
+ * "MIN-MAX" or "MIN-MAX,MIN-MAX", within 1024-65535, the two apart.
+ * @out: { min, max, min2, max2 }, the second 0-0 when there is one range.
+ * Returns 0 or -EINVAL.
+ */
+int nsf_nat_ports_parse(const char *s, uint16_t out[4]);
+
 struct nsf_nat_flow {
 	struct nsf_nat_key key;	  /* the pod's tuple (egress key) */
 	struct nsf_nat_entry out; /* egress entry */

@@ -300,6 +300,11 @@ static int nat_from_json(const cJSON *json, struct nsf_host_config *cfg)
 		cfg->nat_port_min = (uint16_t)v;
 	if (json_num(json, "nat_port_max", &v))
 		cfg->nat_port_max = (uint16_t)v;
+	/* Absent in hosts made before there was a second range: none. */
+	if (json_num(json, "nat_port_min2", &v))
+		cfg->nat_port_min2 = (uint16_t)v;
+	if (json_num(json, "nat_port_max2", &v))
+		cfg->nat_port_max2 = (uint16_t)v;
 	if (json_num(json, "nat_entries", &v))
 		cfg->nat_entries = (uint32_t)v;
 	return 0;
@@ -381,6 +386,8 @@ int nsf_config_save(const struct nsf_host *h, const struct nsf_host_config *cfg)
 				nsf_xdp_mode_name(cfg->xdp_mode));
 	cJSON_AddNumberToObject(json, "nat_port_min", cfg->nat_port_min);
 	cJSON_AddNumberToObject(json, "nat_port_max", cfg->nat_port_max);
+	cJSON_AddNumberToObject(json, "nat_port_min2", cfg->nat_port_min2);
+	cJSON_AddNumberToObject(json, "nat_port_max2", cfg->nat_port_max2);
 	cJSON_AddNumberToObject(json, "nat_entries", cfg->nat_entries);
 	if (cfg->uplink[0])
 		config_uplink_to_json(cfg, json);

@@ -53,6 +53,8 @@ struct nsf_host_config {
 	enum nsf_xdp_mode xdp_mode;
 	uint16_t nat_port_min; /* SNAT source ports */
 	uint16_t nat_port_max;
+	uint16_t nat_port_min2; /* a second range; 0-0 = none */
+	uint16_t nat_port_max2;
 	uint32_t nat_entries;	   /* NAT map size (two per flow) */
 	bool uplink_tc;		   /* ingress NAT runs at tc (XDP off or
 				    * not supported) */

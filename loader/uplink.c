@@ -13,17 +13,20 @@
 
 static int check_port_range(const struct nsf_host_config *cfg)
 {
+	const uint16_t r[2][2] = { { cfg->nat_port_min, cfg->nat_port_max },
+				   { cfg->nat_port_min2, cfg->nat_port_max2 } };
 	unsigned int lo, hi;
 	int err = nsf_local_port_range(&lo, &hi);
 
 	if (err)
 		return nsf_fail(-err, "net.ipv4.ip_local_port_range");
-	if (cfg->nat_port_min <= hi && cfg->nat_port_max >= lo)
-		return nsf_fail(0,
-				"NAT ports %u-%u overlap the host's "
-				"ip_local_port_range %u-%u (pick --nat-ports "
-				"outside it)",
-				cfg->nat_port_min, cfg->nat_port_max, lo, hi);
+	for (int i = 0; i < 2; i++)
+		if (r[i][0] && r[i][0] <= hi && r[i][1] >= lo)
+			return nsf_fail(0,
+					"NAT ports %u-%u overlap the host's "
+					"ip_local_port_range %u-%u (pick "
+					"--nat-ports outside it)",
+					r[i][0], r[i][1], lo, hi);
 	return 0;
 }
 

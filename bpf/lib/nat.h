@@ -272,27 +272,45 @@ static __always_inline bool nat_try_port(const struct nsf_nat_key *egress,
  * old port back. Returns the port (network order) or 0 if none is free
  * for this destination.
  */
+static __always_inline __u32 nat_range_size(__u16 min, __u16 max)
+{
+	return min && min <= max ? (__u32)(max - min) + 1 : 0;
+}
+
+/* Port number @pick (below the two ranges' total size, the first's @size1)
+ * counted across both ranges, in network order. */
+static __always_inline __be16 nat_port_at(const struct nsf_config *cfg,
+					  __u32 size1, __u32 pick)
+{
+	__u32 port = pick < size1 ? cfg->nat_port_min + pick
+				  : cfg->nat_port_min2 + (pick - size1);
+
+	return bpf_htons((__u16)port);
+}
+
 static __always_inline __be16 nat_claim_port(const struct nsf_nat_key *egress,
 					     const struct nsf_config *cfg,
 					     __u64 now)
 {
 	struct nsf_nat_entry val = nat_reply_value(egress, now);
-	__u32 min = cfg->nat_port_min, range, pick, stride, hash;
+	__u32 size1, range, pick, stride, hash;
 	__be16 port;
 
-	if (cfg->nat_port_max < min)
+	/* One range of candidates over both port ranges. */
+	size1 = nat_range_size(cfg->nat_port_min, cfg->nat_port_max);
+	range = size1 + nat_range_size(cfg->nat_port_min2, cfg->nat_port_max2);
+	if (!range)
 		return 0;
-	range = cfg->nat_port_max - min + 1;
 	hash = nat_hash(egress);
 	pick = hash % range;
-	port = bpf_htons((__u16)(min + pick));
+	port = nat_port_at(cfg, size1, pick);
 	if (nat_try_port(egress, cfg->snat4, port, &val))
 		return port;
 	/* The first candidate is taken: only now pay for the stride. */
 	stride = nat_stride(hash, range);
 	for (int i = 1; i < NSF_NAT_PROBES; i++) {
 		pick = (pick + stride) % range;
-		port = bpf_htons((__u16)(min + pick));
+		port = nat_port_at(cfg, size1, pick);
 		if (nat_try_port(egress, cfg->snat4, port, &val))
 			return port;
 	}

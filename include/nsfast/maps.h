@@ -72,8 +72,9 @@ struct nsf_config {
 	__be32 snat4;	      /* address pod traffic is masqueraded to */
 	__u16 nat_port_min;   /* SNAT source port range, host order */
 	__u16 nat_port_max;
-	__u32 flags;	/* NSF_CFG_F_* */
-	__u32 reserved; /* must be 0 */
+	__u32 flags;	     /* NSF_CFG_F_* */
+	__u16 nat_port_min2; /* a second SNAT port range (above the host's */
+	__u16 nat_port_max2; /* ephemeral one), 0-0 when there is none */
 };
 
 /* Global counters; per-CPU array indexed by enum nsf_reason. */

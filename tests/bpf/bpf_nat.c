@@ -901,9 +901,11 @@ static uint16_t send_snat_out(const struct frame *in, const struct flow *fl,
 	if (r.out.len < ETH_HLEN + sizeof(struct iphdr) + 8)
 		fail_msg("output of %u bytes", r.out.len);
 	port = nf_sport(frame_ip_hdr(&r.out));
-	if (port < h.cfg.nat_port_min || port > h.cfg.nat_port_max)
-		fail_msg("NAT port %u outside %u-%u", port, h.cfg.nat_port_min,
-			 h.cfg.nat_port_max);
+	if ((port < h.cfg.nat_port_min || port > h.cfg.nat_port_max) &&
+	    (port < h.cfg.nat_port_min2 || port > h.cfg.nat_port_max2))
+		fail_msg("NAT port %u outside %u-%u and %u-%u", port,
+			 h.cfg.nat_port_min, h.cfg.nat_port_max,
+			 h.cfg.nat_port_min2, h.cfg.nat_port_max2);
 	want_snat(&want, in, port, resolved);
 	expect_translated(&want, &r.out);
 	count(NSF_R_FWD_SNAT, in->len);
@@ -1574,6 +1576,43 @@ static void test_port_range_edges(void **state)
 	set_ports(1, 65535);
 	build_egress(&f, &fa, 0, 10);
 	send_snat(&f, &fa);
+}
+
+/*
+ * Two ranges (init's default: below and above the host's ephemeral range)
+ * are one sequence of candidates: four flows to one destination take the
+ * four ports of 61000-61001 and 62000-62001, a fifth finds none.
+ */
+static void test_two_port_ranges(void **state)
+{
+	struct flow fifth = flow_a(IPPROTO_UDP);
+	bool taken[4] = { false };
+	uint32_t zero = 0;
+	struct frame f;
+
+	(void)state;
+	reset();
+	set_ports(61000, 61001);
+	h.cfg.nat_port_min2 = 62000;
+	h.cfg.nat_port_max2 = 62001;
+	assert_int_equal(
+		bpf_map_update_elem(h.config_fd, &zero, &h.cfg, BPF_ANY), 0);
+	for (uint16_t i = 0; i < 4; i++) {
+		struct flow fl = flow_a(IPPROTO_UDP);
+		uint16_t port, slot;
+
+		fl.pod_port = (uint16_t)(40000 + i);
+		build_egress(&f, &fl, 0, 10);
+		port = send_snat(&f, &fl);
+		slot = port < 62000 ? port - 61000 : port - 62000 + 2;
+		if (taken[slot])
+			fail_msg("port %u handed out twice", port);
+		taken[slot] = true;
+	}
+	fifth.pod_port = 40004;
+	build_egress(&f, &fifth, 0, 10);
+	send_snat_not(&f, &fifth, TC_ACT_SHOT, NSF_R_DROP_NAT_EXHAUSTED);
+	expect_nat_count(8);
 }
 
 /*
@@ -3021,6 +3060,7 @@ int main(void)
 		T(test_csum_random),
 		/* 2. port allocation */
 		T(test_port_exhausted),
+		T(test_two_port_ranges),
 		T(test_port_range_edges),
 		T(test_port_collision),
 		T(test_port_restore),

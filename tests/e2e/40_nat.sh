@@ -33,6 +33,7 @@ WAN_H=10.99.0.2 # the host's uplink address: every pod hides behind it
 WAN_W=10.99.0.1 # the world's end, the host's default gateway
 PORT_MIN=1024   # nsfast's default NAT port range
 PORT_MAX=32767
+PORT_MIN2=61000 # and a second range above the host netns' 32768-60999
 MODES=${NAT_MODES:-native generic off}
 NPODS=${NAT_PODS:-20}
 PER_POD=${NAT_PER_POD:-25}
@@ -134,10 +135,14 @@ capture_stop() {
 	[[ -n $got && $got == "$seen" ]]
 }
 
+# jq: whether port . lies in one of the default ranges, PORT_MIN..PORT_MAX
+# or PORT_MIN2..65535 (needs --argjson lo/hi/lo2).
+IN_RANGES='(. >= $lo and . <= $hi) or (. >= $lo2 and . <= 65535)'
 # jq filter over `nat list --json`: every flow is translated to WAN_H and
-# a port in PORT_MIN..PORT_MAX (needs --arg x WAN_H --argjson lo/hi).
-XLAT_OK='[.[] | select(.translated.src != $x or
-	.translated.sport < $lo or .translated.sport > $hi)] | length == 0'
+# a port in those ranges (needs --arg x WAN_H too).
+XLAT_OK="[.[] | select(.translated.src != \$x or
+	(.translated.sport | ($IN_RANGES) | not))] | length == 0"
+RANGES="$PORT_MIN-$PORT_MAX,$PORT_MIN2-65535"
 
 # ---- the main checks, for one XDP mode on a fresh host ----
 
@@ -167,9 +172,13 @@ run_mode() {
 	check_jq "[$mode] status: uplink wan0, $WAN_H, ports" \
 		"$(status_json "$H")" '.uplink | .name == "wan0" and
 		.snat_ip == $x and .xdp_mode == $m and
-		.nat_port_min == $lo and .nat_port_max == $hi' \
+		.nat_port_min == $lo and .nat_port_max == $hi and
+		.nat_port_min2 == $lo2 and .nat_port_max2 == 65535' \
 		--arg x "$WAN_H" --arg m "$mode" \
-		--argjson lo "$PORT_MIN" --argjson hi "$PORT_MAX"
+		--argjson lo "$PORT_MIN" --argjson hi "$PORT_MAX" \
+		--argjson lo2 "$PORT_MIN2"
+	check_match "[$mode] status shows both port ranges" \
+		"ports $RANGES\$" "$(nsf -n "$H" status | grep '^uplink')"
 
 	for ((i = 0; i < NPODS; i++)); do
 		ip=$(nsf -n "$H" attach "$P-$tag$i") || break
@@ -209,14 +218,14 @@ run_mode() {
 	check_jq "[$mode] nat list --json is a JSON array" "$json" \
 		'type == "array" and length >= 3'
 	for p in icmp:0 tcp:0 udp:1; do
-		check_jq "[$mode] ${p%:*} flow of ${pods[${p#*:}]} translated to $WAN_H:$PORT_MIN-$PORT_MAX" \
-			"$json" 'any(.[]; .proto == $p and
-			.original.src == $s and .original.dst == $d and
-			.translated.src == $x and .translated.sport >= $lo and
-			.translated.sport <= $hi)' --arg p "${p%:*}" \
+		check_jq "[$mode] ${p%:*} flow of ${pods[${p#*:}]} translated to $WAN_H:$RANGES" \
+			"$json" "any(.[]; .proto == \$p and
+			.original.src == \$s and .original.dst == \$d and
+			.translated.src == \$x and
+			(.translated.sport | $IN_RANGES))" --arg p "${p%:*}" \
 			--arg s "${ips[${p#*:}]}" --arg d "$WAN_W" \
 			--arg x "$WAN_H" --argjson lo "$PORT_MIN" \
-			--argjson hi "$PORT_MAX"
+			--argjson hi "$PORT_MAX" --argjson lo2 "$PORT_MIN2"
 	done
 
 	# -- gc and flush, with an established TCP connection open --
@@ -270,9 +279,10 @@ run_mode() {
 		'[group_by([.proto, .original.dst, .original.dport])[] |
 		map(.translated.sport) | length - (unique | length)] |
 		add // 0 | . == 0'
-	check_jq "[$mode] every flow translated to $WAN_H:$PORT_MIN-$PORT_MAX" \
+	check_jq "[$mode] every flow translated to $WAN_H:$RANGES" \
 		"$json" "$XLAT_OK" --arg x "$WAN_H" \
-		--argjson lo "$PORT_MIN" --argjson hi "$PORT_MAX"
+		--argjson lo "$PORT_MIN" --argjson hi "$PORT_MAX" \
+		--argjson lo2 "$PORT_MIN2"
 
 	# -- ICMP errors about a masqueraded flow reach the pod --
 	before=$(status_json "$H")
@@ -493,6 +503,13 @@ run_errors() {
 		'^nsfast: init: .*60000-61000.*ip_local_port_range' \
 		--uplink wan0 --nat-ports 60000-61000
 	nothing_left "$H" "... nothing left (no pins, state, hook on wan0)" wan0
+	init_fails "$H" "--nat-ports 1024-2000,60000-61000: the second range overlaps" \
+		'^nsfast: init: .*60000-61000.*ip_local_port_range' \
+		--uplink wan0 --nat-ports 1024-2000,60000-61000
+	init_fails "$H" "--nat-ports 1024-2000,1500-3000: overlapping ranges" \
+		"^nsfast: init: invalid --nat-ports '1024-2000,1500-3000'" \
+		--uplink wan0 --nat-ports 1024-2000,1500-3000
+	nothing_left "$H" "... nothing left" wan0
 	init_fails "$H" "--uplink nosuchdev: one-line error" \
 		'^nsfast: init: .*nosuchdev' --uplink nosuchdev
 	nothing_left "$H" "... nothing left" wan0 wan1

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cni.h"
+#include "nat.h"
 #include "util.h"
 
 #define IP(a, b, c, d)                                   \
@@ -154,6 +155,9 @@ static void test_errors(void **state)
 			 NSF_CNI_E_CONFIG); /* without an uplink */
 	assert_int_equal(parse_code(HEAD ",\"natPorts\":\"80-90\"}"),
 			 NSF_CNI_E_CONFIG);
+	assert_int_equal(parse_code(HEAD ",\"natPorts\":\"1024-32767,"
+					 "61000-65535\"}"),
+			 0);
 	assert_int_equal(parse_code(HEAD ",\"uplink\":7}"), NSF_CNI_E_CONFIG);
 	assert_int_equal(parse_code(HEAD ",\"ipam\":[]}"), NSF_CNI_E_CONFIG);
 	assert_int_equal(parse_code(HEAD ",\"ipam\":{\"type\":\"../x\"}}"),
@@ -467,6 +471,46 @@ static void test_alloc_in_bounds(void **state)
 			 -ENOSPC);
 }
 
+/* natPorts and init --nat-ports: one range or two, apart, 1024-65535. */
+static void test_nat_ports(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"1024",
+		"1024-",
+		"-2000",
+		"2000-1024",
+		"80-90",
+		"1024-65536",
+		"1024-2000,",
+		"1024-2000,3000",
+		"1024-2000;3000-4000",
+		"1024-2000,1500-3000",
+		"3000-4000,1024-3000",
+		" 1024-2000",
+		"1024-2000 ",
+		"+1024-2000",
+		"1024--2000",
+	};
+	uint16_t r[4];
+
+	(void)state;
+	assert_int_equal(nsf_nat_ports_parse("1024-32767", r), 0);
+	assert_int_equal(r[0], 1024);
+	assert_int_equal(r[1], 32767);
+	assert_int_equal(r[2], 0);
+	assert_int_equal(r[3], 0);
+	assert_int_equal(nsf_nat_ports_parse("1024-32767,61000-65535", r), 0);
+	assert_int_equal(r[2], 61000);
+	assert_int_equal(r[3], 65535);
+	/* Either order, as long as they are apart; single ports too. */
+	assert_int_equal(nsf_nat_ports_parse("61000-61000,1024-1024", r), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (nsf_nat_ports_parse(bad[i], r) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+	}
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -480,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_endpoint_name),
+		cmocka_unit_test(test_nat_ports),
 		T(test_alloc_ranges),
 		T(test_alloc_next_fit),
 		T(test_alloc_wanted),
