@@ -140,7 +140,8 @@ static __always_inline void pol_flow_parse(const struct iphdr *ip,
  * flows have no state here (they reach the pod through the kernel, not
  * this program); the host's socket table is that state. An unconnected
  * host socket (sendto()) looks like any service's, so it is not matched.
- * Only asked for UDP the host's default would refuse: a socket lookup.
+ * A socket lookup, so only asked last: for UDP that no state, rule or
+ * default lets through. Once it passes, the flow's state carries it.
  */
 static __always_inline bool host_udp_reply(struct __sk_buff *skb,
 					   const struct nsf_ct_key *k)
@@ -192,10 +193,12 @@ static __always_inline __u32 pol_rule(__u32 src, __u32 dst,
 
 /*
  * The verdict of the rules and defaults for a flow @t from group @src to
- * group @dst (flags @sf, @df): 0 to allow, else the drop reason.
+ * group @dst (flags @sf, @df): 0 to allow, else the drop reason. @skb (or
+ * NULL) is the packet, for the host's socket lookup of UDP sent to it.
  */
-static __always_inline __u32 pol_verdict(__u32 src, __u32 dst, __u32 sf,
-					 __u32 df, const struct nsf_ct_key *t,
+static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
+					 __u32 dst, __u32 sf, __u32 df,
+					 const struct nsf_ct_key *t,
 					 bool reply_like)
 {
 	__u32 action = pol_rule(src, dst, t);
@@ -220,7 +223,11 @@ static __always_inline __u32 pol_verdict(__u32 src, __u32 dst, __u32 sf,
 	 * replies and errors, UDP to a host socket connected to its sender:
 	 * host_udp_reply()) is let through; new connections not.
 	 */
-	return reply_like ? 0 : NSF_R_DROP_POLICY_HOST;
+	if (reply_like)
+		return 0;
+	if (skb && t->proto == IPPROTO_UDP && host_udp_reply(skb, t))
+		return 0;
+	return NSF_R_DROP_POLICY_HOST;
 }
 
 static __always_inline void ct_reverse(struct nsf_ct_key *r,
@@ -258,9 +265,10 @@ static __always_inline void ct_remember(const struct nsf_ct_key *k,
  * A BPF-to-BPF call rather than inlined: it is reached from five places
  * (pod, host three ways, world), and inlining its up to 24 rule lookups in
  * each made the program five times its size. Unrestricted traffic never
- * gets here (the flag tests before it are inlined).
+ * gets here (the flag tests before it are inlined). @skb: see pol_verdict().
  */
-static __noinline __u32 policy_decide(const struct nsf_pol_cfg *pc, __u32 src,
+static __noinline __u32 policy_decide(struct __sk_buff *skb,
+				      const struct nsf_pol_cfg *pc, __u32 src,
 				      __u32 dst, const struct pol_flow *f)
 {
 	__u32 sf = pol_group_flags(src), df = pol_group_flags(dst), reason;
@@ -278,13 +286,13 @@ static __noinline __u32 policy_decide(const struct nsf_pol_cfg *pc, __u32 src,
 	}
 	ct_reverse(&rk, &f->key);
 	r = bpf_map_lookup_elem(&nsf_ct4, &rk);
-	if (r &&
-	    (r->gen == pc->gen || !pol_verdict(dst, src, df, sf, &rk, false))) {
+	if (r && (r->gen == pc->gen ||
+		  !pol_verdict(NULL, dst, src, df, sf, &rk, false))) {
 		r->gen = pc->gen;
 		r->last_seen = now;
 		return 0;
 	}
-	reason = pol_verdict(src, dst, sf, df, &f->key, f->reply_like);
+	reason = pol_verdict(skb, src, dst, sf, df, &f->key, f->reply_like);
 	if (!reason)
 		ct_remember(&f->key, e, pc->gen, now);
 	else if (e)
@@ -317,7 +325,7 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 	if (likely(!pc || !(pc->flags & NSF_POL_F_PODS)))
 		return 0;
 	pol_flow_parse(ip, data_end, &f);
-	return policy_decide(pc, src->group, dst->group, &f);
+	return policy_decide(NULL, pc, src->group, dst->group, &f);
 }
 
 /*
@@ -331,16 +339,13 @@ static __always_inline __u32 policy_groups(struct __sk_buff *skb,
 					   const struct iphdr *ip,
 					   void *data_end, __u32 src, __u32 dst)
 {
-	__u32 df = pol_group_flags(dst);
 	struct pol_flow f;
 
-	if (!((pol_group_flags(src) | df) & NSF_PG_F_ENFORCED))
+	if (!((pol_group_flags(src) | pol_group_flags(dst)) &
+	      NSF_PG_F_ENFORCED))
 		return 0;
 	pol_flow_parse(ip, data_end, &f);
-	if (skb && dst == NSF_POL_GROUP_HOST && f.key.proto == IPPROTO_UDP &&
-	    (df & NSF_PG_F_INGRESS_DENY))
-		f.reply_like = host_udp_reply(skb, &f.key);
-	return policy_decide(pc, src, dst, &f);
+	return policy_decide(skb, pc, src, dst, &f);
 }
 
 /*
