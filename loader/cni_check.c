@@ -182,22 +182,22 @@ static bool attachment_valid(const cJSON *valid, const char *id,
 	return false;
 }
 
-/* A stale attachment: its endpoint and what the runtime called it. */
+/* A stale attachment: its endpoint and what the runtime called it
+ * (strings inside @rec, its record, which the caller deletes). */
 struct gc_stale {
 	char name[64];
-	char container_id[256];
-	char ifname[16];
+	cJSON *rec;
+	const char *container_id;
+	const char *ifname;
 };
 
 /* Whether record file @fname is a stale attachment of this network; if
- * so, it is described in @out. */
+ * so, it is described in @out, whose record the caller deletes. */
 static bool gc_candidate(struct cni_ctx *x, const char *fname,
 			 struct gc_stale *out)
 {
 	const cJSON *net, *id, *ifn;
 	size_t len = strlen(fname);
-	bool stale;
-	cJSON *rec;
 
 	if (strncmp(fname, "cni-", 4) != 0 || len < 9 ||
 	    strcmp(fname + len - 5, ".json") != 0 ||
@@ -205,20 +205,20 @@ static bool gc_candidate(struct cni_ctx *x, const char *fname,
 		return false;
 	memcpy(out->name, fname + 4, len - 9);
 	out->name[len - 9] = '\0';
-	rec = cni_record_load(x, out->name);
-	net = cJSON_GetObjectItem(rec, "network");
-	id = cJSON_GetObjectItem(rec, "containerId");
-	ifn = cJSON_GetObjectItem(rec, "ifname");
-	stale = cJSON_IsString(net) && cJSON_IsString(id) &&
-		cJSON_IsString(ifn) &&
-		!strcmp(net->valuestring, x->conf.name) &&
-		!attachment_valid(x->conf.valid_attachments, id->valuestring,
-				  ifn->valuestring) &&
-		nsf_strlcpy(out->container_id, id->valuestring,
-			    sizeof(out->container_id)) &&
-		nsf_strlcpy(out->ifname, ifn->valuestring, sizeof(out->ifname));
-	cJSON_Delete(rec);
-	return stale;
+	out->rec = cni_record_load(x, out->name);
+	net = cJSON_GetObjectItem(out->rec, "network");
+	id = cJSON_GetObjectItem(out->rec, "containerId");
+	ifn = cJSON_GetObjectItem(out->rec, "ifname");
+	if (cJSON_IsString(net) && cJSON_IsString(id) && cJSON_IsString(ifn) &&
+	    !strcmp(net->valuestring, x->conf.name) &&
+	    !attachment_valid(x->conf.valid_attachments, id->valuestring,
+			      ifn->valuestring)) {
+		out->container_id = id->valuestring;
+		out->ifname = ifn->valuestring;
+		return true;
+	}
+	cJSON_Delete(out->rec);
+	return false;
 }
 
 /* Whether @v is a version nsfast speaks, not above @cap, newer than @best
@@ -361,9 +361,12 @@ int cni_gc(struct cni_ctx *x)
 	d = opendir(x->h.state_dir);
 	if (!d)
 		return 0;
-	while (!err && (de = readdir(d)))
-		if (gc_candidate(x, de->d_name, &st))
-			err = gc_remove(x, &st, version, sizeof(version));
+	while (!err && (de = readdir(d))) {
+		if (!gc_candidate(x, de->d_name, &st))
+			continue;
+		err = gc_remove(x, &st, version, sizeof(version));
+		cJSON_Delete(st.rec);
+	}
 	closedir(d);
 	return err ? err : gc_orphan_addresses(x);
 }
