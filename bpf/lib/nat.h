@@ -185,6 +185,58 @@ static __always_inline void nat_touch(struct nsf_nat_entry *e, __u32 seen,
 		__sync_fetch_and_or(&e->seen, seen);
 }
 
+/*
+ * A TCP tuple whose last connection is over, as conntrack's TIME_WAIT
+ * (FIN both ways) or CLOSE (a reset): the states `nat list` and gc give
+ * such a pair (loader/nat.c tcp_state). @a and @b: both entries' seen.
+ */
+static __always_inline bool nat_tcp_closed(__u32 a, __u32 b)
+{
+	return ((a | b) & NSF_SEEN_RST) || (a & b & NSF_SEEN_FIN);
+}
+
+/* A SYN without ACK (tcp_seen() leaves out ACK, hence the header). */
+static __always_inline bool nat_bare_syn(const struct nat_l4 *l4)
+{
+	const struct tcphdr *th = (const void *)l4->sport;
+
+	return l4->seen == NSF_SEEN_SYN && !th->ack;
+}
+
+/* Forget what entry @e counted: the tuple's next connection starts. */
+static __always_inline void nat_forget(struct nsf_nat_entry *e, __u64 now)
+{
+	e->seen = 0;
+	e->packets = 0;
+	e->bytes = 0;
+	e->created = now;
+}
+
+/*
+ * A bare SYN @l4 for entry @e of a pair whose other entry has key @other:
+ * if the tuple's last connection is closed, this SYN starts a new one
+ * (conntrack deletes the closed entry and makes a new one), so both
+ * entries start over, flags, counters and age; nat_touch() then counts
+ * the SYN. Otherwise (a retransmitted SYN, a half-closed connection)
+ * nothing changes. Without this a RST or FIN stays in the flags forever
+ * and gc ends the new connection as closed 10 or 120 s after it idles.
+ * Plain stores: each word is written whole, so a CPU racing with its
+ * atomic add or or on a packet of the closed connection lands its update
+ * before (forgotten) or after (counted): a count or flag, never a torn
+ * value. Only bare SYNs on an existing entry pay for this.
+ */
+static __always_inline void
+nat_restart(struct nsf_nat_entry *e, const struct nsf_nat_key *other, __u64 now)
+{
+	struct nsf_nat_entry *o = bpf_map_lookup_elem(&nsf_nat4, other);
+
+	if (!nat_tcp_closed(e->seen, o ? o->seen : 0))
+		return;
+	nat_forget(e, now);
+	if (o)
+		nat_forget(o, now);
+}
+
 /* murmur3's 32-bit finalizer: every input bit reaches every output bit. */
 static __always_inline __u32 fmix32(__u32 h)
 {

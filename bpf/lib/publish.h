@@ -71,6 +71,39 @@ static __always_inline bool publish_starts(const struct nat_l4 *l4)
 	return th->syn && !th->ack && !th->rst;
 }
 
+/* The key of the pod's replies in the flow of ingress key @in, which goes
+ * to @pod:@pport: pod:pport -> client:cport, to become snat:hport. */
+static __always_inline void publish_egress_key(struct nsf_nat_key *eg,
+					       const struct nsf_nat_key *in,
+					       __be32 pod, __be16 pport)
+{
+	eg->saddr = pod;
+	eg->daddr = in->saddr;
+	eg->sport = pport;
+	eg->dport = in->sport;
+	eg->proto = in->proto;
+	eg->dir = NSF_NAT_EGRESS;
+	eg->pad = 0;
+}
+
+/*
+ * A client's bare SYN that found ingress entry @e (key @in): if it is a
+ * published flow's and that flow is closed, a new connection starts
+ * (nat_restart). A masqueraded flow's reply entry is left alone: there
+ * the world is not the side that opens connections.
+ */
+static __always_inline void publish_restart(const struct nsf_nat_key *in,
+					    struct nsf_nat_entry *e, __u64 now)
+{
+	struct nsf_publish_val *pub = publish_lookup(in->proto, in->dport);
+	struct nsf_nat_key eg;
+
+	if (!pub || pub->pod_addr != e->addr || pub->pod_port != e->port)
+		return;
+	publish_egress_key(&eg, in, e->addr, e->port);
+	nat_restart(e, &eg, now);
+}
+
 /*
  * A packet @l4 whose ingress key @in (client -> snat:hport) has no NAT
  * entry: if it starts a flow and hport is published, make the flow's pair
@@ -88,14 +121,7 @@ publish_dnat(const struct nsf_nat_key *in, const struct nat_l4 *l4, __u64 now)
 	pub = publish_lookup(in->proto, in->dport);
 	if (!pub)
 		return NULL;
-	/* The pod's replies: pod:pport -> client:cport, become snat:hport. */
-	eg.saddr = pub->pod_addr;
-	eg.daddr = in->saddr;
-	eg.sport = pub->pod_port;
-	eg.dport = in->sport;
-	eg.proto = in->proto;
-	eg.dir = NSF_NAT_EGRESS;
-	eg.pad = 0;
+	publish_egress_key(&eg, in, pub->pod_addr, pub->pod_port);
 	val.addr = in->daddr;
 	val.port = in->dport;
 	if (bpf_map_update_elem(&nsf_nat4, &eg, &val, BPF_ANY))
@@ -147,7 +173,7 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct nsf_nat_entry fresh = {};
-	struct nsf_nat_key key;
+	struct nsf_nat_key key, other;
 	__u64 now;
 
 	/* Every pod packet passes here: nothing before this test. */
@@ -158,6 +184,11 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 		return 0; /* ICMP to the host address: the host answers */
 	nat_egress_key(&key, ip, &hp->l4);
 	hp->snat = bpf_map_lookup_elem(&nsf_nat4, &key);
+	if (hp->snat && nat_bare_syn(&hp->l4)) {
+		/* A new connection on a closed tuple? Both pairs. */
+		nsf_nat_reply_key(&other, &key, hp->snat->addr, hp->snat->port);
+		nat_restart(hp->snat, &other, now);
+	}
 	if (!hp->snat) {
 		/* Only a published port starts a hairpin flow; anything else
 		 * to the host address is the host's business. */
@@ -176,6 +207,11 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 	}
 	hairpin_in_key(&key, hp->snat, ip, &hp->l4);
 	hp->dnat = bpf_map_lookup_elem(&nsf_nat4, &key);
+	if (hp->dnat && nat_bare_syn(&hp->l4)) {
+		publish_egress_key(&other, &key, hp->dnat->addr,
+				   hp->dnat->port);
+		nat_restart(hp->dnat, &other, now);
+	}
 	if (!hp->dnat)
 		hp->dnat = publish_dnat(&key, &hp->l4, now);
 	if (!hp->dnat) {

@@ -149,6 +149,9 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 		/* A new flow to a published port? (publish.h) */
 		r->e = publish_dnat(&key, &r->l4, nsf_now());
 		fresh = r->e != NULL;
+	} else if (r->e && !r->l4.icmp_error && nat_bare_syn(&r->l4)) {
+		/* Or a new one on a closed published flow's tuple? */
+		publish_restart(&key, r->e, nsf_now());
 	}
 	if (!r->e)
 		return false;

@@ -108,8 +108,8 @@ snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
 	   const struct nsf_config *cfg, __u32 len, struct nsf_nat_entry *fresh,
 	   enum nsf_reason *reason)
 {
+	struct nsf_nat_key key, reply;
 	struct nsf_nat_entry *e;
-	struct nsf_nat_key key;
 	__u64 now = nsf_now();
 
 	nat_egress_key(&key, ip, l4);
@@ -119,6 +119,11 @@ snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
 		e = NULL;
 	}
 	if (e) {
+		if (nat_bare_syn(
+			    l4)) { /* a new connection on a closed tuple? */
+			nsf_nat_reply_key(&reply, &key, e->addr, e->port);
+			nat_restart(e, &reply, now);
+		}
 		nat_touch(e, l4->seen, len, now);
 		return e;
 	}

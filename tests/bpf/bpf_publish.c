@@ -9,6 +9,9 @@
  *    unpublished port);
  *  - the pod's reply leaving through nsf_from_pod's SNAT path as
  *    host:hport;
+ *  - a closed TCP tuple (RST, FIN both ways) reused by a new connection:
+ *    masqueraded, published (XDP and tc) and hairpin flows start over and
+ *    outlive gc; a SYN in a live connection changes nothing;
  *  - hairpin: a pod to a published port via the uplink address, both
  *    directions (source and destination rewritten, four NAT entries);
  *  - routes: a pod to another node's pod CIDR forwarded unchanged to the
@@ -54,6 +57,7 @@
 #define TESTLIB_ERROR print_error
 #include "testlib.h"
 #include "datapath.h"
+#include "nat.h" /* loader/nat.h: nsf_nat_foreach, nsf_nat_gc */
 
 #define HOST_IP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -548,6 +552,304 @@ static void test_reply_udp(void **state)
 	check_reply(IPPROTO_UDP);
 }
 
+/* ---- a closed TCP tuple reused by a new connection ---------------------- */
+
+struct rv_state {
+	char state[32];
+	uint32_t timeout;
+	int n;
+};
+
+static int rv_grab(const struct nsf_nat_flow *f, void *arg)
+{
+	struct rv_state *s = arg;
+
+	snprintf(s->state, sizeof(s->state), "%s", f->state);
+	s->timeout = f->timeout;
+	s->n++;
+	return 0;
+}
+
+/* Make entry @k look @secs older (last packet and creation). */
+static void rv_age(struct nsf_nat_key k, uint64_t secs)
+{
+	struct nsf_nat_entry e;
+
+	assert_int_equal(bpf_map_lookup_elem(h.nat_fd, &k, &e), 0);
+	e.last_seen -= secs * 1000000000ull;
+	e.created -= secs * 1000000000ull;
+	assert_int_equal(put(h.nat_fd, &k, &e), 0);
+}
+
+static struct nsf_nat_entry rv_entry(struct nsf_nat_key k)
+{
+	struct nsf_nat_entry e;
+
+	assert_int_equal(bpf_map_lookup_elem(h.nat_fd, &k, &e), 0);
+	return e;
+}
+
+/* One TCP segment from the pod (pod A:@sport -> @dst:@dport), tc verdict. */
+static uint32_t rv_pod(uint16_t sport, uint32_t dst, uint16_t dport,
+		       uint8_t flags, struct result *r)
+{
+	struct frame in;
+
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_TCP, POD_A, sport, dst, dport,
+	      flags);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, r);
+	return r->retval;
+}
+
+/* One TCP segment from the world (PEER:@sport -> host:@dport), uplink @p. */
+static uint32_t rv_world(enum path p, uint16_t sport, uint16_t dport,
+			 uint8_t flags, struct result *r)
+{
+	struct frame in;
+
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, PEER, sport, SNAT_IP,
+	      dport, flags);
+	run_up(p, &in, r);
+	return r->retval;
+}
+
+/*
+ * After @secs idle, the flow of egress key @eg (reply key @in) must be
+ * ESTABLISHED, survive gc and still carry the world's next segment
+ * (PEER:@wport -> host:@hport) into the pod, to A:@pport.
+ */
+static void rv_expect_survives(struct nsf_nat_key eg, struct nsf_nat_key in,
+			       uint64_t secs, uint16_t wport, uint16_t hport,
+			       uint16_t pport)
+{
+	struct nsf_nat_gc_result gc;
+	struct nsf_nat_timeouts t;
+	struct rv_state st = { 0 };
+	struct result r;
+
+	nsf_nat_default_timeouts(&t);
+	assert_int_equal(nsf_nat_foreach(h.nat_fd, &t, rv_grab, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.state, "ESTABLISHED");
+	rv_age(eg, secs);
+	rv_age(in, secs);
+	assert_int_equal(nsf_nat_gc(h.nat_fd, &t, &gc), 0);
+	assert_int_equal(gc.expired, 0);
+	assert_int_equal(nat_count(), 2);
+	assert_int_equal(rv_world(PATH_TC, wport, hport, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), PEER, wport, POD_A, pport);
+}
+
+/* Pod A:40001 -> PEER:443 starts (SYN); returns its NAT port. */
+static uint16_t rv_connect(void)
+{
+	struct result r;
+
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_SYN, &r),
+			 TC_ACT_REDIRECT);
+	return nf_sport(frame_ip_hdr(&r.out));
+}
+
+/* The pod's three-way handshake from A:40001 to PEER:443 via NAT port @np. */
+static void rv_handshake(uint16_t np)
+{
+	struct result r;
+
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_SYN, &r),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(nf_sport(frame_ip_hdr(&r.out)), np);
+	assert_int_equal(
+		rv_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(rv_world(PATH_TC, 443, np, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+}
+
+/* Refused (RST), then the same tuple connects: a new connection, not a
+ * CLOSE that gc ends 10 s later. */
+static void test_rv_sticky_rst(void **state)
+{
+	struct nsf_nat_key eg, in;
+	struct result r;
+	uint16_t np;
+
+	(void)state;
+	reset();
+	np = rv_connect();
+	assert_int_equal(
+		rv_world(PATH_TC, 443, np, NF_TCP_RST | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	rv_handshake(np);
+	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, 40001, 443);
+	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 443, np);
+	/* A new connection: counters and age start again. */
+	assert_int_equal(rv_entry(eg).packets, 2);
+	assert_int_equal(rv_entry(in).packets, 2);
+	assert_int_equal(rv_entry(eg).seen, NSF_SEEN_SYN | NSF_SEEN_ACK);
+	assert_int_equal(rv_entry(in).seen, NSF_SEEN_SYN | NSF_SEEN_ACK);
+	rv_expect_survives(eg, in, 11, 443, np, 40001);
+}
+
+/* Closed with FIN both ways (TIME_WAIT), then the same tuple connects. */
+static void test_rv_sticky_fin(void **state)
+{
+	struct nsf_nat_key eg, in;
+	struct result r;
+	uint16_t np;
+
+	(void)state;
+	reset();
+	np = rv_connect();
+	assert_int_equal(
+		rv_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_FIN | NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(
+		rv_world(PATH_TC, 443, np, NF_TCP_FIN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	rv_handshake(np);
+	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, 40001, 443);
+	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 443, np);
+	rv_expect_survives(eg, in, 121, 443, np, 40001);
+}
+
+/* A SYN retransmitted in a live connection (or a half-closed one) starts
+ * nothing over: counters, flags and age stay. */
+static void test_rv_syn_live(void **state)
+{
+	struct nsf_nat_entry e0, i0, e1, i1;
+	struct nsf_nat_key eg, in;
+	struct result r;
+	uint16_t np;
+
+	(void)state;
+	reset();
+	np = rv_connect();
+	assert_int_equal(
+		rv_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	/* Half-closed by the world: not closed (conntrack: CLOSE_WAIT). */
+	assert_int_equal(
+		rv_world(PATH_TC, 443, np, NF_TCP_FIN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, 40001, 443);
+	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 443, np);
+	rv_age(eg, 5);
+	rv_age(in, 5);
+	e0 = rv_entry(eg);
+	i0 = rv_entry(in);
+	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_SYN, &r),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(nf_sport(frame_ip_hdr(&r.out)), np);
+	e1 = rv_entry(eg);
+	i1 = rv_entry(in);
+	assert_int_equal(e1.packets, e0.packets + 1);
+	assert_int_equal(e1.seen, e0.seen);
+	assert_true(e1.created == e0.created);
+	assert_int_equal(i1.packets, i0.packets);
+	assert_int_equal(i1.seen, i0.seen);
+	assert_true(i1.created == i0.created);
+}
+
+/* A published flow reset by the client, then the client's same tuple
+ * connects again: a new published connection. */
+static void check_rv_publish_rst(enum path p)
+{
+	struct nsf_nat_key eg, in;
+	struct result r;
+
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_SYN, &r),
+			 act_redirect(p));
+	assert_int_equal(
+		rv_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_RST, &r),
+			 act_redirect(p));
+	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_SYN, &r),
+			 act_redirect(p));
+	expect_tuple(expect_valid(&r), PEER, 40001, POD_A, PPORT);
+	assert_int_equal(
+		rv_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, PEER, 40001);
+	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_ACK, &r),
+			 act_redirect(p));
+	assert_int_equal(rv_pod(PPORT, PEER, 40001, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, PPORT, 40001);
+	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 40001, HPORT);
+	assert_int_equal(rv_entry(in).packets, 2);
+	assert_int_equal(rv_entry(eg).packets, 2);
+	rv_expect_survives(eg, in, 11, 40001, HPORT, PPORT);
+}
+
+static void test_rv_publish_rst_xdp(void **state)
+{
+	(void)state;
+	check_rv_publish_rst(PATH_XDP);
+}
+
+static void test_rv_publish_rst_tc(void **state)
+{
+	(void)state;
+	check_rv_publish_rst(PATH_TC);
+}
+
+/* Hairpin: pod B's connection to host:HPORT refused by pod A (RST), then
+ * B's same tuple connects again: both pairs start over. */
+static void test_rv_hairpin_rst(void **state)
+{
+	struct nsf_nat_key k[4];
+	struct result r;
+	struct frame in;
+	uint16_t np;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_TCP, POD_B, 5555, SNAT_IP,
+	      HPORT, NF_TCP_SYN);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	np = nf_sport(frame_ip_hdr(&r.out));
+	assert_int_equal(
+		rv_pod(PPORT, SNAT_IP, np, NF_TCP_RST | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	k[0] = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_B, SNAT_IP, 5555,
+		       HPORT);
+	k[1] = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, SNAT_IP, SNAT_IP, np,
+		       HPORT);
+	k[2] = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, SNAT_IP, SNAT_IP, HPORT,
+		       np);
+	k[3] = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, SNAT_IP, PPORT, np);
+	assert_int_equal(rv_entry(k[2]).seen, NSF_SEEN_ACK | NSF_SEEN_RST);
+	assert_int_equal(rv_entry(k[3]).seen, NSF_SEEN_ACK | NSF_SEEN_RST);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), SNAT_IP, np, POD_A, PPORT);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rv_entry(k[i]).seen, NSF_SEEN_SYN);
+		assert_int_equal(rv_entry(k[i]).packets, 1);
+	}
+	for (int i = 2; i < 4; i++) {
+		assert_int_equal(rv_entry(k[i]).seen, 0);
+		assert_int_equal(rv_entry(k[i]).packets, 0);
+	}
+	assert_int_equal(nat_count(), 4);
+}
+
 /* ---- hairpin ------------------------------------------------------------ */
 
 static void check_hairpin(uint8_t proto)
@@ -858,6 +1160,12 @@ int main(void)
 		T(test_dnat_pod_gone),
 		T(test_reply_tcp),
 		T(test_reply_udp),
+		T(test_rv_sticky_rst),
+		T(test_rv_sticky_fin),
+		T(test_rv_syn_live),
+		T(test_rv_publish_rst_xdp),
+		T(test_rv_publish_rst_tc),
+		T(test_rv_hairpin_rst),
 		T(test_hairpin_tcp),
 		T(test_hairpin_udp),
 		T(test_hairpin_not_published),
