@@ -107,12 +107,16 @@ static __always_inline void publish_restart(const struct nsf_nat_key *in,
 /*
  * A packet @l4 whose ingress key @in (client -> snat:hport) has no NAT
  * entry: if it starts a flow and hport is published, make the flow's pair
- * of entries and return the ingress one (NULL otherwise).
+ * of entries and return the ingress one. NULL otherwise: *reason is left
+ * alone if the packet is not a published flow's, set if it must be
+ * dropped.
  */
 static __always_inline struct nsf_nat_entry *
-publish_dnat(const struct nsf_nat_key *in, const struct nat_l4 *l4, __u64 now)
+publish_dnat(const struct nsf_nat_key *in, const struct nat_l4 *l4, __u64 now,
+	     enum nsf_reason *reason)
 {
 	struct nsf_nat_entry val = { .created = now, .last_seen = now };
+	struct nsf_nat_entry *old;
 	struct nsf_publish_val *pub;
 	struct nsf_nat_key eg;
 
@@ -124,8 +128,26 @@ publish_dnat(const struct nsf_nat_key *in, const struct nat_l4 *l4, __u64 now)
 	publish_egress_key(&eg, in, pub->pod_addr, pub->pod_port);
 	val.addr = in->daddr;
 	val.port = in->dport;
-	if (bpf_map_update_elem(&nsf_nat4, &eg, &val, BPF_ANY))
-		return NULL;
+	/*
+	 * NOEXIST: the same client address and port reaching the same pod
+	 * port through another host port has the same egress key, and that
+	 * live flow keeps it (replies would go out from the wrong port);
+	 * conntrack refuses the clashing connection too. The entry made
+	 * first, so a refused flow leaves nothing behind. An entry with this
+	 * very mapping is this flow's (a CPU that raced us, or a flow whose
+	 * ingress entry was evicted): carry on.
+	 */
+	if (bpf_map_update_elem(&nsf_nat4, &eg, &val, BPF_NOEXIST)) {
+		old = bpf_map_lookup_elem(&nsf_nat4, &eg);
+		if (!old) {
+			*reason = NSF_R_DROP_NAT_INSERT;
+			return NULL;
+		}
+		if (old->addr != val.addr || old->port != val.port) {
+			*reason = NSF_R_DROP_PUBLISH_CLASH;
+			return NULL;
+		}
+	}
 	val.addr = pub->pod_addr;
 	val.port = pub->pod_port;
 	/* NOEXIST: a CPU that raced us to it made the same entry. */
@@ -212,12 +234,10 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 				   hp->dnat->port);
 		nat_restart(hp->dnat, &other, now);
 	}
+	if (!hp->dnat) /* *reason: DROP_HAIRPIN unless this says why */
+		hp->dnat = publish_dnat(&key, &hp->l4, now, reason);
 	if (!hp->dnat)
-		hp->dnat = publish_dnat(&key, &hp->l4, now);
-	if (!hp->dnat) {
-		*reason = NSF_R_DROP_HAIRPIN;
 		return -1;
-	}
 	hp->dst = endpoint_v4(hp->dnat->addr);
 	nat_touch(hp->snat, hp->l4.seen, ipv4_len(ip, skb->len - ETH_HLEN),
 		  now);

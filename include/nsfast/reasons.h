@@ -87,7 +87,10 @@
 	  "broadcast): never routed elsewhere")                                \
 	X(PASS_NOT_UNICAST, "pass-not-unicast", PASS,                          \
 	  "to a broadcast, multicast or reserved address: the kernel's "       \
-	  "to handle, never routed or masqueraded")
+	  "to handle, never routed or masqueraded")                            \
+	X(DROP_PUBLISH_CLASH, "drop-publish-clash", DROP,                      \
+	  "new flow to a published port whose pod-side tuple is another "      \
+	  "flow's (same client address and port through another host port)")
 
 enum nsf_reason_kind {
 	NSF_KIND_FWD,

@@ -12,6 +12,10 @@
  *  - a closed TCP tuple (RST, FIN both ways) reused by a new connection:
  *    masqueraded, published (XDP and tc) and hairpin flows start over and
  *    outlive gc; a SYN in a live connection changes nothing;
+ *  - two host ports published to one pod port, reached from one client
+ *    tuple: the second flow is dropped (drop-publish-clash), the first
+ *    keeps its replies' port; a flow's first packet again after its
+ *    ingress entry was evicted carries on;
  *  - hairpin: a pod to a published port via the uplink address, both
  *    directions (source and destination rewritten, four NAT entries);
  *  - routes: a pod to another node's pod CIDR forwarded unchanged to the
@@ -850,6 +854,85 @@ static void test_rv_hairpin_rst(void **state)
 	assert_int_equal(nat_count(), 4);
 }
 
+/* ---- two published ports, one pod port, one client tuple ---------------- */
+
+/*
+ * Host ports HPORT and HPORT+1 both go to A:PPORT. The same client
+ * address and port reaching both would need the same egress entry (A:PPORT
+ * -> PEER:40001): the first flow keeps it, the second is dropped and
+ * leaves nothing behind (conntrack refuses the clashing connection).
+ */
+static void check_publish_clash(enum path p)
+{
+	struct result r;
+	struct frame in;
+
+	reset();
+	publish(IPPROTO_UDP, HPORT, POD_A, PPORT);
+	publish(IPPROTO_UDP, HPORT + 1, POD_A, PPORT);
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
+	      HPORT, 0);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_redirect(p));
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, PPORT, PEER, 40001,
+	      0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, PEER, 40001);
+
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
+	      HPORT + 1, 0);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, p == PATH_XDP ? XDP_DROP : TC_ACT_SHOT);
+	assert_int_equal(counter(NSF_R_DROP_PUBLISH_CLASH), 1);
+	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 1);
+	assert_int_equal(nat_count(), 2); /* no ingress entry for HPORT+1 */
+	expect_entry(
+		nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, PPORT, 40001),
+		SNAT_IP, HPORT);
+
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, PPORT, PEER, 40001,
+	      0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, PEER, 40001);
+}
+
+static void test_publish_clash_xdp(void **state)
+{
+	(void)state;
+	check_publish_clash(PATH_XDP);
+}
+
+static void test_publish_clash_tc(void **state)
+{
+	(void)state;
+	check_publish_clash(PATH_TC);
+}
+
+/* The first packet again after the flow's ingress entry was evicted: its
+ * egress entry is the same mapping, so the flow carries on. */
+static void test_publish_ingress_evicted(void **state)
+{
+	struct nsf_nat_key k = nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, PEER,
+				       SNAT_IP, 40001, HPORT);
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_UDP, HPORT, POD_A, PPORT);
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
+	      HPORT, 0);
+	run_up(PATH_TC, &in, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	assert_int_equal(bpf_map_delete_elem(h.nat_fd, &k), 0);
+	run_up(PATH_TC, &in, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), PEER, 40001, POD_A, PPORT);
+	expect_entry(k, POD_A, PPORT);
+	assert_int_equal(nat_count(), 2);
+	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 2);
+}
+
 /* ---- hairpin ------------------------------------------------------------ */
 
 static void check_hairpin(uint8_t proto)
@@ -1166,6 +1249,9 @@ int main(void)
 		T(test_rv_publish_rst_xdp),
 		T(test_rv_publish_rst_tc),
 		T(test_rv_hairpin_rst),
+		T(test_publish_clash_xdp),
+		T(test_publish_clash_tc),
+		T(test_publish_ingress_evicted),
 		T(test_hairpin_tcp),
 		T(test_hairpin_udp),
 		T(test_hairpin_not_published),
