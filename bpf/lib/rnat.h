@@ -166,8 +166,13 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 		*reason = NSF_R_DROP_TTL;
 		return false;
 	}
-	nat_touch(r->e, r->inner ? 0 : r->l4.seen,
-		  ipv4_len(r->ip, len - sizeof(*r->eth)), nsf_now());
+	/* An ICMP error is about the flow, not part of it: as in conntrack
+	 * (RELATED), it neither counts as a reply (a UDP flow answered only
+	 * by "port unreachable" stays UNREPLIED, 30 s) nor keeps the flow
+	 * alive. */
+	if (!r->inner)
+		nat_touch(r->e, r->l4.seen,
+			  ipv4_len(r->ip, len - sizeof(*r->eth)), nsf_now());
 	*reason = r->inner ? NSF_R_FWD_RNAT_ICMP
 		  : fresh  ? NSF_R_FWD_PUBLISH
 			   : NSF_R_FWD_RNAT;

@@ -119,8 +119,8 @@ snat_entry(const struct iphdr *ip, const struct nat_l4 *l4,
 		e = NULL;
 	}
 	if (e) {
-		if (nat_bare_syn(
-			    l4)) { /* a new connection on a closed tuple? */
+		/* A new connection on a closed tuple? */
+		if (nat_bare_syn(l4)) {
 			nsf_nat_reply_key(&reply, &key, e->addr, e->port);
 			nat_restart(e, &reply, now);
 		}
