@@ -301,9 +301,24 @@ static int drop_old_uplink(const struct nsf_host_config *old,
 	return nsf_uplink_detach(old);
 }
 
+/* The saved config, or the defaults for a host not initialised yet. */
+static int load_or_default(const struct nsf_host *h,
+			   struct nsf_host_config *cfg, bool *fresh)
+{
+	int err = nsf_config_load(h, cfg);
+
+	*fresh = err == -ENOENT;
+	if (*fresh) {
+		nsf_clear_error();
+		nsf_config_defaults(cfg);
+		default_second_range(cfg);
+	}
+	return 0;
+}
+
 int cmd_init(int argc, char **argv)
 {
-	struct nsf_host_config cfg, old;
+	struct nsf_host_config cfg, old = { 0 };
 	struct init_args args = { 0 };
 	struct nsf_host h;
 	bool fresh;
@@ -318,13 +333,14 @@ int cmd_init(int argc, char **argv)
 		nsf_report("init");
 		return 1;
 	}
-	fresh = nsf_config_load(&h, &old) == -ENOENT;
-	if (fresh) {
-		nsf_config_defaults(&old);
-		default_second_range(&old);
-	}
+	/* Whether this run makes the host is decided under the lock: an init
+	 * that waited on another's lock finds its config, and a failure
+	 * then must not undo what the other made. */
+	fresh = false;
+	err = nsf_host_lock_create(&h);
+	if (!err)
+		err = load_or_default(&h, &old, &fresh);
 	cfg = old;
-	err = nsf_host_lock(&h);
 	if (!err)
 		err = apply_args(&args, &cfg);
 	if (!err && !fresh)

@@ -204,6 +204,35 @@ check_eq "re-attach created nothing new" "$before" "$after"
 check_eq "one endpoint in status" "$P-a" \
 	"$(nsf -n "$HOST" status --json | jq -r '.endpoints[].name')"
 
+# ---- commands that waited on the host lock ----
+
+# A second host: the races need a fresh one. A holder keeps the lock while
+# the commands start, so they decide what they do while another runs.
+RH="$P-r"
+host_create "$RH"
+e2e_require $? "host namespace $RH"
+RSTATE=${E2E_STATE[-1]}
+mkdir -p "$RSTATE"
+
+# A failing init that raced a successful first one must not undo it.
+flock "$RSTATE/lock" sleep 1 &
+holder=$!
+sleep 0.2
+nsf -n "$RH" init --pod-cidr 10.98.0.0/24 >/dev/null 2>&1 &
+good=$!
+sleep 0.3
+nsf -n "$RH" init --uplink "${P}nosuch" >/dev/null 2>&1 &
+bad=$!
+wait "$holder" "$good"
+wait "$bad"
+check_fails "the init with an unknown uplink failed" test $? -eq 0
+check_eq "the host stays initialised with the good init's pod CIDR" \
+	"true 10.98.0.0/24" \
+	"$(nsf -n "$RH" status --json | jq -r '"\(.initialised) \(.pod_cidr)"')"
+
+check "init again" nsf -n "$RH" init --pod-cidr 10.98.0.0/24
+check "reset" nsf -n "$RH" reset
+
 # ---- nsfast ns vs ip netns ----
 
 NS="$P-x"
