@@ -230,6 +230,15 @@ check_eq "the host stays initialised with the good init's pod CIDR" \
 	"true 10.98.0.0/24" \
 	"$(nsf -n "$RH" status --json | jq -r '"\(.initialised) \(.pod_cidr)"')"
 
+# An attach that found the host initialised, then waited on the lock while
+# the host went away (as a reset does), says why it fails.
+mkdir -p "$RSTATE"
+flock "$RSTATE/lock" sh -c "sleep 0.6; rm '$RSTATE/config.json'" &
+holder=$!
+sleep 0.2
+expect_error "attach after the host's config vanished: not initialised" \
+	"attach $P-w: not initialised" nsf -n "$RH" attach "$P-w"
+wait "$holder"
 check "init again" nsf -n "$RH" init --pod-cidr 10.98.0.0/24
 check "reset" nsf -n "$RH" reset
 
