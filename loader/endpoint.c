@@ -90,6 +90,18 @@ static int claim_id(struct attach_tx *tx, const char *name, uint32_t *id)
 	return 0;
 }
 
+/* A pod in the host's own namespace would take over the host's default
+ * route and gateway, and its detach would take them away. */
+static int not_host(const struct attach_tx *tx, const struct nsf_ep_rec *rec)
+{
+	if (nsf_netns_is_current(tx->netns_fd))
+		return nsf_fail(0,
+				"netns %s is the host's own namespace (a pod "
+				"needs a namespace of its own)",
+				rec->netns);
+	return 0;
+}
+
 /* Open the pod's namespace, creating the named one if it is absent. */
 static int open_pod_netns(struct attach_tx *tx,
 			  const struct nsf_attach_req *req,
@@ -100,7 +112,7 @@ static int open_pod_netns(struct attach_tx *tx,
 	if (req->netns_path) {
 		nsf_strlcpy(rec->netns, req->netns_path, sizeof(rec->netns));
 		tx->netns_fd = nsf_netns_open(req->netns_path);
-		return tx->netns_fd < 0 ? tx->netns_fd : 0;
+		return tx->netns_fd < 0 ? tx->netns_fd : not_host(tx, rec);
 	}
 	nsf_strlcpy(rec->netns, req->name, sizeof(rec->netns));
 	if (!nsf_netns_exists(req->name)) {
@@ -111,7 +123,7 @@ static int open_pod_netns(struct attach_tx *tx,
 		rec->netns_created = true;
 	}
 	tx->netns_fd = nsf_netns_open(req->name);
-	return tx->netns_fd < 0 ? tx->netns_fd : 0;
+	return tx->netns_fd < 0 ? tx->netns_fd : not_host(tx, rec);
 }
 
 /* Netlink and an ioctl socket inside the pod's namespace, in one visit. */
@@ -187,12 +199,16 @@ static int create_veth(const struct nsf_host *h, struct attach_tx *tx,
 	int err;
 
 	err = open_pod_sockets(tx, rec);
-	while (!err) {
+	if (err)
+		return err;
+	for (;;) {
 		err = nsf_nl_veth_add(&tx->host_nl, rec->host_ifname,
 				      rec->ifname, tx->netns_fd);
 		if (err != -EEXIST)
 			break;
 		err = veth_exists(h, tx, rec, salt++);
+		if (err)
+			return err;
 	}
 	if (err)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);

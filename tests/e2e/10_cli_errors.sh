@@ -154,6 +154,21 @@ expect_error "attach name '..'" "invalid name" \
 	nsf -n "$HOST" attach ..
 expect_error "attach --netns-path that does not exist" "No such file" \
 	nsf -n "$HOST" attach "$P-a" --netns-path "/run/netns/$P-absent"
+# The host's own namespace as the pod's: it would lose its default route.
+ip -n "$HOST" link add "${P}d" type veth peer name "${P}e" &&
+	ip -n "$HOST" link set "${P}d" up &&
+	ip -n "$HOST" addr add 203.0.113.2/24 dev "${P}d" &&
+	ip -n "$HOST" route add default via 203.0.113.1
+routes=$(ip -n "$HOST" route show)
+expect_error "attach --netns-path of the host's own namespace" \
+	"netns /run/netns/$HOST is the host's own namespace" \
+	nsf -n "$HOST" attach "$P-a" --netns-path "/run/netns/$HOST"
+expect_error "attach named after the host's own namespace" \
+	"netns $HOST is the host's own namespace" nsf -n "$HOST" attach "$HOST"
+check_match "the host's routes are untouched" "^default via 203.0.113.1" \
+	"$(ip -n "$HOST" route show)"
+check_eq "... all of them" "$routes" "$(ip -n "$HOST" route show)"
+ip -n "$HOST" link del "${P}d"
 expect_fail_clean "unknown option: attach --bogus fails" \
 	nsf -n "$HOST" attach "$P-a" --bogus
 
