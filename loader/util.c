@@ -92,8 +92,10 @@ bool nsf_valid_ifname(const char *ifname)
 		return false;
 	for (const unsigned char *p = (const unsigned char *)ifname; *p; p++)
 		/* As the kernel's dev_valid_name(), whose isspace() also
-		 * counts 0xa0 (Latin-1 no-break space). */
-		if (*p == '/' || *p == ':' || isspace(*p) || *p == 0xa0)
+		 * counts 0xa0 (Latin-1 no-break space); and no '%', which
+		 * the kernel takes for a template ("e%d": e0, e1...). */
+		if (*p == '/' || *p == ':' || *p == '%' || isspace(*p) ||
+		    *p == 0xa0)
 			return false;
 	return true;
 }

@@ -126,6 +126,9 @@ static void test_valid_ifname_rejects(void **state)
 	check_ifname("eth0:1", false);
 	check_ifname(".", false);
 	check_ifname("..", false);
+	/* The kernel takes '%' for a template ("e%d" becomes e0, e1...). */
+	check_ifname("e%d", false);
+	check_ifname("%", false);
 }
 
 /* dev_valid_name() rejects every isspace() character. */
