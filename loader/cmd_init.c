@@ -235,6 +235,26 @@ static int apply_cidr(const struct init_args *a, struct nsf_host_config *cfg)
 	return 0;
 }
 
+/* Pods must get addresses nothing else uses: not a special range (their
+ * gateway is link-local), not the address the host masquerades to. */
+static int check_pod_cidr(const struct nsf_host_config *cfg)
+{
+	char cidr[NSF_CIDR_STRLEN], snat[NSF_ADDR_STRLEN];
+	const char *what = nsf_cidr4_reserved(&cfg->pod_cidr);
+
+	nsf_format_cidr4(&cfg->pod_cidr, cidr);
+	if (what)
+		return nsf_fail(0, "pod CIDR %s overlaps %s", cidr, what);
+	if (cfg->uplink[0] && nsf_cidr4_contains(&cfg->pod_cidr, cfg->snat)) {
+		nsf_format_ipv4(cfg->snat, snat);
+		return nsf_fail(0,
+				"pod CIDR %s holds %s, the uplink %s's address "
+				"pods are masqueraded to",
+				cidr, snat, cfg->uplink);
+	}
+	return 0;
+}
+
 /* Options given on this run, merged over the saved (or default) config. */
 static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
 {
@@ -343,6 +363,8 @@ int cmd_init(int argc, char **argv)
 	cfg = old;
 	if (!err)
 		err = apply_args(&args, &cfg);
+	if (!err)
+		err = check_pod_cidr(&cfg);
 	if (!err && !fresh)
 		err = check_cidr_change(&h, &old, &cfg);
 	if (!err && !fresh)

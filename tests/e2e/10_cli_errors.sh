@@ -94,10 +94,21 @@ expect_error "-n with an unknown namespace: attach" "$P-nope" \
 expect_error "-n with an unknown namespace: status" "$P-nope" \
 	nsf -n "$P-nope" status
 
-for cidr in 10.0.0.0/33 10.0.0.1/24 foo 10.0.0.0/31 ""; do
+for cidr in 10.0.0.0/33 10.0.0.1/24 foo 10.0.0.0/31 "" 169.254.1.0/30 \
+	169.254.0.0/16 127.0.0.0/8 0.0.0.0/8 224.0.0.0/8 240.0.0.0/8 \
+	255.255.255.252/30; do
 	expect_error "init --pod-cidr '$cidr' rejected" "pod CIDR '?$cidr" \
 		nsf -n "$HOST" init --pod-cidr "$cidr"
 done
+
+# A pod CIDR holding the uplink's address: a pod would get the address the
+# host masquerades to.
+ip -n "$HOST" link add "${P}u" type veth peer name "${P}v" &&
+	ip -n "$HOST" addr add 198.18.0.1/24 dev "${P}u"
+expect_error "init --pod-cidr holding the uplink's address" \
+	"pod CIDR 198.18.0.0/24 holds 198.18.0.1, the uplink ${P}u's" \
+	nsf -n "$HOST" init --uplink "${P}u" --pod-cidr 198.18.0.0/24
+ip -n "$HOST" link del "${P}u"
 
 expect_error "attach before init: not initialised" "not initialised" \
 	nsf -n "$HOST" attach "$P-a"
