@@ -255,6 +255,20 @@ static int check_pod_cidr(const struct nsf_host_config *cfg)
 	return 0;
 }
 
+/* The pinned NAT table keeps its size: loading the programs against it
+ * with another would fail with a bare EINVAL from libbpf. */
+static int check_nat_resize(const struct nsf_host_config *old,
+			    const struct nsf_host_config *cfg)
+{
+	if (old->nat_entries == cfg->nat_entries)
+		return 0;
+	return nsf_fail(0,
+			"--nat-entries %u: the NAT table of an initialised "
+			"host has %u entries and cannot be resized; 'nsfast "
+			"reset' first",
+			cfg->nat_entries, old->nat_entries);
+}
+
 /* Options given on this run, merged over the saved (or default) config. */
 static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
 {
@@ -365,6 +379,8 @@ int cmd_init(int argc, char **argv)
 		err = apply_args(&args, &cfg);
 	if (!err)
 		err = check_pod_cidr(&cfg);
+	if (!err && !fresh)
+		err = check_nat_resize(&old, &cfg);
 	if (!err && !fresh)
 		err = check_cidr_change(&h, &old, &cfg);
 	if (!err && !fresh)

@@ -134,6 +134,13 @@ expect_fail_clean "unknown option: init --bogus fails" \
 check "init" nsf -n "$HOST" init
 e2e_require $? "nsfast init"
 
+entries=$(nsf -n "$HOST" status --json | jq -r .nat.capacity)
+expect_error "init --nat-entries other than the host's" \
+	"init: --nat-entries 2048: the NAT table of an initialised host has $entries entries and cannot be resized; 'nsfast reset' first" \
+	nsf -n "$HOST" init --nat-entries 2048
+check "init --nat-entries of the host's own size" \
+	nsf -n "$HOST" init --nat-entries "$entries"
+
 # shellcheck disable=SC2317 # called through expect_error
 unprivileged_after_init() {
 	nobody timeout 10 "$NSFAST" -n "$HOST" detach "$P-a"
