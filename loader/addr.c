@@ -107,6 +107,37 @@ bool nsf_cidr4_assignable(const struct nsf_cidr4 *cidr, uint32_t addr)
 	return true;
 }
 
+bool nsf_cidr4_overlap(const struct nsf_cidr4 *a, const struct nsf_cidr4 *b)
+{
+	uint32_t mask =
+		nsf_cidr4_mask(a->prefix < b->prefix ? a->prefix : b->prefix);
+
+	return (a->net & mask) == (b->net & mask);
+}
+
+/* Ranges no pod address may come from: a pod given one could not be
+ * reached, or would be taken for something else. */
+static const struct {
+	struct nsf_cidr4 range;
+	const char *what;
+} reserved[] = {
+	{ { 0x00000000, 8 }, "0.0.0.0/8 (this network)" },
+	{ { 0x7f000000, 8 }, "127.0.0.0/8 (loopback)" },
+	{ { 0xa9fe0000, 16 },
+	  "169.254.0.0/16 (link-local, where the pods' gateway is)" },
+	{ { 0xe0000000, 4 }, "224.0.0.0/4 (multicast)" },
+	{ { 0xf0000000, 4 },
+	  "240.0.0.0/4 (reserved, with the broadcast 255.255.255.255)" },
+};
+
+const char *nsf_cidr4_reserved(const struct nsf_cidr4 *cidr)
+{
+	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (nsf_cidr4_overlap(cidr, &reserved[i].range))
+			return reserved[i].what;
+	return NULL;
+}
+
 void nsf_format_mac(const uint8_t mac[6], char out[NSF_MAC_STRLEN])
 {
 	snprintf(out, NSF_MAC_STRLEN, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0],

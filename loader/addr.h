@@ -31,6 +31,10 @@ uint32_t nsf_cidr4_last(const struct nsf_cidr4 *cidr);
 /* Whether @addr may be given to a pod: inside the CIDR and, for prefixes up
  * to /30, neither the network nor the broadcast address. */
 bool nsf_cidr4_assignable(const struct nsf_cidr4 *cidr, uint32_t addr);
+bool nsf_cidr4_overlap(const struct nsf_cidr4 *a, const struct nsf_cidr4 *b);
+/* The special-purpose range (loopback, link-local, multicast, ...) @cidr
+ * overlaps, described, or NULL: pod CIDRs must not. */
+const char *nsf_cidr4_reserved(const struct nsf_cidr4 *cidr);
 
 #define NSF_MAC_STRLEN 18 /* "aa:bb:cc:dd:ee:ff" */
 

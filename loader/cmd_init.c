@@ -235,6 +235,40 @@ static int apply_cidr(const struct init_args *a, struct nsf_host_config *cfg)
 	return 0;
 }
 
+/* Pods must get addresses nothing else uses: not a special range (their
+ * gateway is link-local), not the address the host masquerades to. */
+static int check_pod_cidr(const struct nsf_host_config *cfg)
+{
+	char cidr[NSF_CIDR_STRLEN], snat[NSF_ADDR_STRLEN];
+	const char *what = nsf_cidr4_reserved(&cfg->pod_cidr);
+
+	nsf_format_cidr4(&cfg->pod_cidr, cidr);
+	if (what)
+		return nsf_fail(0, "pod CIDR %s overlaps %s", cidr, what);
+	if (cfg->uplink[0] && nsf_cidr4_contains(&cfg->pod_cidr, cfg->snat)) {
+		nsf_format_ipv4(cfg->snat, snat);
+		return nsf_fail(0,
+				"pod CIDR %s holds %s, the uplink %s's address "
+				"pods are masqueraded to",
+				cidr, snat, cfg->uplink);
+	}
+	return 0;
+}
+
+/* The pinned NAT table keeps its size: loading the programs against it
+ * with another would fail with a bare EINVAL from libbpf. */
+static int check_nat_resize(const struct nsf_host_config *old,
+			    const struct nsf_host_config *cfg)
+{
+	if (old->nat_entries == cfg->nat_entries)
+		return 0;
+	return nsf_fail(0,
+			"--nat-entries %u: the NAT table of an initialised "
+			"host has %u entries and cannot be resized; 'nsfast "
+			"reset' first",
+			cfg->nat_entries, old->nat_entries);
+}
+
 /* Options given on this run, merged over the saved (or default) config. */
 static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
 {
@@ -301,9 +335,24 @@ static int drop_old_uplink(const struct nsf_host_config *old,
 	return nsf_uplink_detach(old);
 }
 
+/* The saved config, or the defaults for a host not initialised yet. */
+static int load_or_default(const struct nsf_host *h,
+			   struct nsf_host_config *cfg, bool *fresh)
+{
+	int err = nsf_config_load(h, cfg);
+
+	*fresh = err == -ENOENT;
+	if (*fresh) {
+		nsf_clear_error();
+		nsf_config_defaults(cfg);
+		default_second_range(cfg);
+	}
+	return 0;
+}
+
 int cmd_init(int argc, char **argv)
 {
-	struct nsf_host_config cfg, old;
+	struct nsf_host_config cfg, old = { 0 };
 	struct init_args args = { 0 };
 	struct nsf_host h;
 	bool fresh;
@@ -318,15 +367,20 @@ int cmd_init(int argc, char **argv)
 		nsf_report("init");
 		return 1;
 	}
-	fresh = nsf_config_load(&h, &old) == -ENOENT;
-	if (fresh) {
-		nsf_config_defaults(&old);
-		default_second_range(&old);
-	}
+	/* Whether this run makes the host is decided under the lock: an init
+	 * that waited on another's lock finds its config, and a failure
+	 * then must not undo what the other made. */
+	fresh = false;
+	err = nsf_host_lock_create(&h);
+	if (!err)
+		err = load_or_default(&h, &old, &fresh);
 	cfg = old;
-	err = nsf_host_lock(&h);
 	if (!err)
 		err = apply_args(&args, &cfg);
+	if (!err)
+		err = check_pod_cidr(&cfg);
+	if (!err && !fresh)
+		err = check_nat_resize(&old, &cfg);
 	if (!err && !fresh)
 		err = check_cidr_change(&h, &old, &cfg);
 	if (!err && !fresh)

@@ -90,6 +90,18 @@ static int claim_id(struct attach_tx *tx, const char *name, uint32_t *id)
 	return 0;
 }
 
+/* A pod in the host's own namespace would take over the host's default
+ * route and gateway, and its detach would take them away. */
+static int not_host(const struct attach_tx *tx, const struct nsf_ep_rec *rec)
+{
+	if (nsf_netns_is_current(tx->netns_fd))
+		return nsf_fail(0,
+				"netns %s is the host's own namespace (a pod "
+				"needs a namespace of its own)",
+				rec->netns);
+	return 0;
+}
+
 /* Open the pod's namespace, creating the named one if it is absent. */
 static int open_pod_netns(struct attach_tx *tx,
 			  const struct nsf_attach_req *req,
@@ -100,7 +112,7 @@ static int open_pod_netns(struct attach_tx *tx,
 	if (req->netns_path) {
 		nsf_strlcpy(rec->netns, req->netns_path, sizeof(rec->netns));
 		tx->netns_fd = nsf_netns_open(req->netns_path);
-		return tx->netns_fd < 0 ? tx->netns_fd : 0;
+		return tx->netns_fd < 0 ? tx->netns_fd : not_host(tx, rec);
 	}
 	nsf_strlcpy(rec->netns, req->name, sizeof(rec->netns));
 	if (!nsf_netns_exists(req->name)) {
@@ -111,7 +123,7 @@ static int open_pod_netns(struct attach_tx *tx,
 		rec->netns_created = true;
 	}
 	tx->netns_fd = nsf_netns_open(req->name);
-	return tx->netns_fd < 0 ? tx->netns_fd : 0;
+	return tx->netns_fd < 0 ? tx->netns_fd : not_host(tx, rec);
 }
 
 /* Netlink and an ioctl socket inside the pod's namespace, in one visit. */
@@ -133,15 +145,30 @@ static int open_pod_sockets(struct attach_tx *tx, const struct nsf_ep_rec *rec)
 	return err ? nsf_fail(-err, "netns %s: netlink", rec->netns) : 0;
 }
 
-/* The kernel says only EEXIST: name the end whose name is taken. */
-static int veth_exists(struct attach_tx *tx, const struct nsf_ep_rec *rec)
+/* Salted host veth names tried before giving up (see nsf_host_ifname). */
+#define VETH_NAMES 8
+
+/*
+ * The kernel says only EEXIST. The pod's interface name taken is the
+ * caller's to fix. The host veth's name taken is another endpoint whose
+ * name hashed to ours: the next salted name, written to the journal first,
+ * so that recovery from a crash removes this one and never the other's.
+ */
+static int veth_exists(const struct nsf_host *h, struct attach_tx *tx,
+		       struct nsf_ep_rec *rec, unsigned int salt)
 {
 	struct nsf_link link;
 
 	if (!nsf_nl_link_get(&tx->pod_nl, rec->ifname, &link))
 		return nsf_fail(EEXIST, "netns %s: interface %s", rec->netns,
 				rec->ifname);
-	return nsf_fail(EEXIST, "veth %s", rec->host_ifname);
+	if (salt + 1 >= VETH_NAMES)
+		return nsf_fail(EEXIST,
+				"veth %s (and %d other names for %s, all "
+				"taken)",
+				rec->host_ifname, VETH_NAMES - 1, rec->name);
+	nsf_host_ifname_salted(rec->name, salt + 1, rec->host_ifname);
+	return nsf_pending_veth(h, rec->name, rec->host_ifname);
 }
 
 /*
@@ -164,18 +191,25 @@ static int make_qdisc(const struct nsf_ep_rec *rec)
  * either end (EEXIST) before it makes anything, and only then is it worth
  * asking which end it was. Every round trip counts in attach time.
  */
-static int create_veth(struct attach_tx *tx, struct nsf_ep_rec *rec)
+static int create_veth(const struct nsf_host *h, struct attach_tx *tx,
+		       struct nsf_ep_rec *rec)
 {
 	struct nsf_link link;
+	unsigned int salt = 0;
 	int err;
 
 	err = open_pod_sockets(tx, rec);
 	if (err)
 		return err;
-	err = nsf_nl_veth_add(&tx->host_nl, rec->host_ifname, rec->ifname,
-			      tx->netns_fd);
-	if (err == -EEXIST)
-		return veth_exists(tx, rec);
+	for (;;) {
+		err = nsf_nl_veth_add(&tx->host_nl, rec->host_ifname,
+				      rec->ifname, tx->netns_fd);
+		if (err != -EEXIST)
+			break;
+		err = veth_exists(h, tx, rec, salt++);
+		if (err)
+			return err;
+	}
 	if (err)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);
 	tx->veth_created = true;
@@ -444,7 +478,7 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 		err = open_pod_netns(&tx, req, rec);
 	nsf_fault("attach-netns");
 	if (!err)
-		err = create_veth(&tx, rec);
+		err = create_veth(h, &tx, rec);
 	nsf_fault("attach-veth");
 	if (!err)
 		err = configure_pod_side(&tx, cfg, rec);

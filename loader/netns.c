@@ -199,6 +199,14 @@ int nsf_netns_cookie(uint64_t *cookie)
 	return err;
 }
 
+bool nsf_netns_is_current(int fd)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && !stat("/proc/thread-self/ns/net", &b) &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int nsf_netns_exec(const char *name, char *const argv[])
 {
 	int fd = nsf_netns_open(name);

@@ -34,6 +34,8 @@ int nsf_netns_switch(const char *ref);
 /* The current namespace's cookie: a 64-bit id the kernel never reuses,
  * unlike inode numbers. Keys the per-host state and pins. */
 int nsf_netns_cookie(uint64_t *cookie);
+/* Namespace file @fd is the namespace we are in (the host's). */
+bool nsf_netns_is_current(int fd);
 
 /* Run @argv in named namespace @name like `ip netns exec`: a private mount
  * namespace with /sys remounted so it shows the namespace's devices.

@@ -61,17 +61,19 @@ static int journal_write(const struct nsf_host *h, const char *what, int flags)
 	return err;
 }
 
-/* The name the journal holds ("" if none) and whether that attach made
- * the pod's namespace. */
+/* The name the journal holds ("" if none), whether that attach made the
+ * pod's namespace and the host veth name it last tried ("" for the first,
+ * the hash of the name). */
 static void journal_read(const struct nsf_host *h, char *name, size_t size,
-			 bool *netns)
+			 bool *netns, char veth[16])
 {
-	char path[NSF_PATH_MAX + 96], buf[NSF_NAME_MAX + 16] = "";
-	char *nl;
+	char path[NSF_PATH_MAX + 96], buf[NSF_NAME_MAX + 256] = "";
+	char *nl, *v, *end;
 	ssize_t len;
 	int fd;
 
 	name[0] = '\0';
+	veth[0] = '\0';
 	*netns = false;
 	journal_path(h, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -85,6 +87,12 @@ static void journal_read(const struct nsf_host *h, char *name, size_t size,
 		return; /* empty, or torn by a crash mid-write: nothing began */
 	*nl = '\0';
 	*netns = strstr(nl + 1, "netns") != NULL;
+	/* The last complete "veth NAME" line: the name tried last. */
+	for (v = strstr(nl + 1, "veth "); v; v = strstr(v + 1, "veth ")) {
+		end = strchr(v, '\n');
+		if (end && end - v - 5 < 16)
+			snprintf(veth, 16, "%.*s", (int)(end - v - 5), v + 5);
+	}
 	if (nsf_valid_name(buf))
 		snprintf(name, size, "%s", buf);
 }
@@ -108,12 +116,22 @@ void nsf_pending_netns(const struct nsf_host *h, const char *name)
 	journal_write(h, "netns\n", O_APPEND);
 }
 
+int nsf_pending_veth(const struct nsf_host *h, const char *name,
+		     const char *ifname)
+{
+	char line[32];
+
+	(void)name;
+	snprintf(line, sizeof(line), "veth %s\n", ifname);
+	return journal_write(h, line, O_APPEND);
+}
+
 static bool marker_exists(const struct nsf_host *h, const char *name)
 {
-	char pending[NSF_NAME_MAX + 1];
+	char pending[NSF_NAME_MAX + 1], veth[16];
 	bool netns;
 
-	journal_read(h, pending, sizeof(pending), &netns);
+	journal_read(h, pending, sizeof(pending), &netns, veth);
 	return pending[0] && !strcmp(pending, name);
 }
 
@@ -149,16 +167,33 @@ static unsigned int unmap_ifindex(const struct nsf_maps *m, int ifindex)
 	return n;
 }
 
-/* Delete @name's host-side veth (and with it the pod side), if it exists. */
-static int remove_veth(const struct nsf_maps *m, const char *name,
+static int ep_has_veth(const struct nsf_ep_rec *rec, void *ifname)
+{
+	return !strcmp(rec->host_ifname, ifname);
+}
+
+/*
+ * Delete the host-side veth a dead attach made (and with it the pod side),
+ * if it exists: @ifname, or the first name of @name's hash. Never one an
+ * endpoint owns: another endpoint's name may hash to the same, and the
+ * dead attach may have died before it tried another.
+ */
+static int remove_veth(const struct nsf_host *h, const struct nsf_maps *m,
+		       const char *name, const char *ifname,
 		       unsigned int *unmapped)
 {
-	char ifname[16];
+	char first[16];
 	struct nsf_link link;
 	struct nsf_nl nl;
 	int err;
 
-	nsf_host_ifname(name, ifname);
+	if (!ifname[0]) {
+		nsf_host_ifname(name, first);
+		ifname = first;
+	}
+	err = nsf_ep_foreach(h, ep_has_veth, (void *)ifname);
+	if (err)
+		return err < 0 ? err : 0;
 	err = nsf_nl_open(&nl);
 	if (err)
 		return nsf_fail(-err, "netlink");
@@ -260,7 +295,8 @@ static int pools_sweep(const struct nsf_host *h, const struct nsf_maps *m,
 }
 
 static int recover_one(const struct nsf_host *h, const struct nsf_maps *m,
-		       const char *name, bool netns, unsigned int *freed)
+		       const char *name, bool netns, const char *veth,
+		       unsigned int *freed)
 {
 	unsigned int dummy = 0;
 	struct nsf_ep_rec rec;
@@ -273,7 +309,7 @@ static int recover_one(const struct nsf_host *h, const struct nsf_maps *m,
 	}
 	err = pools_sweep(h, m, owner_is, name, freed ? freed : &dummy);
 	if (!err)
-		err = remove_veth(m, name, &dummy);
+		err = remove_veth(h, m, name, veth, &dummy);
 	if (!err && netns && nsf_netns_exists(name))
 		err = nsf_netns_del(name);
 	if (err)
@@ -285,19 +321,19 @@ static int recover_one(const struct nsf_host *h, const struct nsf_maps *m,
 int nsf_pending_recover(const struct nsf_host *h, const char *name)
 {
 	struct nsf_maps m = NSF_MAPS_CLOSED;
-	char pending[NSF_NAME_MAX + 1];
+	char pending[NSF_NAME_MAX + 1], veth[16];
 	bool netns;
 	int err;
 
 	/* Whatever attach died, not only one of @name: the journal holds
 	 * one at most, and the next attach must not overwrite it. */
 	(void)name;
-	journal_read(h, pending, sizeof(pending), &netns);
+	journal_read(h, pending, sizeof(pending), &netns, veth);
 	if (!pending[0])
 		return 0;
 	nsf_maps_open(h, &m); /* not initialised any more: nothing mapped */
 	nsf_clear_error();
-	err = recover_one(h, &m, pending, netns, NULL);
+	err = recover_one(h, &m, pending, netns, veth, NULL);
 	nsf_maps_close(&m);
 	return err;
 }
@@ -357,14 +393,14 @@ static int gc_endpoint(const struct nsf_ep_rec *rec, void *arg)
 static int gc_markers(const struct nsf_host *h, const struct nsf_maps *m,
 		      struct nsf_ep_gc_result *res)
 {
-	char pending[NSF_NAME_MAX + 1];
+	char pending[NSF_NAME_MAX + 1], veth[16];
 	bool netns;
 	int rc;
 
-	journal_read(h, pending, sizeof(pending), &netns);
+	journal_read(h, pending, sizeof(pending), &netns, veth);
 	if (!pending[0])
 		return 0;
-	rc = recover_one(h, m, pending, netns, &res->addresses);
+	rc = recover_one(h, m, pending, netns, veth, &res->addresses);
 	if (rc < 0)
 		return rc;
 	res->half_made += (unsigned int)rc;

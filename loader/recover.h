@@ -31,6 +31,10 @@ int nsf_pending_init(const struct nsf_host *h);
 int nsf_pending_begin(const struct nsf_host *h, const char *name);
 /* The attach created the pod's named namespace: recovery deletes it. */
 void nsf_pending_netns(const struct nsf_host *h, const char *name);
+/* The attach tries host veth name @ifname next (another endpoint's name
+ * hashed to its first): recovery deletes that one. */
+int nsf_pending_veth(const struct nsf_host *h, const char *name,
+		     const char *ifname);
 void nsf_pending_end(const struct nsf_host *h, const char *name);
 /* Undo what a dead attach of @name left, if it left a marker. Returns 1
  * if there was one, 0 if not, or a negative errno. */

@@ -61,7 +61,7 @@ int nsf_host_check_bpffs(const struct nsf_host *h)
 	return 0;
 }
 
-int nsf_host_lock(struct nsf_host *h)
+static int lock_once(struct nsf_host *h)
 {
 	char path[NSF_PATH_MAX + 8];
 	int err;
@@ -76,6 +76,49 @@ int nsf_host_lock(struct nsf_host *h)
 	if (flock(h->lock_fd, LOCK_EX))
 		return nsf_fail(errno, "lock %s", path);
 	return 0;
+}
+
+/* Whether the lock file we hold is still the one at its path: a reset (or
+ * a first init that failed) removes the state directory with its lock
+ * while others wait on it. 1: it is; 0: another took its place (a new
+ * init); -ENOENT: none is there. */
+static int lock_current(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (stat(path, &b))
+		return -ENOENT;
+	return !fstat(fd, &a) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* A waiter must not go on under a lock nobody else sees: it locks the new
+ * file. When there is none, the host is gone: commands go on under the old
+ * lock and find no config (and so recreate nothing), init makes it anew. */
+static int host_lock(struct nsf_host *h, bool create)
+{
+	char path[NSF_PATH_MAX + 8];
+	int err, cur;
+
+	snprintf(path, sizeof(path), "%s/lock", h->state_dir);
+	for (;;) {
+		err = lock_once(h);
+		if (err)
+			return err;
+		cur = lock_current(h->lock_fd, path);
+		if (cur == 1 || (cur == -ENOENT && !create))
+			return 0;
+		nsf_host_close(h);
+	}
+}
+
+int nsf_host_lock(struct nsf_host *h)
+{
+	return host_lock(h, false);
+}
+
+int nsf_host_lock_create(struct nsf_host *h)
+{
+	return host_lock(h, true);
 }
 
 void nsf_host_close(struct nsf_host *h)
@@ -347,6 +390,8 @@ int nsf_config_load(const struct nsf_host *h, struct nsf_host_config *cfg)
 
 	config_path(h, path, sizeof(path));
 	json = read_json(path, &err);
+	if (err == -ENOENT)
+		nsf_fail(0, "not initialised (run 'nsfast init' first)");
 	if (!json)
 		return err == -ENOENT ? -ENOENT : nsf_fail(-err, "%s", path);
 	err = config_from_json(json, cfg);
@@ -496,6 +541,8 @@ int nsf_ep_load(const struct nsf_host *h, const char *name,
 	if (ep_path(h, name, path, sizeof(path)))
 		return nsf_fail(ENAMETOOLONG, "endpoint %s", name);
 	json = read_json(path, &err);
+	if (err == -ENOENT)
+		nsf_fail(0, "not initialised (run 'nsfast init' first)");
 	if (!json)
 		return err == -ENOENT ? -ENOENT : nsf_fail(-err, "%s", path);
 	err = ep_from_json(json, rec);

@@ -87,6 +87,8 @@ int nsf_host_open(struct nsf_host *h);
 int nsf_host_check_bpffs(const struct nsf_host *h);
 /* Serialise mutating commands on this host (flock on <state>/lock). */
 int nsf_host_lock(struct nsf_host *h);
+/* The same for init, which recreates a state directory removed meanwhile. */
+int nsf_host_lock_create(struct nsf_host *h);
 void nsf_host_close(struct nsf_host *h);
 /* Remove the state directory and everything nsfast put in it. */
 int nsf_host_remove_state(const struct nsf_host *h);

@@ -92,8 +92,10 @@ bool nsf_valid_ifname(const char *ifname)
 		return false;
 	for (const unsigned char *p = (const unsigned char *)ifname; *p; p++)
 		/* As the kernel's dev_valid_name(), whose isspace() also
-		 * counts 0xa0 (Latin-1 no-break space). */
-		if (*p == '/' || *p == ':' || isspace(*p) || *p == 0xa0)
+		 * counts 0xa0 (Latin-1 no-break space); and no '%', which
+		 * the kernel takes for a template ("e%d": e0, e1...). */
+		if (*p == '/' || *p == ':' || *p == '%' || isspace(*p) ||
+		    *p == 0xa0)
 			return false;
 	return true;
 }
@@ -112,7 +114,20 @@ static uint32_t fnv1a(const char *s)
 
 void nsf_host_ifname(const char *name, char out[16])
 {
-	snprintf(out, 16, "nsf%08x", fnv1a(name));
+	nsf_host_ifname_salted(name, 0, out);
+}
+
+/* Salt n > 0 goes on hashing n's byte after the name: another name for the
+ * same endpoint, as stable as the first. */
+void nsf_host_ifname_salted(const char *name, unsigned int salt, char out[16])
+{
+	uint32_t h = fnv1a(name);
+
+	if (salt) {
+		h ^= salt & 0xff;
+		h *= 16777619u;
+	}
+	snprintf(out, 16, "nsf%08x", h);
 }
 
 bool nsf_strlcpy(char *dst, const char *src, size_t size)

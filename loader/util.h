@@ -41,6 +41,10 @@ bool nsf_valid_ifname(const char *ifname);
 /* Host-side veth name for an endpoint: "nsf" + 8 hex digits of a hash of the
  * endpoint name, stable across runs (like Cilium's "lxc" + hash). */
 void nsf_host_ifname(const char *name, char out[16]);
+/* The alternatives when another endpoint's name hashed to the same one (32
+ * bits collide): salt 1, 2, ... The name in use is in the endpoint's
+ * record. */
+void nsf_host_ifname_salted(const char *name, unsigned int salt, char out[16]);
 
 /* Copy with truncation detection: returns false if @src did not fit. */
 bool nsf_strlcpy(char *dst, const char *src, size_t size);

@@ -94,10 +94,21 @@ expect_error "-n with an unknown namespace: attach" "$P-nope" \
 expect_error "-n with an unknown namespace: status" "$P-nope" \
 	nsf -n "$P-nope" status
 
-for cidr in 10.0.0.0/33 10.0.0.1/24 foo 10.0.0.0/31 ""; do
+for cidr in 10.0.0.0/33 10.0.0.1/24 foo 10.0.0.0/31 "" 169.254.1.0/30 \
+	169.254.0.0/16 127.0.0.0/8 0.0.0.0/8 224.0.0.0/8 240.0.0.0/8 \
+	255.255.255.252/30; do
 	expect_error "init --pod-cidr '$cidr' rejected" "pod CIDR '?$cidr" \
 		nsf -n "$HOST" init --pod-cidr "$cidr"
 done
+
+# A pod CIDR holding the uplink's address: a pod would get the address the
+# host masquerades to.
+ip -n "$HOST" link add "${P}u" type veth peer name "${P}v" &&
+	ip -n "$HOST" addr add 198.18.0.1/24 dev "${P}u"
+expect_error "init --pod-cidr holding the uplink's address" \
+	"pod CIDR 198.18.0.0/24 holds 198.18.0.1, the uplink ${P}u's" \
+	nsf -n "$HOST" init --uplink "${P}u" --pod-cidr 198.18.0.0/24
+ip -n "$HOST" link del "${P}u"
 
 expect_error "attach before init: not initialised" "not initialised" \
 	nsf -n "$HOST" attach "$P-a"
@@ -122,6 +133,13 @@ expect_fail_clean "unknown option: init --bogus fails" \
 
 check "init" nsf -n "$HOST" init
 e2e_require $? "nsfast init"
+
+entries=$(nsf -n "$HOST" status --json | jq -r .nat.capacity)
+expect_error "init --nat-entries other than the host's" \
+	"init: --nat-entries 2048: the NAT table of an initialised host has $entries entries and cannot be resized; 'nsfast reset' first" \
+	nsf -n "$HOST" init --nat-entries 2048
+check "init --nat-entries of the host's own size" \
+	nsf -n "$HOST" init --nat-entries "$entries"
 
 # shellcheck disable=SC2317 # called through expect_error
 unprivileged_after_init() {
@@ -154,6 +172,21 @@ expect_error "attach name '..'" "invalid name" \
 	nsf -n "$HOST" attach ..
 expect_error "attach --netns-path that does not exist" "No such file" \
 	nsf -n "$HOST" attach "$P-a" --netns-path "/run/netns/$P-absent"
+# The host's own namespace as the pod's: it would lose its default route.
+ip -n "$HOST" link add "${P}d" type veth peer name "${P}e" &&
+	ip -n "$HOST" link set "${P}d" up &&
+	ip -n "$HOST" addr add 203.0.113.2/24 dev "${P}d" &&
+	ip -n "$HOST" route add default via 203.0.113.1
+routes=$(ip -n "$HOST" route show)
+expect_error "attach --netns-path of the host's own namespace" \
+	"netns /run/netns/$HOST is the host's own namespace" \
+	nsf -n "$HOST" attach "$P-a" --netns-path "/run/netns/$HOST"
+expect_error "attach named after the host's own namespace" \
+	"netns $HOST is the host's own namespace" nsf -n "$HOST" attach "$HOST"
+check_match "the host's routes are untouched" "^default via 203.0.113.1" \
+	"$(ip -n "$HOST" route show)"
+check_eq "... all of them" "$routes" "$(ip -n "$HOST" route show)"
+ip -n "$HOST" link del "${P}d"
 expect_fail_clean "unknown option: attach --bogus fails" \
 	nsf -n "$HOST" attach "$P-a" --bogus
 
@@ -203,6 +236,44 @@ after=$(snapshot)
 check_eq "re-attach created nothing new" "$before" "$after"
 check_eq "one endpoint in status" "$P-a" \
 	"$(nsf -n "$HOST" status --json | jq -r '.endpoints[].name')"
+
+# ---- commands that waited on the host lock ----
+
+# A second host: the races need a fresh one. A holder keeps the lock while
+# the commands start, so they decide what they do while another runs.
+RH="$P-r"
+host_create "$RH"
+e2e_require $? "host namespace $RH"
+RSTATE=${E2E_STATE[-1]}
+mkdir -p "$RSTATE"
+
+# A failing init that raced a successful first one must not undo it.
+flock "$RSTATE/lock" sleep 1 &
+holder=$!
+sleep 0.2
+nsf -n "$RH" init --pod-cidr 10.98.0.0/24 >/dev/null 2>&1 &
+good=$!
+sleep 0.3
+nsf -n "$RH" init --uplink "${P}nosuch" >/dev/null 2>&1 &
+bad=$!
+wait "$holder" "$good"
+wait "$bad"
+check_fails "the init with an unknown uplink failed" test $? -eq 0
+check_eq "the host stays initialised with the good init's pod CIDR" \
+	"true 10.98.0.0/24" \
+	"$(nsf -n "$RH" status --json | jq -r '"\(.initialised) \(.pod_cidr)"')"
+
+# An attach that found the host initialised, then waited on the lock while
+# the host went away (as a reset does), says why it fails.
+mkdir -p "$RSTATE"
+flock "$RSTATE/lock" sh -c "sleep 0.6; rm '$RSTATE/config.json'" &
+holder=$!
+sleep 0.2
+expect_error "attach after the host's config vanished: not initialised" \
+	"attach $P-w: not initialised" nsf -n "$RH" attach "$P-w"
+wait "$holder"
+check "init again" nsf -n "$RH" init --pod-cidr 10.98.0.0/24
+check "reset" nsf -n "$RH" reset
 
 # ---- nsfast ns vs ip netns ----
 

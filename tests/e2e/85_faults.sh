@@ -126,6 +126,36 @@ for p in $ATTACH_POINTS; do
 	same_as "[$p] no leftovers after gc" "$BASE" "$H"
 done
 
+# ---- host veth names that collide ----
+
+# The host veth is named after a 32-bit hash of the pod's name, and these
+# two names hash to the same one (nsf573cdc0b): the second pod gets another
+# name, and recovering from its dead attach never touches the first's veth.
+C1=rv-562789
+C2=rv-779192
+check "attach $C1" nsf -n "$H" attach "$C1"
+check "attach $C2, whose first veth name is $C1's" nsf -n "$H" attach "$C2"
+v1=$(ep_field "$H" "$C1" .host_ifname)
+v2=$(ep_field "$H" "$C2" .host_ifname)
+check "the two host veths have different names ($v1, $v2)" test "$v1" != "$v2"
+check_eq "both endpoints healthy" "ok ok" \
+	"$(ep_field "$H" "$C1" .health) $(ep_field "$H" "$C2" .health)"
+check "$C2 reaches the world" pod_exec "$C2" ping -c1 -W2 -q "$WAN_W"
+check "detach $C2" nsf -n "$H" detach "$C2"
+check_fails "its veth $v2 is gone" ip -n "$H" link show "$v2"
+for p in attach-ipam attach-veth; do
+	killed_at "[$p] attach $C2 killed" "$p" nsf -n "$H" attach "$C2"
+	nsf -n "$H" gc >/dev/null 2>&1
+	nsf -n "$H" gc >/dev/null 2>&1
+	check_eq "[$p] after gc, $C1 is still attached and healthy" "true ok" \
+		"$(ep_field "$H" "$C1" '"\(.attached) \(.health)"')"
+	check "[$p] $C1's veth is still there" ip -n "$H" link show "$v1"
+	check_fails "[$p] the dead attach's veth is gone" \
+		ip -n "$H" link show "$v2"
+done
+check "detach $C1" nsf -n "$H" detach "$C1"
+same_as "no leftovers after the colliding pods" "$BASE" "$H"
+
 # ---- detach killed at every step ----
 
 for p in detach-maps detach-veth detach-ipam; do

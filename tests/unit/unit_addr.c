@@ -309,6 +309,47 @@ static void test_cidr4_contains(void **state)
 	assert_false(nsf_cidr4_contains(&c32, IP(1, 2, 3, 3)));
 }
 
+static void test_cidr4_reserved(void **state)
+{
+	static const struct {
+		uint32_t net;
+		uint8_t prefix;
+		bool reserved;
+	} cases[] = {
+		{ IP(10, 244, 0, 0), 16, false },
+		{ IP(10, 0, 0, 0), 8, false },
+		{ IP(192, 168, 0, 0), 16, false },
+		{ IP(198, 18, 0, 0), 24, false },
+		{ IP(223, 255, 255, 0), 24, false },
+		{ IP(1, 0, 0, 0), 8, false },
+		{ IP(126, 0, 0, 0), 8, false },
+		{ IP(169, 253, 0, 0), 16, false },
+		{ IP(169, 255, 0, 0), 16, false },
+		{ IP(169, 254, 1, 0), 30, true },
+		{ IP(169, 254, 0, 0), 16, true },
+		{ IP(169, 0, 0, 0), 8, true }, /* holds 169.254/16 */
+		{ IP(127, 0, 0, 0), 8, true },
+		{ IP(127, 1, 2, 0), 24, true },
+		{ IP(0, 0, 0, 0), 8, true },
+		{ IP(0, 1, 0, 0), 16, true },
+		{ IP(224, 0, 0, 0), 8, true },
+		{ IP(239, 255, 255, 0), 24, true },
+		{ IP(240, 0, 0, 0), 8, true },
+		{ IP(255, 255, 255, 252), 30, true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nsf_cidr4 c = cidr(cases[i].net, cases[i].prefix);
+		char s[NSF_CIDR_STRLEN];
+
+		nsf_format_cidr4(&c, s);
+		if ((nsf_cidr4_reserved(&c) != NULL) != cases[i].reserved)
+			fail_msg("%s should %sbe reserved", s,
+				 cases[i].reserved ? "" : "not ");
+	}
+}
+
 static void test_cidr4_last(void **state)
 {
 	struct nsf_cidr4 c;
@@ -426,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_cidr4_mask),
 		cmocka_unit_test(test_cidr4_mask_all_prefixes),
 		cmocka_unit_test(test_cidr4_contains),
+		cmocka_unit_test(test_cidr4_reserved),
 		cmocka_unit_test(test_cidr4_last),
 		cmocka_unit_test(test_assignable_29),
 		cmocka_unit_test(test_assignable_24_and_30),

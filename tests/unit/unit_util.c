@@ -126,6 +126,9 @@ static void test_valid_ifname_rejects(void **state)
 	check_ifname("eth0:1", false);
 	check_ifname(".", false);
 	check_ifname("..", false);
+	/* The kernel takes '%' for a template ("e%d" becomes e0, e1...). */
+	check_ifname("e%d", false);
+	check_ifname("%", false);
 }
 
 /* dev_valid_name() rejects every isspace() character. */
@@ -181,6 +184,24 @@ static void test_host_ifname_stable(void **state)
 	assert_string_equal(a, "nsf0fd9bc91");
 	nsf_host_ifname("pod-1", b);
 	assert_string_equal(b, "nsf23208cc6");
+}
+
+/* 32 bits collide: a colliding name gets salted alternatives, as stable. */
+static void test_host_ifname_salted(void **state)
+{
+	char a[16], b[16], c[16];
+
+	(void)state;
+	nsf_host_ifname("rv-562789", a);
+	nsf_host_ifname("rv-779192", b);
+	assert_string_equal(a, b);
+	nsf_host_ifname_salted("rv-779192", 0, c);
+	assert_string_equal(b, c);
+	nsf_host_ifname_salted("rv-779192", 1, c);
+	assert_string_equal(c, "nsf5ece63be");
+	nsf_host_ifname_salted("rv-779192", 2, b);
+	assert_string_not_equal(b, c);
+	assert_string_not_equal(b, a);
 }
 
 #define SAMPLE 2000
@@ -369,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_valid_ifname_whitespace),
 		cmocka_unit_test(test_host_ifname_form),
 		cmocka_unit_test(test_host_ifname_stable),
+		cmocka_unit_test(test_host_ifname_salted),
 		cmocka_unit_test(test_host_ifname_distinct),
 		cmocka_unit_test(test_strlcpy_fits),
 		cmocka_unit_test(test_strlcpy_truncates),
