@@ -541,8 +541,6 @@ int nsf_ep_load(const struct nsf_host *h, const char *name,
 	if (ep_path(h, name, path, sizeof(path)))
 		return nsf_fail(ENAMETOOLONG, "endpoint %s", name);
 	json = read_json(path, &err);
-	if (err == -ENOENT)
-		nsf_fail(0, "not initialised (run 'nsfast init' first)");
 	if (!json)
 		return err == -ENOENT ? -ENOENT : nsf_fail(-err, "%s", path);
 	err = ep_from_json(json, rec);
