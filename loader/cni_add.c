@@ -154,9 +154,12 @@ static int cni_apply_port_mappings(const struct nsf_host *h,
 	}
 	if (!err)
 		return 0;
-	nsf_publish_del_owner(h, rec->name);
-	return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-			    "runtimeConfig.portMappings: %s", nsf_last_error());
+	/* The message first: the rollback clears nsfast's last error. */
+	nsf_cni_fail(e, NSF_CNI_E_CONFIG, "runtimeConfig.portMappings: %s",
+		     nsf_last_error());
+	if (nsf_publish_del_owner(h, rec->name))
+		nsf_report("cni: roll back the port mappings of %s", rec->name);
+	return -1;
 }
 
 /* DEL/GC side of the above: every mapping the endpoint owns goes (none is

@@ -298,8 +298,11 @@ check "tcp from the world to $WAN_H:8080 reaches the container's port 80" \
 check "udp from the world to $WAN_H:8053 reaches the container's port 53" \
 	pod_exec "$W" "$E2E_PY" "$PT" send --proto udp --want-tag PM \
 	"$WAN_H" 8053 hello-pm-udp
+out=$(plugin ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8081,"containerPort":81,"protocol":"tcp"},{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' <<<"$good")" "${ids[@]}" 2>/dev/null)
 check_eq "hostPort 8080 published already: ADD fails with code 7" "7" \
-	"$(err_code ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8081,"containerPort":81,"protocol":"tcp"},{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' <<<"$good")" "${ids[@]}")"
+	"$(jq -r .code <<<"$out")"
+check_match "... and the message names the conflict, not just the field" \
+	"^runtimeConfig.portMappings: .*8080" "$(jq -r .msg <<<"$out")"
 check_eq "... and took back its first mapping (8081) and its endpoint" \
 	"2 4" "$(nsf -n "$H" publish list | wc -l) $(nsf -n "$H" status --json | jq '.endpoints | length')"
 out=$(cni del "$P-pm" 2>&1)
