@@ -19,6 +19,7 @@
 #include "netlink.h"
 #include "netns.h"
 #include "publish.h"
+#include "recover.h"
 
 /* ---- the CNI record of an attachment ---- */
 
@@ -496,6 +497,13 @@ int cni_remove_attachment(struct cni_ctx *x, const char *name)
 		return cni_fail_nsf(x, NSF_CNI_E_ATTACH, "port mappings");
 	}
 	err = nsf_ep_load(&x->h, name, &rec);
+	/* An ADD killed inside attach left its journal entry: the veth, map
+	 * entries and id it made go before the address, which a stale
+	 * interface would otherwise still use when the pool hands it out. */
+	if (err == -ENOENT && nsf_pending_recover(&x->h, name) < 0) {
+		cJSON_Delete(record);
+		return cni_fail_nsf(x, NSF_CNI_E_ATTACH, "recover");
+	}
 	if (err == -ENOENT)
 		release_orphan(x, name, record);
 	cJSON_Delete(record);

@@ -217,6 +217,31 @@ check_match "... naming the interface" "eth0: File exists" \
 check_eq "... no address, record or endpoint left" "$nips 0 3" \
 	"$(find "${E2E_STATE[0]}/ipam" -name '10.*' | wc -l) $(grep -l "\"$P-dup\"" "${E2E_STATE[0]}"/cni-*.json | wc -l) $(nsf -n "$H" status --json | jq '.endpoints | length')"
 
+# ---- an ADD killed inside attach, then the runtime's DEL ----
+
+# The runtime's timeout kills ADD after the program is attached but before
+# the endpoint is saved: the journal names the attach. DEL must undo all
+# of it (veth, map entry, id) before it frees the address.
+ip netns add "$P-kill"
+kill_ids=(CNI_CONTAINERID="$P-kill" CNI_IFNAME=eth0 CNI_NETNS="/run/netns/$P-kill")
+kill_conf=$(jq -c '.plugins[0] + {cniVersion, name}' "$TMP/net.conflist")
+nveth=$(ip -n "$H" -o link show type veth | wc -l)
+nid=$(find "${E2E_STATE[0]}/ids" -type f | wc -l)
+plugin ADD "$kill_conf" "${kill_ids[@]}" NSFAST_FAULT=attach-prog \
+	>/dev/null 2>&1
+check_eq "ADD killed at attach-prog (status 137)" "137" "$?"
+ipk=$(pod_ip "$P-kill")
+check_match "... leaving the pod's eth0 with its address" '^10\.77\.' "$ipk"
+out=$(plugin DEL "$kill_conf" "${kill_ids[@]}" 2>&1)
+result "the runtime's DEL after the killed ADD" $? "$out"
+check_eq "DEL removed the pod's eth0 and the host veth" "none $nveth" \
+	"$(ip -n "$P-kill" -o link show eth0 >/dev/null 2>&1 && echo eth0 || echo none) $(ip -n "$H" -o link show type veth | wc -l)"
+check_eq "... freed the id and emptied the journal" "$nid 0" \
+	"$(find "${E2E_STATE[0]}/ids" -type f | wc -l) $(wc -c <"${E2E_STATE[0]}/attaching")"
+check_eq "... released the address, no record left" "free 0" \
+	"$(test -e "${E2E_STATE[0]}/ipam/$ipk" && echo taken || echo free) $(grep -l "\"$P-kill\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
+ip netns del "$P-kill"
+
 # ---- errors ----
 
 good=$(jq -c '.plugins[0] + {cniVersion, name}' "$TMP/net.conflist")
