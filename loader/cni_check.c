@@ -329,6 +329,7 @@ static int gc_orphan_addresses(struct cni_ctx *x)
 	struct nsf_pool pool;
 	struct dirent *de;
 	uint32_t addr;
+	int err = 0, e;
 	DIR *d;
 
 	if (nsf_pool_addresses(&x->h, &x->cfg, &pool))
@@ -340,15 +341,48 @@ static int gc_orphan_addresses(struct cni_ctx *x)
 		if (!orphan_address(x, &pool, de->d_name, &addr))
 			continue;
 		fprintf(stderr, "nsfast: cni gc: releasing %s\n", de->d_name);
-		nsf_pool_release(&pool, addr);
+		e = nsf_pool_release(&pool, addr);
+		if (e && !err)
+			err = nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH,
+					   "release %s/%s: %s", pool.dir,
+					   de->d_name, strerror(-e));
 	}
 	closedir(d);
-	return 0;
+	return err;
+}
+
+/* The failures of one GC: it goes on past each (spec 1.1: remove as much
+ * as possible), then reports the first and how many there were. */
+struct gc_errors {
+	int n;
+	int code;
+	char first[64 + 2 + 256]; /* "<endpoint name>: <its message>" */
+};
+
+static void gc_note(struct cni_ctx *x, struct gc_errors *ge, const char *what)
+{
+	if (!ge->n++) {
+		ge->code = x->e.code;
+		snprintf(ge->first, sizeof(ge->first), "%s: %s", what,
+			 x->e.msg);
+	}
+	memset(&x->e, 0, sizeof(x->e));
+}
+
+static int gc_report(struct cni_ctx *x, const struct gc_errors *ge)
+{
+	if (!ge->n)
+		return 0;
+	return nsf_cni_fail(&x->e, ge->code,
+			    "gc: %d failure%s, the rest was collected; "
+			    "first: %s",
+			    ge->n, ge->n == 1 ? "" : "s", ge->first);
 }
 
 int cni_gc(struct cni_ctx *x)
 {
-	int rc = cni_host_prepare(x, false), err = 0;
+	int rc = cni_host_prepare(x, false);
+	struct gc_errors ge = { 0 };
 	char version[16] = "";
 	struct gc_stale st;
 	struct dirent *de;
@@ -361,12 +395,15 @@ int cni_gc(struct cni_ctx *x)
 	d = opendir(x->h.state_dir);
 	if (!d)
 		return 0;
-	while (!err && (de = readdir(d))) {
+	while ((de = readdir(d))) {
 		if (!gc_candidate(x, de->d_name, &st))
 			continue;
-		err = gc_remove(x, &st, version, sizeof(version));
+		if (gc_remove(x, &st, version, sizeof(version)))
+			gc_note(x, &ge, st.name);
 		cJSON_Delete(st.rec);
 	}
 	closedir(d);
-	return err ? err : gc_orphan_addresses(x);
+	if (gc_orphan_addresses(x))
+		gc_note(x, &ge, "orphan addresses");
+	return gc_report(x, &ge);
 }

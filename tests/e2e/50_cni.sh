@@ -53,6 +53,52 @@ elif [[ \$CNI_COMMAND == VERSION ]]; then
 fi
 EOF
 chmod +x "$BIN/recorder"
+# A delegated IPAM plugin that speaks CNI 1.1.0 and logs every call
+# (command, container, ifname; GC's valid attachments). Files in its
+# dataDir steer it: fail-del-<container> fails that DEL, full fails
+# STATUS, fail-gc fails GC.
+cat >"$BIN/fakeipam" <<'EOF'
+#!/usr/bin/python3
+import json, os, sys
+conf = json.load(sys.stdin)
+cmd = os.environ.get("CNI_COMMAND", "")
+cid = os.environ.get("CNI_CONTAINERID", "")
+ifn = os.environ.get("CNI_IFNAME", "")
+if cmd == "VERSION":
+    print(json.dumps({"cniVersion": "1.1.0",
+                      "supportedVersions": ["0.4.0", "1.0.0", "1.1.0"]}))
+    sys.exit(0)
+d = conf["ipam"]["dataDir"]
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "log"), "a") as f:
+    valid = conf.get("cni.dev/valid-attachments")
+    f.write(" ".join([cmd, cid, ifn] +
+                     ([json.dumps(valid, separators=(",", ":"))]
+                      if cmd == "GC" else [])) + "\n")
+def fail(code, msg):
+    print(json.dumps({"cniVersion": conf.get("cniVersion"), "code": code,
+                      "msg": msg}))
+    sys.exit(1)
+if cmd == "ADD":
+    n = len([x for x in os.listdir(d) if x.startswith("a-")]) + 1
+    open(os.path.join(d, "a-%s-%s" % (cid, ifn)), "w").write(str(n))
+    print(json.dumps({"cniVersion": conf["cniVersion"],
+                      "ips": [{"address": "10.77.8.%d/24" % n}],
+                      "routes": [{"dst": "10.124.0.0/16"}],
+                      "dns": {"nameservers": ["10.77.8.53"]}}))
+elif cmd == "DEL":
+    if os.path.exists(os.path.join(d, "fail-del-" + cid)):
+        fail(11, "DEL of %s refused" % cid)
+    try:
+        os.unlink(os.path.join(d, "a-%s-%s" % (cid, ifn)))
+    except FileNotFoundError:
+        pass
+elif cmd == "GC" and os.path.exists(os.path.join(d, "fail-gc")):
+    fail(11, "GC refused")
+elif cmd == "STATUS" and os.path.exists(os.path.join(d, "full")):
+    fail(50, "fakeipam has no addresses left")
+EOF
+chmod +x "$BIN/fakeipam"
 [[ -x /usr/lib/cni/tuning ]]
 e2e_require $? "reference CNI plugins in /usr/lib/cni (containernetworking-plugins)"
 
@@ -488,5 +534,50 @@ check_eq "... and host-local released $ipd (its record is gone)" "no" \
 	"$(test -e "$TMP/host-local/$P-hl/$ipd" && echo yes || echo no)"
 out=$(plugin GC "$hl11" 2>&1)
 result "a second GC has nothing to do" $? "$out"
+
+# ---- a delegated IPAM plugin that speaks 1.1.0 (fakeipam) ----
+
+FK=$TMP/fakeipam
+fk=$(jq -nc --arg n "$P-fk" --arg d "$FK" '{cniVersion: "1.1.0", name: $n,
+	type: "nsfast", podCIDR: "10.77.0.0/16",
+	ipam: {type: "fakeipam", dataDir: $d}}')
+fk_plugin() { # fk_plugin CMD POD: nsfast with fakeipam, for pod $P-POD
+	plugin "$1" "$fk" CNI_CONTAINERID="$P-$2" CNI_IFNAME=eth0 \
+		CNI_NETNS="/run/netns/$P-$2"
+}
+n_eps() { nsf -n "$H" status --json | jq '.endpoints | length'; }
+ip netns add "$P-fx"
+ip netns add "$P-fy"
+out=$(fk_plugin ADD fx 2>&1)
+result "ADD with fakeipam" $? "$out"
+check_eq "the delegate's routes and dns are in the result" \
+	"10.124.0.0/16 10.77.8.53" \
+	"$(jq -r '"\(.routes[1].dst) \(.dns.nameservers[0])"' <<<"$out" 2>&1)"
+out=$(fk_plugin ADD fy 2>&1)
+result "ADD a second pod with fakeipam" $? "$out"
+
+# GC: the DEL of fx fails; GC goes on with fy and the orphan-address
+# sweep, then reports the failure.
+touch "$FK/fail-del-$P-fx"
+printf 'cni-ghost-eth0-00000000' >"${E2E_STATE[0]}/ipam/10.77.0.250"
+valid=$(jq -nc --arg c "$P-keep" '[{containerID: $c, ifname: "eth0"}]')
+fkgc=$(jq -c --argjson v "$valid" '.["cni.dev/valid-attachments"]=$v' <<<"$fk")
+neps=$(n_eps)
+out=$(plugin GC "$fkgc" 2>/dev/null)
+check_eq "GC with a stale attachment whose DEL fails: the delegate's code" \
+	"11" "$(jq -r .code <<<"$out")"
+check_match "... the message counts and names the failure" \
+	"gc: 1 failure.*first: cni-[^:]*: ipam plugin fakeipam: DEL of $P-fx refused" \
+	"$(jq -r .msg <<<"$out")"
+check_eq "... yet fy was collected, fx kept for the next GC" \
+	"$((neps - 1)) 1" \
+	"$(n_eps) $(grep -ls "\"$P-fx\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
+check_eq "... and the orphaned address released" "free" \
+	"$(test -e "${E2E_STATE[0]}/ipam/10.77.0.250" && echo taken || echo free)"
+rm "$FK/fail-del-$P-fx"
+out=$(plugin GC "$fkgc" 2>&1)
+result "GC with nothing stale and a willing delegate" $? "$out"
+ip netns del "$P-fx"
+ip netns del "$P-fy"
 
 e2e_finish
