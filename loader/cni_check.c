@@ -351,6 +351,26 @@ static int gc_orphan_addresses(struct cni_ctx *x)
 	return err;
 }
 
+/*
+ * Spec 1.1: a plugin forwards GC to the plugins it delegates to, with the
+ * same config (the runtime's valid attachments included). A delegate that
+ * does not speak 1.1.0 knows no GC and is not called.
+ */
+static int gc_delegate(struct cni_ctx *x, char *version, size_t len)
+{
+	if (!*version && delegate_version(x, version, len))
+		return -1;
+	if (nsf_cni_version_cmp(version, "1.1.0") < 0) {
+		fprintf(stderr,
+			"nsfast: cni gc: ipam plugin %s speaks CNI %s, "
+			"no GC\n",
+			x->conf.ipam.type, version);
+		return 0;
+	}
+	return nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "GC",
+				 x->stdin_text, NULL, &x->e);
+}
+
 /* The failures of one GC: it goes on past each (spec 1.1: remove as much
  * as possible), then reports the first and how many there were. */
 struct gc_errors {
@@ -405,5 +425,7 @@ int cni_gc(struct cni_ctx *x)
 	closedir(d);
 	if (gc_orphan_addresses(x))
 		gc_note(x, &ge, "orphan addresses");
+	if (x->conf.ipam.delegate && gc_delegate(x, version, sizeof(version)))
+		gc_note(x, &ge, "ipam plugin gc");
 	return gc_report(x, &ge);
 }

@@ -556,8 +556,8 @@ check_eq "the delegate's routes and dns are in the result" \
 out=$(fk_plugin ADD fy 2>&1)
 result "ADD a second pod with fakeipam" $? "$out"
 
-# GC: the DEL of fx fails; GC goes on with fy and the orphan-address
-# sweep, then reports the failure.
+# GC: the DEL of fx fails; GC goes on with fy, the orphan-address sweep
+# and the delegate's own GC, then reports the failure.
 touch "$FK/fail-del-$P-fx"
 printf 'cni-ghost-eth0-00000000' >"${E2E_STATE[0]}/ipam/10.77.0.250"
 valid=$(jq -nc --arg c "$P-keep" '[{containerID: $c, ifname: "eth0"}]')
@@ -574,7 +574,17 @@ check_eq "... yet fy was collected, fx kept for the next GC" \
 	"$(n_eps) $(grep -ls "\"$P-fx\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
 check_eq "... and the orphaned address released" "free" \
 	"$(test -e "${E2E_STATE[0]}/ipam/10.77.0.250" && echo taken || echo free)"
+check_eq "GC was forwarded to the delegate, valid attachments as given" \
+	"GC   $valid" "$(grep '^GC ' "$FK/log")"
 rm "$FK/fail-del-$P-fx"
+touch "$FK/fail-gc"
+out=$(plugin GC "$fkgc" 2>/dev/null)
+check_match "the delegate's GC failing is reported" \
+	"first: ipam plugin gc: ipam plugin fakeipam: GC refused" \
+	"$(jq -r .msg <<<"$out")"
+check_eq "... after nsfast's own GC collected fx" "$((neps - 2)) 0" \
+	"$(n_eps) $(grep -ls "\"$P-fx\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
+rm "$FK/fail-gc"
 out=$(plugin GC "$fkgc" 2>&1)
 result "GC with nothing stale and a willing delegate" $? "$out"
 ip netns del "$P-fx"
