@@ -232,12 +232,7 @@ static bool version_better(const cJSON *v, const char *cap, const char *best)
 	       (!*best || nsf_cni_version_cmp(s, best) > 0);
 }
 
-/*
- * The newest version both nsfast and the delegated IPAM plugin speak, not
- * newer than the GC's own: a delegate older than CNI 1.1 refuses a 1.1
- * config even for DEL.
- */
-static int delegate_version(struct cni_ctx *x, char *out, size_t len)
+int cni_delegate_version(struct cni_ctx *x, char *out, size_t len)
 {
 	char query[64];
 	const cJSON *v;
@@ -299,7 +294,7 @@ static int gc_remove(struct cni_ctx *x, const struct gc_stale *st,
 {
 	fprintf(stderr, "nsfast: cni gc: removing %s\n", st->name);
 	if (x->conf.ipam.delegate) {
-		if (!*version && delegate_version(x, version, len))
+		if (!*version && cni_delegate_version(x, version, len))
 			return -1;
 		if (delegate_release(x, version, st))
 			return -1;
@@ -358,7 +353,7 @@ static int gc_orphan_addresses(struct cni_ctx *x)
  */
 static int gc_delegate(struct cni_ctx *x, char *version, size_t len)
 {
-	if (!*version && delegate_version(x, version, len))
+	if (!*version && cni_delegate_version(x, version, len))
 		return -1;
 	if (nsf_cni_version_cmp(version, "1.1.0") < 0) {
 		fprintf(stderr,

@@ -46,6 +46,11 @@ void cni_record_remove(const struct cni_ctx *x, const char *name);
  * and port mappings, remove its record. */
 int cni_remove_attachment(struct cni_ctx *x, const char *name);
 
+/* The newest CNI version both nsfast and the delegated IPAM plugin speak,
+ * not newer than the config's: a delegate older than CNI 1.1 refuses a
+ * 1.1 config even for DEL, and knows no GC or STATUS. */
+int cni_delegate_version(struct cni_ctx *x, char *out, size_t len);
+
 int cni_add(struct cni_ctx *x);
 int cni_del(struct cni_ctx *x);
 int cni_check(struct cni_ctx *x);

@@ -478,8 +478,26 @@ check_eq "$NPAR parallel DELs all succeed" 0 "$fails"
 conf11=$(jq -c '.cniVersion="1.1.0"' <<<"$good")
 out=$(plugin STATUS "$conf11" 2>&1)
 result "STATUS: available" $? "$out"
+# A /30 range holds two addresses: STATUS fails while both are taken.
+conf30=$(jq -c '.ipam={"ranges":[[{"subnet":"10.77.5.0/30"}]]}' <<<"$conf11")
+for i in 1 2; do
+	ip netns add "$P-f$i"
+	out=$(plugin ADD "$conf30" CNI_CONTAINERID="$P-f$i" CNI_IFNAME=eth0 \
+		CNI_NETNS="/run/netns/$P-f$i" 2>&1)
+	result "ADD f$i into a /30 range" $? "$out"
+done
+out=$(plugin STATUS "$conf30" 2>/dev/null)
+check_eq "STATUS with the range full: code 50, naming it" \
+	"50 no free address left in the ipam ranges" \
+	"$(jq -r '"\(.code) \(.msg)"' <<<"$out")"
+out=$(plugin DEL "$conf30" CNI_CONTAINERID="$P-f1" CNI_IFNAME=eth0 2>&1)
+result "DEL f1" $? "$out"
+out=$(plugin STATUS "$conf30" 2>&1)
+result "STATUS once a DEL freed an address" $? "$out"
 out=$(plugin GC "$(jq -c '.["cni.dev/valid-attachments"]=[]' <<<"$conf11")" 2>&1)
 result "GC with no valid attachments" $? "$out"
+ip netns del "$P-f1"
+ip netns del "$P-f2"
 check_eq "GC removed every attachment of the network" "0" \
 	"$(nsf -n "$H" status --json | jq '.endpoints | length')"
 
@@ -555,6 +573,17 @@ check_eq "the delegate's routes and dns are in the result" \
 	"$(jq -r '"\(.routes[1].dst) \(.dns.nameservers[0])"' <<<"$out" 2>&1)"
 out=$(fk_plugin ADD fy 2>&1)
 result "ADD a second pod with fakeipam" $? "$out"
+
+out=$(plugin STATUS "$fk" 2>&1)
+result "STATUS with a delegate that is fine" $? "$out"
+check_eq "... asked the delegate (it speaks 1.1.0)" "1" \
+	"$(grep -c '^STATUS ' "$FK/log")"
+touch "$FK/full"
+out=$(plugin STATUS "$fk" 2>/dev/null)
+check_eq "STATUS when the delegate has no addresses: its error" \
+	"50 ipam plugin fakeipam: fakeipam has no addresses left" \
+	"$(jq -r '"\(.code) \(.msg)"' <<<"$out")"
+rm "$FK/full"
 
 # GC: the DEL of fx fails; GC goes on with fy, the orphan-address sweep
 # and the delegate's own GC, then reports the failure.
