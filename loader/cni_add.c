@@ -69,6 +69,10 @@ static int record_save(const struct cni_ctx *x, const struct nsf_ep_rec *rec)
 	cJSON_AddStringToObject(doc, "ip", a);
 	cJSON_AddStringToObject(doc, "ipamType", x->conf.ipam.type);
 	cJSON_AddItemToObject(doc, "portMappings", portmaps_json(&x->conf));
+	/* A repeated ADD returns the delegate's routes and dns again. */
+	if (x->ipres)
+		cJSON_AddItemToObject(doc, "ipamResult",
+				      cJSON_Duplicate(x->ipres, true));
 	text = cJSON_Print(doc);
 	cJSON_Delete(doc);
 	if (!text)
@@ -383,6 +387,7 @@ static int add_address(struct cni_ctx *x, struct nsf_attach_req *req,
 				      x->stdin_text, (void **)ipres, &x->e) ||
 		    ipam_result_addr(x, *ipres, &req->ip, routes, nroutes))
 			return -1;
+		x->ipres = *ipres;
 	} else if (claim_own(x, req)) {
 		return -1;
 	}
@@ -393,6 +398,24 @@ static int add_address(struct cni_ctx *x, struct nsf_attach_req *req,
 		return nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "save record");
 	}
 	return 0;
+}
+
+/* A repeated ADD: the delegate's result as the first ADD recorded it
+ * (its routes and dns), without asking the delegate again. */
+static int repeat_address(struct cni_ctx *x, cJSON **ipres,
+			  struct nsf_cidr4 *routes, int *nroutes)
+{
+	cJSON *record;
+	uint32_t ip;
+
+	if (!x->conf.ipam.delegate)
+		return 0;
+	record = cni_record_load(x, x->name);
+	*ipres = cJSON_DetachItemFromObjectCaseSensitive(record, "ipamResult");
+	cJSON_Delete(record);
+	if (!*ipres)
+		return 0; /* recorded before nsfast kept it: as before */
+	return ipam_result_addr(x, *ipres, &ip, routes, nroutes);
 }
 
 /* What a new endpoint needs besides attach: routes, port mappings, the
@@ -436,7 +459,8 @@ int cni_add(struct cni_ctx *x)
 		routes[nroutes++] = x->conf.ipam.routes[i];
 	/* A repeated ADD finds its endpoint and returns the same result. */
 	existed = nsf_ep_load(&x->h, x->name, &rec) == 0;
-	if (!existed && add_address(x, &req, &ipres, routes, &nroutes))
+	if (existed ? repeat_address(x, &ipres, routes, &nroutes)
+		    : add_address(x, &req, &ipres, routes, &nroutes))
 		goto out;
 	if (nsf_endpoint_attach(&x->h, &x->cfg, &req, &rec, &res)) {
 		cni_fail_nsf(x, NSF_CNI_E_ATTACH, "attach");

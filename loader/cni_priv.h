@@ -23,6 +23,7 @@ struct cni_ctx {
 	struct nsf_host h;
 	struct nsf_host_config cfg;
 	char name[64]; /* endpoint name */
+	cJSON *ipres;  /* ADD: the delegated IPAM plugin's result, if any */
 	struct nsf_cni_err e;
 };
 

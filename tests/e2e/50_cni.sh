@@ -16,7 +16,10 @@
 # config, env and versions; DEL idempotent (twice, unknown container, netns
 # gone); 50 parallel ADDs with no duplicate address, then 50 parallel DELs;
 # state across invocations and an init re-run (next-fit continues, CHECK
-# still passes); GC and STATUS (1.1); IPAM delegated to host-local.
+# still passes); GC and STATUS (1.1); IPAM delegated to host-local; an ADD
+# killed inside attach, then DEL; STATUS failing on a full range; a 1.1.0
+# IPAM plugin (fakeipam): repeated ADD, STATUS and GC forwarded to it, GC
+# going on past a failed DEL.
 #
 #   pods --veth-- H (nsfast)  wan0 10.98.0.2 ===== wan0 10.98.0.1  W
 E2E_DEADLINE=${E2E_DEADLINE:-400}
@@ -571,6 +574,11 @@ result "ADD with fakeipam" $? "$out"
 check_eq "the delegate's routes and dns are in the result" \
 	"10.124.0.0/16 10.77.8.53" \
 	"$(jq -r '"\(.routes[1].dst) \(.dns.nameservers[0])"' <<<"$out" 2>&1)"
+out2=$(fk_plugin ADD fx 2>&1)
+check_eq "a repeated ADD returns the same result, routes and dns too" \
+	"$(jq -cS . <<<"$out" 2>&1)" "$(jq -cS . <<<"$out2" 2>&1)"
+check_eq "... without a second ADD of the delegate" "1" \
+	"$(grep -c "^ADD $P-fx " "$FK/log")"
 out=$(fk_plugin ADD fy 2>&1)
 result "ADD a second pod with fakeipam" $? "$out"
 
