@@ -205,22 +205,15 @@ int cni_host_check_conf(struct cni_ctx *x)
 
 /* ---- STATUS (1.1) ---- */
 
-int cni_status(struct cni_ctx *x)
+/* Not set up yet: the first ADD will need the uplink. */
+static int status_uplink(struct cni_ctx *x)
 {
 	struct nsf_link link = { 0 };
 	struct nsf_nl nl;
-	int rc = cni_host_prepare(x, false), err;
+	int err;
 
-	/* A host not set up yet needs bpffs for its first ADD. */
-	if (rc > 0 && nsf_host_check_bpffs(&x->h))
-		rc = cni_fail_nsf(x, NSF_CNI_E_UNAVAILABLE, "host");
-	if (rc < 0) {
-		x->e.code = NSF_CNI_E_UNAVAILABLE;
-		return -1;
-	}
-	if (rc == 0 || !*x->conf.uplink)
+	if (!*x->conf.uplink)
 		return 0;
-	/* Not set up yet: the first ADD will need the uplink. */
 	err = nsf_nl_open(&nl);
 	if (!err) {
 		err = nsf_nl_link_get(&nl, x->conf.uplink, &link);
@@ -231,6 +224,54 @@ int cni_status(struct cni_ctx *x)
 				    "uplink %s: %s", x->conf.uplink,
 				    strerror(-err));
 	return 0;
+}
+
+/* Spec 1.1: a plugin with limited resources fails STATUS once no ADD
+ * can be served; for nsfast's own IPAM that is a full range set. */
+static int status_pool(struct cni_ctx *x)
+{
+	struct nsf_pool pool;
+
+	if (cni_host_check_conf(x))
+		return -1;
+	if (nsf_pool_addresses(&x->h, &x->cfg, &pool))
+		return cni_fail_nsf(x, NSF_CNI_E_UNAVAILABLE, "address pool");
+	if (!nsf_cni_ipam_has_free(&x->conf.ipam, &pool))
+		return nsf_cni_fail(&x->e, NSF_CNI_E_UNAVAILABLE,
+				    "no free address left in the ipam "
+				    "ranges");
+	return 0;
+}
+
+/* A delegated IPAM plugin that speaks 1.1.0 answers for its addresses. */
+static int status_delegate(struct cni_ctx *x)
+{
+	char version[16];
+
+	if (cni_delegate_version(x, version, sizeof(version)))
+		return -1;
+	if (nsf_cni_version_cmp(version, "1.1.0") < 0)
+		return 0;
+	return nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "STATUS",
+				 x->stdin_text, NULL, &x->e);
+}
+
+int cni_status(struct cni_ctx *x)
+{
+	int rc = cni_host_prepare(x, false);
+
+	/* A host not set up yet needs bpffs for its first ADD. */
+	if (rc > 0 && nsf_host_check_bpffs(&x->h))
+		rc = cni_fail_nsf(x, NSF_CNI_E_UNAVAILABLE, "host");
+	if (rc < 0) {
+		x->e.code = NSF_CNI_E_UNAVAILABLE;
+		return -1;
+	}
+	if (rc > 0 && status_uplink(x))
+		return -1;
+	if (x->conf.ipam.delegate)
+		return status_delegate(x);
+	return rc == 0 ? status_pool(x) : 0;
 }
 
 /* ---- VERSION and main ---- */

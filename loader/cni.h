@@ -169,9 +169,14 @@ int nsf_cni_ipam_alloc(const struct nsf_cni_ipam *ipam,
 		       const char *owner, uint32_t *addr,
 		       struct nsf_cni_err *e);
 
-/* Run the delegated IPAM plugin (ipam.type) from CNI_PATH with command
- * "ADD" or "DEL", @stdin_text as its input. ADD: its result in *result
- * (a cJSON object the caller frees). */
+/* Whether an ADD could still get an address: one in the ranges, neither
+ * skipped nor held in @pool (STATUS). Stops at the first free one. */
+bool nsf_cni_ipam_has_free(const struct nsf_cni_ipam *ipam,
+			   const struct nsf_pool *pool);
+
+/* Run the delegated IPAM plugin (ipam.type) from CNI_PATH with @command
+ * ("ADD", "DEL", "GC", ...), @stdin_text as its input. ADD: its result in
+ * *result (a cJSON object the caller frees). */
 int nsf_cni_ipam_exec(const struct nsf_cni_env *env, const char *type,
 		      const char *command, const char *stdin_text,
 		      void **result, struct nsf_cni_err *e);

@@ -19,6 +19,7 @@
 #include "netlink.h"
 #include "netns.h"
 #include "publish.h"
+#include "recover.h"
 
 /* ---- the CNI record of an attachment ---- */
 
@@ -68,6 +69,10 @@ static int record_save(const struct cni_ctx *x, const struct nsf_ep_rec *rec)
 	cJSON_AddStringToObject(doc, "ip", a);
 	cJSON_AddStringToObject(doc, "ipamType", x->conf.ipam.type);
 	cJSON_AddItemToObject(doc, "portMappings", portmaps_json(&x->conf));
+	/* A repeated ADD returns the delegate's routes and dns again. */
+	if (x->ipres)
+		cJSON_AddItemToObject(doc, "ipamResult",
+				      cJSON_Duplicate(x->ipres, true));
 	text = cJSON_Print(doc);
 	cJSON_Delete(doc);
 	if (!text)
@@ -154,9 +159,12 @@ static int cni_apply_port_mappings(const struct nsf_host *h,
 	}
 	if (!err)
 		return 0;
-	nsf_publish_del_owner(h, rec->name);
-	return nsf_cni_fail(e, NSF_CNI_E_CONFIG,
-			    "runtimeConfig.portMappings: %s", nsf_last_error());
+	/* The message first: the rollback clears nsfast's last error. */
+	nsf_cni_fail(e, NSF_CNI_E_CONFIG, "runtimeConfig.portMappings: %s",
+		     nsf_last_error());
+	if (nsf_publish_del_owner(h, rec->name))
+		nsf_report("cni: roll back the port mappings of %s", rec->name);
+	return -1;
 }
 
 /* DEL/GC side of the above: every mapping the endpoint owns goes (none is
@@ -379,6 +387,7 @@ static int add_address(struct cni_ctx *x, struct nsf_attach_req *req,
 				      x->stdin_text, (void **)ipres, &x->e) ||
 		    ipam_result_addr(x, *ipres, &req->ip, routes, nroutes))
 			return -1;
+		x->ipres = *ipres;
 	} else if (claim_own(x, req)) {
 		return -1;
 	}
@@ -389,6 +398,24 @@ static int add_address(struct cni_ctx *x, struct nsf_attach_req *req,
 		return nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "save record");
 	}
 	return 0;
+}
+
+/* A repeated ADD: the delegate's result as the first ADD recorded it
+ * (its routes and dns), without asking the delegate again. */
+static int repeat_address(struct cni_ctx *x, cJSON **ipres,
+			  struct nsf_cidr4 *routes, int *nroutes)
+{
+	cJSON *record;
+	uint32_t ip;
+
+	if (!x->conf.ipam.delegate)
+		return 0;
+	record = cni_record_load(x, x->name);
+	*ipres = cJSON_DetachItemFromObjectCaseSensitive(record, "ipamResult");
+	cJSON_Delete(record);
+	if (!*ipres)
+		return 0; /* recorded before nsfast kept it: as before */
+	return ipam_result_addr(x, *ipres, &ip, routes, nroutes);
 }
 
 /* What a new endpoint needs besides attach: routes, port mappings, the
@@ -432,7 +459,8 @@ int cni_add(struct cni_ctx *x)
 		routes[nroutes++] = x->conf.ipam.routes[i];
 	/* A repeated ADD finds its endpoint and returns the same result. */
 	existed = nsf_ep_load(&x->h, x->name, &rec) == 0;
-	if (!existed && add_address(x, &req, &ipres, routes, &nroutes))
+	if (existed ? repeat_address(x, &ipres, routes, &nroutes)
+		    : add_address(x, &req, &ipres, routes, &nroutes))
 		goto out;
 	if (nsf_endpoint_attach(&x->h, &x->cfg, &req, &rec, &res)) {
 		cni_fail_nsf(x, NSF_CNI_E_ATTACH, "attach");
@@ -493,6 +521,13 @@ int cni_remove_attachment(struct cni_ctx *x, const char *name)
 		return cni_fail_nsf(x, NSF_CNI_E_ATTACH, "port mappings");
 	}
 	err = nsf_ep_load(&x->h, name, &rec);
+	/* An ADD killed inside attach left its journal entry: the veth, map
+	 * entries and id it made go before the address, which a stale
+	 * interface would otherwise still use when the pool hands it out. */
+	if (err == -ENOENT && nsf_pending_recover(&x->h, name) < 0) {
+		cJSON_Delete(record);
+		return cni_fail_nsf(x, NSF_CNI_E_ATTACH, "recover");
+	}
 	if (err == -ENOENT)
 		release_orphan(x, name, record);
 	cJSON_Delete(record);

@@ -232,12 +232,7 @@ static bool version_better(const cJSON *v, const char *cap, const char *best)
 	       (!*best || nsf_cni_version_cmp(s, best) > 0);
 }
 
-/*
- * The newest version both nsfast and the delegated IPAM plugin speak, not
- * newer than the GC's own: a delegate older than CNI 1.1 refuses a 1.1
- * config even for DEL.
- */
-static int delegate_version(struct cni_ctx *x, char *out, size_t len)
+int cni_delegate_version(struct cni_ctx *x, char *out, size_t len)
 {
 	char query[64];
 	const cJSON *v;
@@ -299,7 +294,7 @@ static int gc_remove(struct cni_ctx *x, const struct gc_stale *st,
 {
 	fprintf(stderr, "nsfast: cni gc: removing %s\n", st->name);
 	if (x->conf.ipam.delegate) {
-		if (!*version && delegate_version(x, version, len))
+		if (!*version && cni_delegate_version(x, version, len))
 			return -1;
 		if (delegate_release(x, version, st))
 			return -1;
@@ -329,6 +324,7 @@ static int gc_orphan_addresses(struct cni_ctx *x)
 	struct nsf_pool pool;
 	struct dirent *de;
 	uint32_t addr;
+	int err = 0, e;
 	DIR *d;
 
 	if (nsf_pool_addresses(&x->h, &x->cfg, &pool))
@@ -340,15 +336,68 @@ static int gc_orphan_addresses(struct cni_ctx *x)
 		if (!orphan_address(x, &pool, de->d_name, &addr))
 			continue;
 		fprintf(stderr, "nsfast: cni gc: releasing %s\n", de->d_name);
-		nsf_pool_release(&pool, addr);
+		e = nsf_pool_release(&pool, addr);
+		if (e && !err)
+			err = nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH,
+					   "release %s/%s: %s", pool.dir,
+					   de->d_name, strerror(-e));
 	}
 	closedir(d);
-	return 0;
+	return err;
+}
+
+/*
+ * Spec 1.1: a plugin forwards GC to the plugins it delegates to, with the
+ * same config (the runtime's valid attachments included). A delegate that
+ * does not speak 1.1.0 knows no GC and is not called.
+ */
+static int gc_delegate(struct cni_ctx *x, char *version, size_t len)
+{
+	if (!*version && cni_delegate_version(x, version, len))
+		return -1;
+	if (nsf_cni_version_cmp(version, "1.1.0") < 0) {
+		fprintf(stderr,
+			"nsfast: cni gc: ipam plugin %s speaks CNI %s, "
+			"no GC\n",
+			x->conf.ipam.type, version);
+		return 0;
+	}
+	return nsf_cni_ipam_exec(&x->env, x->conf.ipam.type, "GC",
+				 x->stdin_text, NULL, &x->e);
+}
+
+/* The failures of one GC: it goes on past each (spec 1.1: remove as much
+ * as possible), then reports the first and how many there were. */
+struct gc_errors {
+	int n;
+	int code;
+	char first[64 + 2 + 256]; /* "<endpoint name>: <its message>" */
+};
+
+static void gc_note(struct cni_ctx *x, struct gc_errors *ge, const char *what)
+{
+	if (!ge->n++) {
+		ge->code = x->e.code;
+		snprintf(ge->first, sizeof(ge->first), "%s: %s", what,
+			 x->e.msg);
+	}
+	memset(&x->e, 0, sizeof(x->e));
+}
+
+static int gc_report(struct cni_ctx *x, const struct gc_errors *ge)
+{
+	if (!ge->n)
+		return 0;
+	return nsf_cni_fail(&x->e, ge->code,
+			    "gc: %d failure%s, the rest was collected; "
+			    "first: %s",
+			    ge->n, ge->n == 1 ? "" : "s", ge->first);
 }
 
 int cni_gc(struct cni_ctx *x)
 {
-	int rc = cni_host_prepare(x, false), err = 0;
+	int rc = cni_host_prepare(x, false);
+	struct gc_errors ge = { 0 };
 	char version[16] = "";
 	struct gc_stale st;
 	struct dirent *de;
@@ -361,12 +410,17 @@ int cni_gc(struct cni_ctx *x)
 	d = opendir(x->h.state_dir);
 	if (!d)
 		return 0;
-	while (!err && (de = readdir(d))) {
+	while ((de = readdir(d))) {
 		if (!gc_candidate(x, de->d_name, &st))
 			continue;
-		err = gc_remove(x, &st, version, sizeof(version));
+		if (gc_remove(x, &st, version, sizeof(version)))
+			gc_note(x, &ge, st.name);
 		cJSON_Delete(st.rec);
 	}
 	closedir(d);
-	return err ? err : gc_orphan_addresses(x);
+	if (gc_orphan_addresses(x))
+		gc_note(x, &ge, "orphan addresses");
+	if (x->conf.ipam.delegate && gc_delegate(x, version, sizeof(version)))
+		gc_note(x, &ge, "ipam plugin gc");
+	return gc_report(x, &ge);
 }

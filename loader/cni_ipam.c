@@ -134,6 +134,23 @@ int nsf_cni_ipam_alloc(const struct nsf_cni_ipam *ipam,
 			    "no free address left in the ipam ranges");
 }
 
+bool nsf_cni_ipam_has_free(const struct nsf_cni_ipam *ipam,
+			   const struct nsf_pool *pool)
+{
+	char owner[NSF_OWNER_MAX];
+
+	for (int i = 0; i < ipam->nranges; i++) {
+		const struct nsf_cni_range *r = &ipam->ranges[i];
+
+		for (uint64_t v = r->start; v <= r->end; v++)
+			if (!nsf_cni_ipam_skip((uint32_t)v, ipam) &&
+			    nsf_pool_owner(pool, (uint32_t)v, owner,
+					   sizeof(owner)) == -ENOENT)
+				return true;
+	}
+	return false;
+}
+
 /* ---- delegation ---- */
 
 /* @type's executable in one of CNI_PATH's directories. */

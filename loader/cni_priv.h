@@ -23,6 +23,7 @@ struct cni_ctx {
 	struct nsf_host h;
 	struct nsf_host_config cfg;
 	char name[64]; /* endpoint name */
+	cJSON *ipres;  /* ADD: the delegated IPAM plugin's result, if any */
 	struct nsf_cni_err e;
 };
 
@@ -45,6 +46,11 @@ void cni_record_remove(const struct cni_ctx *x, const char *name);
 /* Take attachment @name off the host (gone is fine), release its address
  * and port mappings, remove its record. */
 int cni_remove_attachment(struct cni_ctx *x, const char *name);
+
+/* The newest CNI version both nsfast and the delegated IPAM plugin speak,
+ * not newer than the config's: a delegate older than CNI 1.1 refuses a
+ * 1.1 config even for DEL, and knows no GC or STATUS. */
+int cni_delegate_version(struct cni_ctx *x, char *out, size_t len);
 
 int cni_add(struct cni_ctx *x);
 int cni_del(struct cni_ctx *x);

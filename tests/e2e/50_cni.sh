@@ -16,7 +16,10 @@
 # config, env and versions; DEL idempotent (twice, unknown container, netns
 # gone); 50 parallel ADDs with no duplicate address, then 50 parallel DELs;
 # state across invocations and an init re-run (next-fit continues, CHECK
-# still passes); GC and STATUS (1.1); IPAM delegated to host-local.
+# still passes); GC and STATUS (1.1); IPAM delegated to host-local; an ADD
+# killed inside attach, then DEL; STATUS failing on a full range; a 1.1.0
+# IPAM plugin (fakeipam): repeated ADD, STATUS and GC forwarded to it, GC
+# going on past a failed DEL.
 #
 #   pods --veth-- H (nsfast)  wan0 10.98.0.2 ===== wan0 10.98.0.1  W
 E2E_DEADLINE=${E2E_DEADLINE:-400}
@@ -53,6 +56,52 @@ elif [[ \$CNI_COMMAND == VERSION ]]; then
 fi
 EOF
 chmod +x "$BIN/recorder"
+# A delegated IPAM plugin that speaks CNI 1.1.0 and logs every call
+# (command, container, ifname; GC's valid attachments). Files in its
+# dataDir steer it: fail-del-<container> fails that DEL, full fails
+# STATUS, fail-gc fails GC.
+cat >"$BIN/fakeipam" <<'EOF'
+#!/usr/bin/python3
+import json, os, sys
+conf = json.load(sys.stdin)
+cmd = os.environ.get("CNI_COMMAND", "")
+cid = os.environ.get("CNI_CONTAINERID", "")
+ifn = os.environ.get("CNI_IFNAME", "")
+if cmd == "VERSION":
+    print(json.dumps({"cniVersion": "1.1.0",
+                      "supportedVersions": ["0.4.0", "1.0.0", "1.1.0"]}))
+    sys.exit(0)
+d = conf["ipam"]["dataDir"]
+os.makedirs(d, exist_ok=True)
+with open(os.path.join(d, "log"), "a") as f:
+    valid = conf.get("cni.dev/valid-attachments")
+    f.write(" ".join([cmd, cid, ifn] +
+                     ([json.dumps(valid, separators=(",", ":"))]
+                      if cmd == "GC" else [])) + "\n")
+def fail(code, msg):
+    print(json.dumps({"cniVersion": conf.get("cniVersion"), "code": code,
+                      "msg": msg}))
+    sys.exit(1)
+if cmd == "ADD":
+    n = len([x for x in os.listdir(d) if x.startswith("a-")]) + 1
+    open(os.path.join(d, "a-%s-%s" % (cid, ifn)), "w").write(str(n))
+    print(json.dumps({"cniVersion": conf["cniVersion"],
+                      "ips": [{"address": "10.77.8.%d/24" % n}],
+                      "routes": [{"dst": "10.124.0.0/16"}],
+                      "dns": {"nameservers": ["10.77.8.53"]}}))
+elif cmd == "DEL":
+    if os.path.exists(os.path.join(d, "fail-del-" + cid)):
+        fail(11, "DEL of %s refused" % cid)
+    try:
+        os.unlink(os.path.join(d, "a-%s-%s" % (cid, ifn)))
+    except FileNotFoundError:
+        pass
+elif cmd == "GC" and os.path.exists(os.path.join(d, "fail-gc")):
+    fail(11, "GC refused")
+elif cmd == "STATUS" and os.path.exists(os.path.join(d, "full")):
+    fail(50, "fakeipam has no addresses left")
+EOF
+chmod +x "$BIN/fakeipam"
 [[ -x /usr/lib/cni/tuning ]]
 e2e_require $? "reference CNI plugins in /usr/lib/cni (containernetworking-plugins)"
 
@@ -217,6 +266,31 @@ check_match "... naming the interface" "eth0: File exists" \
 check_eq "... no address, record or endpoint left" "$nips 0 3" \
 	"$(find "${E2E_STATE[0]}/ipam" -name '10.*' | wc -l) $(grep -l "\"$P-dup\"" "${E2E_STATE[0]}"/cni-*.json | wc -l) $(nsf -n "$H" status --json | jq '.endpoints | length')"
 
+# ---- an ADD killed inside attach, then the runtime's DEL ----
+
+# The runtime's timeout kills ADD after the program is attached but before
+# the endpoint is saved: the journal names the attach. DEL must undo all
+# of it (veth, map entry, id) before it frees the address.
+ip netns add "$P-kill"
+kill_ids=(CNI_CONTAINERID="$P-kill" CNI_IFNAME=eth0 CNI_NETNS="/run/netns/$P-kill")
+kill_conf=$(jq -c '.plugins[0] + {cniVersion, name}' "$TMP/net.conflist")
+nveth=$(ip -n "$H" -o link show type veth | wc -l)
+nid=$(find "${E2E_STATE[0]}/ids" -type f | wc -l)
+plugin ADD "$kill_conf" "${kill_ids[@]}" NSFAST_FAULT=attach-prog \
+	>/dev/null 2>&1
+check_eq "ADD killed at attach-prog (status 137)" "137" "$?"
+ipk=$(pod_ip "$P-kill")
+check_match "... leaving the pod's eth0 with its address" '^10\.77\.' "$ipk"
+out=$(plugin DEL "$kill_conf" "${kill_ids[@]}" 2>&1)
+result "the runtime's DEL after the killed ADD" $? "$out"
+check_eq "DEL removed the pod's eth0 and the host veth" "none $nveth" \
+	"$(ip -n "$P-kill" -o link show eth0 >/dev/null 2>&1 && echo eth0 || echo none) $(ip -n "$H" -o link show type veth | wc -l)"
+check_eq "... freed the id and emptied the journal" "$nid 0" \
+	"$(find "${E2E_STATE[0]}/ids" -type f | wc -l) $(wc -c <"${E2E_STATE[0]}/attaching")"
+check_eq "... released the address, no record left" "free 0" \
+	"$(test -e "${E2E_STATE[0]}/ipam/$ipk" && echo taken || echo free) $(grep -l "\"$P-kill\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
+ip netns del "$P-kill"
+
 # ---- errors ----
 
 good=$(jq -c '.plugins[0] + {cniVersion, name}' "$TMP/net.conflist")
@@ -298,8 +372,11 @@ check "tcp from the world to $WAN_H:8080 reaches the container's port 80" \
 check "udp from the world to $WAN_H:8053 reaches the container's port 53" \
 	pod_exec "$W" "$E2E_PY" "$PT" send --proto udp --want-tag PM \
 	"$WAN_H" 8053 hello-pm-udp
+out=$(plugin ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8081,"containerPort":81,"protocol":"tcp"},{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' <<<"$good")" "${ids[@]}" 2>/dev/null)
 check_eq "hostPort 8080 published already: ADD fails with code 7" "7" \
-	"$(err_code ADD "$(jq -c '.runtimeConfig={"portMappings":[{"hostPort":8081,"containerPort":81,"protocol":"tcp"},{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' <<<"$good")" "${ids[@]}")"
+	"$(jq -r .code <<<"$out")"
+check_match "... and the message names the conflict, not just the field" \
+	"^runtimeConfig.portMappings: .*8080" "$(jq -r .msg <<<"$out")"
 check_eq "... and took back its first mapping (8081) and its endpoint" \
 	"2 4" "$(nsf -n "$H" publish list | wc -l) $(nsf -n "$H" status --json | jq '.endpoints | length')"
 out=$(cni del "$P-pm" 2>&1)
@@ -404,8 +481,26 @@ check_eq "$NPAR parallel DELs all succeed" 0 "$fails"
 conf11=$(jq -c '.cniVersion="1.1.0"' <<<"$good")
 out=$(plugin STATUS "$conf11" 2>&1)
 result "STATUS: available" $? "$out"
+# A /30 range holds two addresses: STATUS fails while both are taken.
+conf30=$(jq -c '.ipam={"ranges":[[{"subnet":"10.77.5.0/30"}]]}' <<<"$conf11")
+for i in 1 2; do
+	ip netns add "$P-f$i"
+	out=$(plugin ADD "$conf30" CNI_CONTAINERID="$P-f$i" CNI_IFNAME=eth0 \
+		CNI_NETNS="/run/netns/$P-f$i" 2>&1)
+	result "ADD f$i into a /30 range" $? "$out"
+done
+out=$(plugin STATUS "$conf30" 2>/dev/null)
+check_eq "STATUS with the range full: code 50, naming it" \
+	"50 no free address left in the ipam ranges" \
+	"$(jq -r '"\(.code) \(.msg)"' <<<"$out")"
+out=$(plugin DEL "$conf30" CNI_CONTAINERID="$P-f1" CNI_IFNAME=eth0 2>&1)
+result "DEL f1" $? "$out"
+out=$(plugin STATUS "$conf30" 2>&1)
+result "STATUS once a DEL freed an address" $? "$out"
 out=$(plugin GC "$(jq -c '.["cni.dev/valid-attachments"]=[]' <<<"$conf11")" 2>&1)
 result "GC with no valid attachments" $? "$out"
+ip netns del "$P-f1"
+ip netns del "$P-f2"
 check_eq "GC removed every attachment of the network" "0" \
 	"$(nsf -n "$H" status --json | jq '.endpoints | length')"
 
@@ -460,5 +555,76 @@ check_eq "... and host-local released $ipd (its record is gone)" "no" \
 	"$(test -e "$TMP/host-local/$P-hl/$ipd" && echo yes || echo no)"
 out=$(plugin GC "$hl11" 2>&1)
 result "a second GC has nothing to do" $? "$out"
+
+# ---- a delegated IPAM plugin that speaks 1.1.0 (fakeipam) ----
+
+FK=$TMP/fakeipam
+fk=$(jq -nc --arg n "$P-fk" --arg d "$FK" '{cniVersion: "1.1.0", name: $n,
+	type: "nsfast", podCIDR: "10.77.0.0/16",
+	ipam: {type: "fakeipam", dataDir: $d}}')
+fk_plugin() { # fk_plugin CMD POD: nsfast with fakeipam, for pod $P-POD
+	plugin "$1" "$fk" CNI_CONTAINERID="$P-$2" CNI_IFNAME=eth0 \
+		CNI_NETNS="/run/netns/$P-$2"
+}
+n_eps() { nsf -n "$H" status --json | jq '.endpoints | length'; }
+ip netns add "$P-fx"
+ip netns add "$P-fy"
+out=$(fk_plugin ADD fx 2>&1)
+result "ADD with fakeipam" $? "$out"
+check_eq "the delegate's routes and dns are in the result" \
+	"10.124.0.0/16 10.77.8.53" \
+	"$(jq -r '"\(.routes[1].dst) \(.dns.nameservers[0])"' <<<"$out" 2>&1)"
+out2=$(fk_plugin ADD fx 2>&1)
+check_eq "a repeated ADD returns the same result, routes and dns too" \
+	"$(jq -cS . <<<"$out" 2>&1)" "$(jq -cS . <<<"$out2" 2>&1)"
+check_eq "... without a second ADD of the delegate" "1" \
+	"$(grep -c "^ADD $P-fx " "$FK/log")"
+out=$(fk_plugin ADD fy 2>&1)
+result "ADD a second pod with fakeipam" $? "$out"
+
+out=$(plugin STATUS "$fk" 2>&1)
+result "STATUS with a delegate that is fine" $? "$out"
+check_eq "... asked the delegate (it speaks 1.1.0)" "1" \
+	"$(grep -c '^STATUS ' "$FK/log")"
+touch "$FK/full"
+out=$(plugin STATUS "$fk" 2>/dev/null)
+check_eq "STATUS when the delegate has no addresses: its error" \
+	"50 ipam plugin fakeipam: fakeipam has no addresses left" \
+	"$(jq -r '"\(.code) \(.msg)"' <<<"$out")"
+rm "$FK/full"
+
+# GC: the DEL of fx fails; GC goes on with fy, the orphan-address sweep
+# and the delegate's own GC, then reports the failure.
+touch "$FK/fail-del-$P-fx"
+printf 'cni-ghost-eth0-00000000' >"${E2E_STATE[0]}/ipam/10.77.0.250"
+valid=$(jq -nc --arg c "$P-keep" '[{containerID: $c, ifname: "eth0"}]')
+fkgc=$(jq -c --argjson v "$valid" '.["cni.dev/valid-attachments"]=$v' <<<"$fk")
+neps=$(n_eps)
+out=$(plugin GC "$fkgc" 2>/dev/null)
+check_eq "GC with a stale attachment whose DEL fails: the delegate's code" \
+	"11" "$(jq -r .code <<<"$out")"
+check_match "... the message counts and names the failure" \
+	"gc: 1 failure.*first: cni-[^:]*: ipam plugin fakeipam: DEL of $P-fx refused" \
+	"$(jq -r .msg <<<"$out")"
+check_eq "... yet fy was collected, fx kept for the next GC" \
+	"$((neps - 1)) 1" \
+	"$(n_eps) $(grep -ls "\"$P-fx\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
+check_eq "... and the orphaned address released" "free" \
+	"$(test -e "${E2E_STATE[0]}/ipam/10.77.0.250" && echo taken || echo free)"
+check_eq "GC was forwarded to the delegate, valid attachments as given" \
+	"GC   $valid" "$(grep '^GC ' "$FK/log")"
+rm "$FK/fail-del-$P-fx"
+touch "$FK/fail-gc"
+out=$(plugin GC "$fkgc" 2>/dev/null)
+check_match "the delegate's GC failing is reported" \
+	"first: ipam plugin gc: ipam plugin fakeipam: GC refused" \
+	"$(jq -r .msg <<<"$out")"
+check_eq "... after nsfast's own GC collected fx" "$((neps - 2)) 0" \
+	"$(n_eps) $(grep -ls "\"$P-fx\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
+rm "$FK/fail-gc"
+out=$(plugin GC "$fkgc" 2>&1)
+result "GC with nothing stale and a willing delegate" $? "$out"
+ip netns del "$P-fx"
+ip netns del "$P-fy"
 
 e2e_finish

@@ -386,6 +386,28 @@ static void test_alloc_ranges(void **state)
 	assert_int_equal(a, IP(10, 5, 0, 2));
 }
 
+/* STATUS's question: is any address of the ranges free? Gateways and
+ * excluded addresses do not count. */
+static void test_has_free(void **state)
+{
+	struct fx *f = *state;
+	struct nsf_cni_ipam ipam = two_ranges();
+	struct nsf_cni_err e = { 0 };
+	uint32_t a;
+
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(nsf_cni_ipam_has_free(&ipam, &f->pool));
+		assert_int_equal(
+			nsf_cni_ipam_alloc(&ipam, &f->pool, 0, "o", &a, &e), 0);
+	}
+	assert_true(nsf_cni_ipam_has_free(&ipam, &f->pool));
+	assert_int_equal(nsf_cni_ipam_alloc(&ipam, &f->pool, 0, "o", &a, &e),
+			 0);
+	assert_false(nsf_cni_ipam_has_free(&ipam, &f->pool));
+	assert_int_equal(nsf_pool_release(&f->pool, IP(10, 5, 1, 9)), 0);
+	assert_true(nsf_cni_ipam_has_free(&ipam, &f->pool));
+}
+
 static void test_alloc_next_fit(void **state)
 {
 	struct fx *f = *state;
@@ -527,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_nat_ports),
 		T(test_alloc_ranges),
 		T(test_alloc_next_fit),
+		T(test_has_free),
 		T(test_alloc_wanted),
 		T(test_fit),
 		T(test_alloc_in_bounds),
