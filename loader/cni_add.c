@@ -311,7 +311,9 @@ static int ipam_result_addr(struct cni_ctx *x, const cJSON *res, uint32_t *ip,
 	return 0;
 }
 
-/* Extra routes in the pod (its default route exists already). */
+/* Extra routes in the pod (its default route exists already). A route
+ * to the same destination that is already there (another network's, or
+ * ours from an earlier ADD) is left as it is. */
 static int add_pod_routes(struct cni_ctx *x, const struct nsf_ep_rec *rec,
 			  const struct nsf_cidr4 *routes, int n)
 {
@@ -328,11 +330,15 @@ static int add_pod_routes(struct cni_ctx *x, const struct nsf_ep_rec *rec,
 		return nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "netlink: %s",
 				    strerror(-err));
 	err = nsf_nl_link_get(&nl, rec->ifname, &link);
-	for (int i = 0; !err && i < n; i++)
-		if (routes[i].prefix)
-			err = nsf_nl_route_add(&nl, link.ifindex, routes[i].net,
-					       routes[i].prefix,
-					       x->cfg.gateway);
+	for (int i = 0; !err && i < n; i++) {
+		if (!routes[i].prefix)
+			continue;
+		err = nsf_nl_route_add_new(&nl, link.ifindex, routes[i].net,
+					   routes[i].prefix, x->cfg.gateway,
+					   rec->gw_onlink);
+		if (err == -EEXIST)
+			err = 0;
+	}
 	nsf_nl_close(&nl);
 	if (err)
 		return nsf_cni_fail(&x->e, NSF_CNI_E_ATTACH, "pod routes: %s",

@@ -46,6 +46,30 @@ static int pod_route_src(int netns_fd, uint32_t dst, uint32_t *src)
 	return err;
 }
 
+/*
+ * The source address the pod would use off its link. TEST-NET-1 takes the
+ * default route. A pod whose own default route attach left alone reaches
+ * the pod CIDR through us: probe a neighbouring address there, one that is
+ * not the pod's own on another interface (the kernel answers a local
+ * destination with itself as the source).
+ */
+static int pod_route_probe(int netns_fd, const struct nsf_ep_rec *rec,
+			   uint32_t *src)
+{
+	uint32_t probe;
+	int err;
+
+	if (!rec->kept_default)
+		return pod_route_src(netns_fd, 0xc0000201u, src);
+	for (uint32_t k = 1; k <= 4; k++) {
+		probe = rec->ip ^ k;
+		err = pod_route_src(netns_fd, probe, src);
+		if (err || *src != probe)
+			return err;
+	}
+	return -EADDRINUSE;
+}
+
 static int check_pod(struct cni_ctx *x, const struct nsf_ep_rec *rec)
 {
 	char a[NSF_ADDR_STRLEN];
@@ -75,13 +99,13 @@ static int check_pod(struct cni_ctx *x, const struct nsf_ep_rec *rec)
 			"or lacks address %s",
 			rec->ifname, x->env.netns, a);
 	}
-	/* TEST-NET-1: any address off the pod's link takes the default. */
-	err = pod_route_src(fd, 0xc0000201u, &src);
+	err = pod_route_probe(fd, rec, &src);
 	close(fd);
 	if (err || src != rec->ip)
 		return nsf_cni_fail(&x->e, NSF_CNI_E_CHECK,
-				    "check: the pod has no default route "
+				    "check: the pod has no %s route "
 				    "through nsfast's gateway from %s",
+				    rec->kept_default ? "pod CIDR" : "default",
 				    a);
 	return 0;
 }

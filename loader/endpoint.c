@@ -230,6 +230,39 @@ static int create_veth(const struct nsf_host *h, struct attach_tx *tx,
 }
 
 /*
+ * The pod's routes through the gateway. Nothing already there is replaced:
+ * a namespace attach did not create (or a second CNI attachment of one
+ * pod) may route through other interfaces, and those routes stay theirs.
+ * Then the gateway's /32 may already exist on another link (our routes
+ * name the gateway "onlink" instead), and so may a default route (ours
+ * would fight it: the pod gets a route to the pod CIDR instead, as a
+ * secondary network gets its subnet in Docker or Multus).
+ */
+static int add_gateway_routes(struct nsf_nl *nl, int ifindex,
+			  const struct nsf_host_config *cfg,
+			  struct nsf_ep_rec *rec)
+{
+	bool has_default;
+	int err;
+
+	err = nsf_nl_route_add_new(nl, ifindex, cfg->gateway, 32, 0, false);
+	rec->gw_onlink = err == -EEXIST;
+	if (err && err != -EEXIST)
+		return err;
+	err = nsf_nl_has_default_route(nl, &has_default);
+	if (err)
+		return err;
+	rec->kept_default = has_default;
+	if (!has_default)
+		return nsf_nl_route_add_new(nl, ifindex, 0, 0, cfg->gateway,
+					    rec->gw_onlink);
+	err = nsf_nl_route_add_new(nl, ifindex, cfg->pod_cidr.net,
+				   cfg->pod_cidr.prefix, cfg->gateway,
+				   rec->gw_onlink);
+	return err == -EEXIST ? 0 : err;
+}
+
+/*
  * Pod side: a /32 and a default route through the link-local gateway, whose
  * MAC (the host veth's) is a permanent neighbour, so the pod never ARPs.
  * No IPv6 address, as Docker does on IPv4-only networks: nsfast drops
@@ -238,7 +271,7 @@ static int create_veth(const struct nsf_host *h, struct attach_tx *tx,
  */
 static int configure_pod_side(struct attach_tx *tx,
 			      const struct nsf_host_config *cfg,
-			      const struct nsf_ep_rec *rec)
+			      struct nsf_ep_rec *rec)
 {
 	struct nsf_nl *nl = &tx->pod_nl;
 	int ifindex = tx->pod_ifindex;
@@ -256,9 +289,7 @@ static int configure_pod_side(struct attach_tx *tx,
 		err = nsf_nl_neigh_add(nl, ifindex, cfg->gateway,
 				       rec->host_mac);
 	if (!err)
-		err = nsf_nl_route_add(nl, ifindex, cfg->gateway, 32, 0);
-	if (!err)
-		err = nsf_nl_route_add(nl, ifindex, 0, 0, cfg->gateway);
+		err = add_gateway_routes(nl, ifindex, cfg, rec);
 	/* NAPI on the pod side, so the uplink's XDP can redirect into it. */
 	if (!err)
 		err = nsf_set_gro(tx->pod_sock, rec->ifname, true);

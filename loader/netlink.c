@@ -358,12 +358,13 @@ int nsf_nl_addr_first(struct nsf_nl *nl, int ifindex, uint32_t *addr)
 	return 0;
 }
 
-int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
-		     uint8_t prefix, uint32_t gw)
+static int route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
+		     uint8_t prefix, uint32_t gw, int flags,
+		     unsigned int nh_flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWROUTE,
-					   NLM_F_CREATE | NLM_F_REPLACE);
+					   NLM_F_CREATE | flags);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 
 	rtm->rtm_family = AF_INET;
@@ -372,12 +373,56 @@ int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
 	rtm->rtm_protocol = RTPROT_STATIC;
 	rtm->rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
+	rtm->rtm_flags = nh_flags;
 	if (prefix)
 		mnl_attr_put_u32(nlh, RTA_DST, htonl(dst));
 	if (gw)
 		mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gw));
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return talk(nl, nlh, NULL, NULL);
+}
+
+int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
+		     uint8_t prefix, uint32_t gw)
+{
+	return route_add(nl, ifindex, dst, prefix, gw, NLM_F_REPLACE, 0);
+}
+
+int nsf_nl_route_add_new(struct nsf_nl *nl, int ifindex, uint32_t dst,
+			 uint8_t prefix, uint32_t gw, bool onlink)
+{
+	return route_add(nl, ifindex, dst, prefix, gw, NLM_F_EXCL,
+			 onlink ? RTNH_F_ONLINK : 0);
+}
+
+static int default_route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	bool *found = data;
+
+	/* The dump's table field is 8 bits: the main table fits. */
+	if (rtm->rtm_family == AF_INET && rtm->rtm_dst_len == 0 &&
+	    rtm->rtm_table == RT_TABLE_MAIN && rtm->rtm_type == RTN_UNICAST)
+		*found = true;
+	return MNL_CB_OK;
+}
+
+int nsf_nl_has_default_route(struct nsf_nl *nl, bool *found)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	/* A dump ends with NLMSG_DONE: no NLM_F_ACK (see nsf_nl_addr_first). */
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETROUTE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++nl->seq;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = AF_INET;
+	*found = false;
+	return talk(nl, nlh, default_route_cb, found);
 }
 
 int nsf_nl_neigh_add(struct nsf_nl *nl, int ifindex, uint32_t addr,

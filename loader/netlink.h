@@ -9,6 +9,7 @@
 #ifndef NSF_NETLINK_H
 #define NSF_NETLINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct mnl_socket;
@@ -58,6 +59,12 @@ int nsf_nl_addr_first(struct nsf_nl *nl, int ifindex, uint32_t *addr);
  * Replaces an existing route to the same destination. */
 int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
 		     uint8_t prefix, uint32_t gw);
+/* The same, but only if there is no route to @dst/@prefix yet (-EEXIST);
+ * @onlink: @gw is on @ifindex's link even without a route saying so. */
+int nsf_nl_route_add_new(struct nsf_nl *nl, int ifindex, uint32_t dst,
+			 uint8_t prefix, uint32_t gw, bool onlink);
+/* Whether the main table has a default route (any device, any metric). */
+int nsf_nl_has_default_route(struct nsf_nl *nl, bool *found);
 /* Remove the route to @dst/@prefix (via @gw if non-zero); host order. */
 int nsf_nl_route_del(struct nsf_nl *nl, uint32_t dst, uint8_t prefix,
 		     uint32_t gw);

@@ -502,6 +502,10 @@ static int ep_from_json(const cJSON *json, struct nsf_ep_rec *rec)
 		return -EBADMSG;
 	rec->netns_created = cJSON_IsTrue(
 		cJSON_GetObjectItemCaseSensitive(json, "netns_created"));
+	rec->gw_onlink = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(json, "gw_onlink"));
+	rec->kept_default = cJSON_IsTrue(
+		cJSON_GetObjectItemCaseSensitive(json, "kept_default"));
 	rec->host_ifindex = (int)ifindex;
 	rec->id = (uint32_t)id;
 	return 0;
@@ -528,6 +532,11 @@ static cJSON *ep_to_json(const struct nsf_ep_rec *rec)
 	cJSON_AddStringToObject(json, "pod_mac", pod_mac);
 	cJSON_AddStringToObject(json, "host_mac", host_mac);
 	cJSON_AddNumberToObject(json, "id", rec->id);
+	/* Only when set: records without them read as false. */
+	if (rec->gw_onlink)
+		cJSON_AddBoolToObject(json, "gw_onlink", true);
+	if (rec->kept_default)
+		cJSON_AddBoolToObject(json, "kept_default", true);
 	return json;
 }
 

@@ -79,6 +79,10 @@ struct nsf_ep_rec {
 	uint8_t pod_mac[6];
 	uint8_t host_mac[6];
 	uint32_t id; /* endpoint id: counters slot */
+	bool gw_onlink;	   /* the gateway's /32 was another link's: our
+			    * routes name it onlink */
+	bool kept_default; /* the netns had a default route: left alone,
+			    * the pod CIDR is routed through us instead */
 };
 
 /* Identify the current namespace as the host and compute its paths. */

@@ -192,6 +192,34 @@ check "$EXT is still a usable namespace" ip -n "$EXT" link show lo
 check_fails "its eth0 is gone" ip -n "$EXT" link show eth0
 ip netns del "$EXT"
 
+# ---- a namespace with a default route of its own ----
+# attach leaves it alone (it replaced it before, and detach then left the
+# namespace with none) and routes the pod CIDR through the gateway.
+
+EXT2="$P-ext2"
+ip netns add "$EXT2"
+ip -n "$EXT2" link add v0 type veth peer name v1 # (no dummy here)
+ip -n "$EXT2" link set v0 up
+ip -n "$EXT2" link set v1 up
+ip -n "$EXT2" addr add 203.0.113.2/24 dev v0
+ip -n "$EXT2" route add default via 203.0.113.1 dev v0
+IPE2=$(nsf -n "$HOST" attach "$P-e2" --netns-path "/run/netns/$EXT2")
+check_match "attach into $EXT2, which has a default route" \
+	'^10\.244\.[0-9]+\.[0-9]+$' "$IPE2"
+check_match "$EXT2 keeps its default route" \
+	'^default via 203\.0\.113\.1 dev v0 *$' \
+	"$(ip -n "$EXT2" route show default)"
+check_match "$EXT2 reaches the pod CIDR through nsfast's gateway" \
+	'^10\.244\.0\.0/16 via 169\.254\.1\.1 dev eth0' \
+	"$(ip -n "$EXT2" route show 10.244.0.0/16)"
+check "ping $EXT2 -> $B" pod_exec "$EXT2" ping -c 2 -i 0.2 -W 2 "$IPB"
+check "ping $B -> $EXT2" pod_exec "$B" ping -c 2 -i 0.2 -W 2 "$IPE2"
+check "detach $P-e2" nsf -n "$HOST" detach "$P-e2"
+check_match "$EXT2's default route survives the detach" \
+	'^default via 203\.0\.113\.1 dev v0 *$' \
+	"$(ip -n "$EXT2" route show default)"
+ip netns del "$EXT2"
+
 # ---- two hosts side by side ----
 
 HOST2="$P-h2"

@@ -291,6 +291,40 @@ check_eq "... released the address, no record left" "free 0" \
 	"$(test -e "${E2E_STATE[0]}/ipam/$ipk" && echo taken || echo free) $(grep -l "\"$P-kill\"" "${E2E_STATE[0]}"/cni-*.json | wc -l)"
 ip netns del "$P-kill"
 
+# ---- a second attachment in one pod (CNI_IFNAME eth1) ----
+
+# The spec: "another network might have already configured the default
+# route, the CNI plugin should be prepared to skip over its default route
+# definition". eth1 finds eth0's default route and gateway /32 and leaves
+# them: it routes the pod CIDR through the gateway (onlink) instead, and
+# its DEL leaves eth0's routes as they were (it used to replace them and
+# leave the pod with none).
+ip netns add "$P-two"
+two0=(CNI_CONTAINERID="$P-two" CNI_IFNAME=eth0 CNI_NETNS="/run/netns/$P-two")
+two1=(CNI_CONTAINERID="$P-two" CNI_IFNAME=eth1 CNI_NETNS="/run/netns/$P-two")
+res0=$(plugin ADD "$kill_conf" "${two0[@]}" 2>&1)
+result "ADD eth0 of $P-two" $? "$res0"
+routes0=$(ip -n "$P-two" route show)
+res1=$(plugin ADD "$kill_conf" "${two1[@]}" 2>&1)
+result "ADD eth1 of the same pod" $? "$res1"
+check_match "eth0 keeps the pod's default route" "^default via $GW dev eth0" \
+	"$(ip -n "$P-two" route show default)"
+check_match "eth1 routes the pod CIDR through the gateway, onlink" \
+	"^10\.77\.0\.0/16 via $GW dev eth1 .*onlink" \
+	"$(ip -n "$P-two" route show 10.77.0.0/16)"
+with_prev() { jq -c --argjson r "$1" '. + {prevResult: $r}' <<<"$kill_conf"; }
+out=$(plugin CHECK "$(with_prev "$res0")" "${two0[@]}" 2>&1)
+result "CHECK eth0" $? "$out"
+out=$(plugin CHECK "$(with_prev "$res1")" "${two1[@]}" 2>&1)
+result "CHECK eth1" $? "$out"
+out=$(plugin DEL "$kill_conf" "${two1[@]}" 2>&1)
+result "DEL eth1" $? "$out"
+check_eq "eth0's routes are as they were" "$routes0" \
+	"$(ip -n "$P-two" route show)"
+out=$(plugin DEL "$kill_conf" "${two0[@]}" 2>&1)
+result "DEL eth0" $? "$out"
+ip netns del "$P-two"
+
 # ---- errors ----
 
 good=$(jq -c '.plugins[0] + {cniVersion, name}' "$TMP/net.conflist")
