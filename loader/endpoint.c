@@ -239,8 +239,8 @@ static int create_veth(const struct nsf_host *h, struct attach_tx *tx,
  * secondary network gets its subnet in Docker or Multus).
  */
 static int add_gateway_routes(struct nsf_nl *nl, int ifindex,
-			  const struct nsf_host_config *cfg,
-			  struct nsf_ep_rec *rec)
+			      const struct nsf_host_config *cfg,
+			      struct nsf_ep_rec *rec)
 {
 	bool has_default;
 	int err;

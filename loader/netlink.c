@@ -363,8 +363,8 @@ static int route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
 		     unsigned int nh_flags)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = put_request(buf, nl, RTM_NEWROUTE,
-					   NLM_F_CREATE | flags);
+	struct nlmsghdr *nlh =
+		put_request(buf, nl, RTM_NEWROUTE, NLM_F_CREATE | flags);
 	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 
 	rtm->rtm_family = AF_INET;

@@ -78,7 +78,7 @@ struct nsf_ep_rec {
 	uint32_t ip; /* host order */
 	uint8_t pod_mac[6];
 	uint8_t host_mac[6];
-	uint32_t id; /* endpoint id: counters slot */
+	uint32_t id;	   /* endpoint id: counters slot */
 	bool gw_onlink;	   /* the gateway's /32 was another link's: our
 			    * routes name it onlink */
 	bool kept_default; /* the netns had a default route: left alone,
