@@ -172,8 +172,10 @@ static bool stale_orphan(int fd, const struct nsf_nat_key *key,
 	if (!bpf_map_lookup_elem(fd, &ekey, &out) && out.port == key->dport &&
 	    out.addr == key->daddr)
 		return false; /* has its egress entry: judged with the flow */
-	limit = (uint64_t)(key->proto == IPPROTO_TCP ? t->tcp_syn : t->icmp) *
-		NS_PER_S;
+	limit = key->proto == IPPROTO_TCP   ? t->tcp_syn
+		: key->proto == IPPROTO_UDP ? t->udp
+					    : t->icmp;
+	limit *= NS_PER_S;
 	return now > in.last_seen && now - in.last_seen > limit;
 }
 

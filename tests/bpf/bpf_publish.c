@@ -558,15 +558,15 @@ static void test_reply_udp(void **state)
 
 /* ---- a closed TCP tuple reused by a new connection ---------------------- */
 
-struct rv_state {
+struct flow_seen {
 	char state[32];
 	uint32_t timeout;
 	int n;
 };
 
-static int rv_grab(const struct nsf_nat_flow *f, void *arg)
+static int grab_flow(const struct nsf_nat_flow *f, void *arg)
 {
-	struct rv_state *s = arg;
+	struct flow_seen *s = arg;
 
 	snprintf(s->state, sizeof(s->state), "%s", f->state);
 	s->timeout = f->timeout;
@@ -575,7 +575,7 @@ static int rv_grab(const struct nsf_nat_flow *f, void *arg)
 }
 
 /* Make entry @k look @secs older (last packet and creation). */
-static void rv_age(struct nsf_nat_key k, uint64_t secs)
+static void age_entry(struct nsf_nat_key k, uint64_t secs)
 {
 	struct nsf_nat_entry e;
 
@@ -628,15 +628,15 @@ static void rv_expect_survives(struct nsf_nat_key eg, struct nsf_nat_key in,
 {
 	struct nsf_nat_gc_result gc;
 	struct nsf_nat_timeouts t;
-	struct rv_state st = { 0 };
+	struct flow_seen st = { 0 };
 	struct result r;
 
 	nsf_nat_default_timeouts(&t);
-	assert_int_equal(nsf_nat_foreach(h.nat_fd, &t, rv_grab, &st), 0);
+	assert_int_equal(nsf_nat_foreach(h.nat_fd, &t, grab_flow, &st), 0);
 	assert_int_equal(st.n, 1);
 	assert_string_equal(st.state, "ESTABLISHED");
-	rv_age(eg, secs);
-	rv_age(in, secs);
+	age_entry(eg, secs);
+	age_entry(in, secs);
 	assert_int_equal(nsf_nat_gc(h.nat_fd, &t, &gc), 0);
 	assert_int_equal(gc.expired, 0);
 	assert_int_equal(nat_count(), 2);
@@ -674,7 +674,7 @@ static void rv_handshake(uint16_t np)
 
 /* Refused (RST), then the same tuple connects: a new connection, not a
  * CLOSE that gc ends 10 s later. */
-static void test_rv_sticky_rst(void **state)
+static void test_tcp_reopen_after_rst(void **state)
 {
 	struct nsf_nat_key eg, in;
 	struct result r;
@@ -698,7 +698,7 @@ static void test_rv_sticky_rst(void **state)
 }
 
 /* Closed with FIN both ways (TIME_WAIT), then the same tuple connects. */
-static void test_rv_sticky_fin(void **state)
+static void test_tcp_reopen_after_fin(void **state)
 {
 	struct nsf_nat_key eg, in;
 	struct result r;
@@ -727,7 +727,7 @@ static void test_rv_sticky_fin(void **state)
 
 /* A SYN retransmitted in a live connection (or a half-closed one) starts
  * nothing over: counters, flags and age stay. */
-static void test_rv_syn_live(void **state)
+static void test_tcp_syn_in_live_flow(void **state)
 {
 	struct nsf_nat_entry e0, i0, e1, i1;
 	struct nsf_nat_key eg, in;
@@ -748,8 +748,8 @@ static void test_rv_syn_live(void **state)
 		TC_ACT_REDIRECT);
 	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, 40001, 443);
 	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 443, np);
-	rv_age(eg, 5);
-	rv_age(in, 5);
+	age_entry(eg, 5);
+	age_entry(in, 5);
 	e0 = rv_entry(eg);
 	i0 = rv_entry(in);
 	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_SYN, &r),
@@ -799,13 +799,13 @@ static void check_rv_publish_rst(enum path p)
 	rv_expect_survives(eg, in, 11, 40001, HPORT, PPORT);
 }
 
-static void test_rv_publish_rst_xdp(void **state)
+static void test_publish_reopen_after_rst_xdp(void **state)
 {
 	(void)state;
 	check_rv_publish_rst(PATH_XDP);
 }
 
-static void test_rv_publish_rst_tc(void **state)
+static void test_publish_reopen_after_rst_tc(void **state)
 {
 	(void)state;
 	check_rv_publish_rst(PATH_TC);
@@ -813,7 +813,7 @@ static void test_rv_publish_rst_tc(void **state)
 
 /* Hairpin: pod B's connection to host:HPORT refused by pod A (RST), then
  * B's same tuple connects again: both pairs start over. */
-static void test_rv_hairpin_rst(void **state)
+static void test_hairpin_reopen_after_rst(void **state)
 {
 	struct nsf_nat_key k[4];
 	struct result r;
@@ -1189,6 +1189,41 @@ static void test_from_node_tc(void **state)
 	check_from_node(PATH_TC);
 }
 
+/*
+ * gc removes a reply entry whose egress entry is gone (evicted) once it
+ * idled for its protocol's shortest timeout: for UDP its own (no reply
+ * yet), not ICMP's, which it used to take.
+ */
+static void test_gc_orphan_udp(void **state)
+{
+	struct nsf_nat_key eg =
+		nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, 40000, 53);
+	struct nsf_nat_gc_result gc;
+	struct nsf_nat_timeouts t;
+	struct result r;
+	struct frame in;
+	uint16_t np;
+
+	(void)state;
+	reset();
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, 40000, PEER, 53, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	np = nf_sport(frame_ip_hdr(&r.out));
+	assert_int_equal(bpf_map_delete_elem(h.nat_fd, &eg), 0);
+	age_entry(nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, PEER, SNAT_IP, 53, np),
+		  20);
+	nsf_nat_default_timeouts(&t);
+	t.udp = 30;
+	t.icmp = 10;
+	assert_int_equal(nsf_nat_gc(h.nat_fd, &t, &gc), 0);
+	assert_int_equal(gc.orphans, 0); /* 20 s < UDP's 30 */
+	t.udp = 10;
+	t.icmp = 100;
+	assert_int_equal(nsf_nat_gc(h.nat_fd, &t, &gc), 0);
+	assert_int_equal(gc.orphans, 1); /* 20 s > UDP's 10 */
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int group_teardown(void **state)
@@ -1243,12 +1278,13 @@ int main(void)
 		T(test_dnat_pod_gone),
 		T(test_reply_tcp),
 		T(test_reply_udp),
-		T(test_rv_sticky_rst),
-		T(test_rv_sticky_fin),
-		T(test_rv_syn_live),
-		T(test_rv_publish_rst_xdp),
-		T(test_rv_publish_rst_tc),
-		T(test_rv_hairpin_rst),
+		T(test_gc_orphan_udp),
+		T(test_tcp_reopen_after_rst),
+		T(test_tcp_reopen_after_fin),
+		T(test_tcp_syn_in_live_flow),
+		T(test_publish_reopen_after_rst_xdp),
+		T(test_publish_reopen_after_rst_tc),
+		T(test_hairpin_reopen_after_rst),
 		T(test_publish_clash_xdp),
 		T(test_publish_clash_tc),
 		T(test_publish_ingress_evicted),
