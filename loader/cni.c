@@ -336,7 +336,10 @@ static int dispatch(struct cni_ctx *x)
 
 	if (x->env.cmd == NSF_CNI_VERSION)
 		return cni_version(x);
-	if (nsf_cni_args_parse(x->env.args, &arg_ip, &x->e))
+	/* Only ADD and CHECK use CNI_ARGS (IP=): DEL, GC and STATUS must not
+	 * fail on what they ignore. */
+	if ((x->env.cmd == NSF_CNI_ADD || x->env.cmd == NSF_CNI_CHECK) &&
+	    nsf_cni_args_parse(x->env.args, &arg_ip, &x->e))
 		return -1;
 	if (!x->conf.req_ip)
 		x->conf.req_ip = arg_ip;

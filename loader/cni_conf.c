@@ -720,40 +720,52 @@ static bool known_arg(const char *key)
 	return false;
 }
 
+/* One KEY=VALUE of CNI_ARGS; *unknown keeps the first key nsfast does
+ * not know. */
+static int args_pair(char *kv, uint32_t *ip, bool *ignore_unknown,
+		     const char **unknown, struct nsf_cni_err *e)
+{
+	char *eq = strchr(kv, '=');
+
+	if (!eq || eq == kv)
+		return nsf_cni_fail(e, NSF_CNI_E_ENV,
+				    "CNI_ARGS: '%s' is not KEY=VALUE", kv);
+	*eq = '\0';
+	if (!strcmp(kv, "IgnoreUnknown"))
+		*ignore_unknown =
+			!strcasecmp(eq + 1, "true") || !strcmp(eq + 1, "1");
+	else if (!strcmp(kv, "IP") && nsf_parse_ipv4(eq + 1, ip))
+		return nsf_cni_fail(e, NSF_CNI_E_ENV,
+				    "CNI_ARGS: invalid IP '%s'", eq + 1);
+	else if (!known_arg(kv) && !*unknown)
+		*unknown = kv;
+	return 0;
+}
+
 int nsf_cni_args_parse(const char *args, uint32_t *ip, struct nsf_cni_err *e)
 {
-	char buf[1024], *save = NULL, *kv, *unknown = NULL;
+	char *buf, *save = NULL, *kv;
 	bool ignore_unknown = false;
+	const char *unknown = NULL;
+	int err = 0;
 
 	if (!args || !*args)
 		return 0;
-	if (!nsf_strlcpy(buf, args, sizeof(buf)))
-		return nsf_cni_fail(e, NSF_CNI_E_ENV, "CNI_ARGS is too long");
-	for (kv = strtok_r(buf, ";", &save); kv;
-	     kv = strtok_r(NULL, ";", &save)) {
-		char *eq = strchr(kv, '=');
-
-		if (!eq || eq == kv)
-			return nsf_cni_fail(e, NSF_CNI_E_ENV,
-					    "CNI_ARGS: '%s' is not KEY=VALUE",
-					    kv);
-		*eq = '\0';
-		if (!strcmp(kv, "IgnoreUnknown"))
-			ignore_unknown = !strcasecmp(eq + 1, "true") ||
-					 !strcmp(eq + 1, "1");
-		else if (!strcmp(kv, "IP") && nsf_parse_ipv4(eq + 1, ip))
-			return nsf_cni_fail(e, NSF_CNI_E_ENV,
-					    "CNI_ARGS: invalid IP '%s'",
-					    eq + 1);
-		else if (!known_arg(kv) && !unknown)
-			unknown = kv;
-	}
-	if (unknown && !ignore_unknown)
-		return nsf_cni_fail(e, NSF_CNI_E_FIELD,
-				    "CNI_ARGS: unknown key '%s' (set "
-				    "IgnoreUnknown=1 to ignore it)",
-				    unknown);
-	return 0;
+	/* No length limit: a runtime may pass long pod names and labels. */
+	buf = strdup(args);
+	if (!buf)
+		return nsf_cni_fail(e, NSF_CNI_E_TRY_AGAIN, "CNI_ARGS: %s",
+				    strerror(ENOMEM));
+	for (kv = strtok_r(buf, ";", &save); kv && !err;
+	     kv = strtok_r(NULL, ";", &save))
+		err = args_pair(kv, ip, &ignore_unknown, &unknown, e);
+	if (!err && unknown && !ignore_unknown)
+		err = nsf_cni_fail(e, NSF_CNI_E_FIELD,
+				   "CNI_ARGS: unknown key '%s' (set "
+				   "IgnoreUnknown=1 to ignore it)",
+				   unknown);
+	free(buf);
+	return err;
 }
 
 /* ---- names ---- */

@@ -362,6 +362,8 @@ check_eq "unknown CNI_COMMAND: code 4" "4" \
 	"$(err_code FROB "$good" "${ids[@]}")"
 check_eq "unknown CNI_ARGS key: code 2" "2" \
 	"$(err_code ADD "$good" "${ids[@]}" CNI_ARGS=FOO=1)"
+out=$(plugin DEL "$good" "${ids[@]}" CNI_ARGS=garbage 2>&1)
+result "DEL ignores CNI_ARGS it has no use for (malformed here)" $? "$out"
 check_eq "range outside the pod CIDR: code 7" "7" \
 	"$(err_code ADD "$(jq -c '.ipam.ranges=[[{"subnet":"10.78.0.0/24"}]]' <<<"$good")" "${ids[@]}")"
 check_eq "podCIDR differing from the host's: code 7" "7" \

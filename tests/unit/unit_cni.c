@@ -258,10 +258,13 @@ static void test_versions(void **state)
 
 static void test_args(void **state)
 {
+	char longargs[4096], pad[3001];
 	struct nsf_cni_err e = { 0 };
 	uint32_t ip = 0;
 
 	(void)state;
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
 	assert_int_equal(nsf_cni_args_parse(NULL, &ip, &e), 0);
 	assert_int_equal(
 		nsf_cni_args_parse("IP=10.0.0.5;K8S_POD_NAME=x", &ip, &e), 0);
@@ -275,6 +278,11 @@ static void test_args(void **state)
 	assert_int_equal(nsf_cni_args_parse("IP=10.0.0", &ip, &e), -1);
 	assert_int_equal(e.code, NSF_CNI_E_ENV);
 	assert_int_equal(nsf_cni_args_parse("garbage", &ip, &e), -1);
+	/* No length limit (it was 1,023 bytes): a long pod name passes. */
+	snprintf(longargs, sizeof(longargs),
+		 "IgnoreUnknown=1;K8S_POD_NAME=%.*s;IP=10.0.0.9", 3000, pad);
+	assert_int_equal(nsf_cni_args_parse(longargs, &ip, &e), 0);
+	assert_int_equal(ip, IP(10, 0, 0, 9));
 }
 
 static void test_endpoint_name(void **state)
