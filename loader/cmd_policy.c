@@ -201,6 +201,12 @@ static int rule_peer(cJSON *doc, const char *peer, bool src, char *out,
 		nsf_strlcpy(out, peer, len);
 		return 0;
 	}
+	/* A CIDR with host bits set is a typo, not a group's name. */
+	if (!is_cidr(peer) && !nsf_parse_cidr4(peer, &c, true)) {
+		nsf_format_cidr4(&c, out);
+		return nsf_fail(0, "%s: host bits set (did you mean %s?)", peer,
+				out);
+	}
 	if (is_cidr(peer)) {
 		if (src)
 			return nsf_fail(0,
@@ -349,9 +355,15 @@ static int rule_add(cJSON *doc, int argc, char **argv)
 static int rule_del(cJSON *doc, const char *arg)
 {
 	cJSON *rules = list_of(doc, "rules"), *r;
-	long id = strtol(arg, NULL, 10);
+	char *end;
+	long id = strtol(arg, &end, 10);
 	int i = 0;
 
+	if (end == arg || *end || id <= 0)
+		return nsf_fail(0,
+				"rule '%s': not a rule id (a number from "
+				"'nsfast policy rule list')",
+				arg);
 	cJSON_ArrayForEach(r, rules) {
 		if (str_num(r, "id") == id && id > 0) {
 			cJSON_DeleteItemFromArray(rules, i);

@@ -169,6 +169,13 @@ check_fails "the failed attach left no endpoint" \
 err=$(pol rule add allow from any to nosuch 2>&1 >/dev/null)
 check_match "errors are one line naming the problem" \
 	"^nsfast: policy: no group 'nosuch'" "$err"
+err=$(pol rule del abc 2>&1 >/dev/null)
+check_match "rule del abc: not a rule id" \
+	"^nsfast: policy: rule 'abc': not a rule id" "$err"
+err=$(pol rule add deny from any to 10.0.0.1/8 2>&1 >/dev/null)
+check_match "a CIDR with host bits set is named as such" \
+	"^nsfast: policy: 10\.0\.0\.1/8: host bits set \(did you mean 10\.0\.0\.0/8\?\)" \
+	"$err"
 
 # ---- detach forgets membership ----
 
