@@ -585,7 +585,7 @@ static void age_entry(struct nsf_nat_key k, uint64_t secs)
 	assert_int_equal(put(h.nat_fd, &k, &e), 0);
 }
 
-static struct nsf_nat_entry rv_entry(struct nsf_nat_key k)
+static struct nsf_nat_entry conn_entry(struct nsf_nat_key k)
 {
 	struct nsf_nat_entry e;
 
@@ -594,8 +594,8 @@ static struct nsf_nat_entry rv_entry(struct nsf_nat_key k)
 }
 
 /* One TCP segment from the pod (pod A:@sport -> @dst:@dport), tc verdict. */
-static uint32_t rv_pod(uint16_t sport, uint32_t dst, uint16_t dport,
-		       uint8_t flags, struct result *r)
+static uint32_t conn_pod(uint16_t sport, uint32_t dst, uint16_t dport,
+			 uint8_t flags, struct result *r)
 {
 	struct frame in;
 
@@ -606,8 +606,8 @@ static uint32_t rv_pod(uint16_t sport, uint32_t dst, uint16_t dport,
 }
 
 /* One TCP segment from the world (PEER:@sport -> host:@dport), uplink @p. */
-static uint32_t rv_world(enum path p, uint16_t sport, uint16_t dport,
-			 uint8_t flags, struct result *r)
+static uint32_t conn_world(enum path p, uint16_t sport, uint16_t dport,
+			   uint8_t flags, struct result *r)
 {
 	struct frame in;
 
@@ -622,9 +622,9 @@ static uint32_t rv_world(enum path p, uint16_t sport, uint16_t dport,
  * ESTABLISHED, survive gc and still carry the world's next segment
  * (PEER:@wport -> host:@hport) into the pod, to A:@pport.
  */
-static void rv_expect_survives(struct nsf_nat_key eg, struct nsf_nat_key in,
-			       uint64_t secs, uint16_t wport, uint16_t hport,
-			       uint16_t pport)
+static void conn_expect_survives(struct nsf_nat_key eg, struct nsf_nat_key in,
+				 uint64_t secs, uint16_t wport, uint16_t hport,
+				 uint16_t pport)
 {
 	struct nsf_nat_gc_result gc;
 	struct nsf_nat_timeouts t;
@@ -640,35 +640,49 @@ static void rv_expect_survives(struct nsf_nat_key eg, struct nsf_nat_key in,
 	assert_int_equal(nsf_nat_gc(h.nat_fd, &t, &gc), 0);
 	assert_int_equal(gc.expired, 0);
 	assert_int_equal(nat_count(), 2);
-	assert_int_equal(rv_world(PATH_TC, wport, hport, NF_TCP_ACK, &r),
+	assert_int_equal(conn_world(PATH_TC, wport, hport, NF_TCP_ACK, &r),
 			 TC_ACT_REDIRECT);
 	expect_tuple(expect_valid(&r), PEER, wport, POD_A, pport);
 }
 
 /* Pod A:40001 -> PEER:443 starts (SYN); returns its NAT port. */
-static uint16_t rv_connect(void)
+static uint16_t conn_syn(void)
 {
 	struct result r;
 
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_SYN, &r),
+	assert_int_equal(conn_pod(40001, PEER, 443, NF_TCP_SYN, &r),
 			 TC_ACT_REDIRECT);
 	return nf_sport(frame_ip_hdr(&r.out));
 }
 
+/* A:40001 connects to PEER:443 (SYN, SYN-ACK, ACK); @r holds the last
+ * packet. Returns the NAT port. */
+static uint16_t conn_establish(struct result *r)
+{
+	uint16_t np = conn_syn();
+
+	assert_int_equal(
+		conn_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(conn_pod(40001, PEER, 443, NF_TCP_ACK, r),
+			 TC_ACT_REDIRECT);
+	return np;
+}
+
 /* The pod's three-way handshake from A:40001 to PEER:443 via NAT port @np. */
-static void rv_handshake(uint16_t np)
+static void conn_handshake(uint16_t np)
 {
 	struct result r;
 
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_SYN, &r),
+	assert_int_equal(conn_pod(40001, PEER, 443, NF_TCP_SYN, &r),
 			 TC_ACT_REDIRECT);
 	assert_int_equal(nf_sport(frame_ip_hdr(&r.out)), np);
 	assert_int_equal(
-		rv_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, &r),
+		conn_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
+	assert_int_equal(conn_pod(40001, PEER, 443, NF_TCP_ACK, &r),
 			 TC_ACT_REDIRECT);
-	assert_int_equal(rv_world(PATH_TC, 443, np, NF_TCP_ACK, &r),
+	assert_int_equal(conn_world(PATH_TC, 443, np, NF_TCP_ACK, &r),
 			 TC_ACT_REDIRECT);
 }
 
@@ -682,19 +696,19 @@ static void test_tcp_reopen_after_rst(void **state)
 
 	(void)state;
 	reset();
-	np = rv_connect();
+	np = conn_syn();
 	assert_int_equal(
-		rv_world(PATH_TC, 443, np, NF_TCP_RST | NF_TCP_ACK, &r),
+		conn_world(PATH_TC, 443, np, NF_TCP_RST | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
-	rv_handshake(np);
+	conn_handshake(np);
 	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, 40001, 443);
 	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 443, np);
 	/* A new connection: counters and age start again. */
-	assert_int_equal(rv_entry(eg).packets, 2);
-	assert_int_equal(rv_entry(in).packets, 2);
-	assert_int_equal(rv_entry(eg).seen, NSF_SEEN_SYN | NSF_SEEN_ACK);
-	assert_int_equal(rv_entry(in).seen, NSF_SEEN_SYN | NSF_SEEN_ACK);
-	rv_expect_survives(eg, in, 11, 443, np, 40001);
+	assert_int_equal(conn_entry(eg).packets, 2);
+	assert_int_equal(conn_entry(in).packets, 2);
+	assert_int_equal(conn_entry(eg).seen, NSF_SEEN_SYN | NSF_SEEN_ACK);
+	assert_int_equal(conn_entry(in).seen, NSF_SEEN_SYN | NSF_SEEN_ACK);
+	conn_expect_survives(eg, in, 11, 443, np, 40001);
 }
 
 /* Closed with FIN both ways (TIME_WAIT), then the same tuple connects. */
@@ -706,23 +720,19 @@ static void test_tcp_reopen_after_fin(void **state)
 
 	(void)state;
 	reset();
-	np = rv_connect();
+	np = conn_establish(&r);
 	assert_int_equal(
-		rv_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, &r),
+		conn_pod(40001, PEER, 443, NF_TCP_FIN | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
-			 TC_ACT_REDIRECT);
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_FIN | NF_TCP_ACK, &r),
-			 TC_ACT_REDIRECT);
 	assert_int_equal(
-		rv_world(PATH_TC, 443, np, NF_TCP_FIN | NF_TCP_ACK, &r),
+		conn_world(PATH_TC, 443, np, NF_TCP_FIN | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
+	assert_int_equal(conn_pod(40001, PEER, 443, NF_TCP_ACK, &r),
 			 TC_ACT_REDIRECT);
-	rv_handshake(np);
+	conn_handshake(np);
 	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, 40001, 443);
 	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 443, np);
-	rv_expect_survives(eg, in, 121, 443, np, 40001);
+	conn_expect_survives(eg, in, 121, 443, np, 40001);
 }
 
 /* A SYN retransmitted in a live connection (or a half-closed one) starts
@@ -736,27 +746,22 @@ static void test_tcp_syn_in_live_flow(void **state)
 
 	(void)state;
 	reset();
-	np = rv_connect();
-	assert_int_equal(
-		rv_world(PATH_TC, 443, np, NF_TCP_SYN | NF_TCP_ACK, &r),
-		TC_ACT_REDIRECT);
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_ACK, &r),
-			 TC_ACT_REDIRECT);
+	np = conn_establish(&r);
 	/* Half-closed by the world: not closed (conntrack: CLOSE_WAIT). */
 	assert_int_equal(
-		rv_world(PATH_TC, 443, np, NF_TCP_FIN | NF_TCP_ACK, &r),
+		conn_world(PATH_TC, 443, np, NF_TCP_FIN | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
 	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, 40001, 443);
 	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 443, np);
 	age_entry(eg, 5);
 	age_entry(in, 5);
-	e0 = rv_entry(eg);
-	i0 = rv_entry(in);
-	assert_int_equal(rv_pod(40001, PEER, 443, NF_TCP_SYN, &r),
+	e0 = conn_entry(eg);
+	i0 = conn_entry(in);
+	assert_int_equal(conn_pod(40001, PEER, 443, NF_TCP_SYN, &r),
 			 TC_ACT_REDIRECT);
 	assert_int_equal(nf_sport(frame_ip_hdr(&r.out)), np);
-	e1 = rv_entry(eg);
-	i1 = rv_entry(in);
+	e1 = conn_entry(eg);
+	i1 = conn_entry(in);
 	assert_int_equal(e1.packets, e0.packets + 1);
 	assert_int_equal(e1.seen, e0.seen);
 	assert_true(e1.created == e0.created);
@@ -767,48 +772,48 @@ static void test_tcp_syn_in_live_flow(void **state)
 
 /* A published flow reset by the client, then the client's same tuple
  * connects again: a new published connection. */
-static void check_rv_publish_rst(enum path p)
+static void check_publish_reopen(enum path p)
 {
 	struct nsf_nat_key eg, in;
 	struct result r;
 
 	reset();
 	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
-	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_SYN, &r),
+	assert_int_equal(conn_world(p, 40001, HPORT, NF_TCP_SYN, &r),
 			 act_redirect(p));
 	assert_int_equal(
-		rv_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
+		conn_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
-	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_RST, &r),
+	assert_int_equal(conn_world(p, 40001, HPORT, NF_TCP_RST, &r),
 			 act_redirect(p));
-	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_SYN, &r),
+	assert_int_equal(conn_world(p, 40001, HPORT, NF_TCP_SYN, &r),
 			 act_redirect(p));
 	expect_tuple(expect_valid(&r), PEER, 40001, POD_A, PPORT);
 	assert_int_equal(
-		rv_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
+		conn_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
 	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, PEER, 40001);
-	assert_int_equal(rv_world(p, 40001, HPORT, NF_TCP_ACK, &r),
+	assert_int_equal(conn_world(p, 40001, HPORT, NF_TCP_ACK, &r),
 			 act_redirect(p));
-	assert_int_equal(rv_pod(PPORT, PEER, 40001, NF_TCP_ACK, &r),
+	assert_int_equal(conn_pod(PPORT, PEER, 40001, NF_TCP_ACK, &r),
 			 TC_ACT_REDIRECT);
 	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, PPORT, 40001);
 	in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER, SNAT_IP, 40001, HPORT);
-	assert_int_equal(rv_entry(in).packets, 2);
-	assert_int_equal(rv_entry(eg).packets, 2);
-	rv_expect_survives(eg, in, 11, 40001, HPORT, PPORT);
+	assert_int_equal(conn_entry(in).packets, 2);
+	assert_int_equal(conn_entry(eg).packets, 2);
+	conn_expect_survives(eg, in, 11, 40001, HPORT, PPORT);
 }
 
 static void test_publish_reopen_after_rst_xdp(void **state)
 {
 	(void)state;
-	check_rv_publish_rst(PATH_XDP);
+	check_publish_reopen(PATH_XDP);
 }
 
 static void test_publish_reopen_after_rst_tc(void **state)
 {
 	(void)state;
-	check_rv_publish_rst(PATH_TC);
+	check_publish_reopen(PATH_TC);
 }
 
 /* Hairpin: pod B's connection to host:HPORT refused by pod A (RST), then
@@ -829,7 +834,7 @@ static void test_hairpin_reopen_after_rst(void **state)
 	assert_int_equal(r.retval, TC_ACT_REDIRECT);
 	np = nf_sport(frame_ip_hdr(&r.out));
 	assert_int_equal(
-		rv_pod(PPORT, SNAT_IP, np, NF_TCP_RST | NF_TCP_ACK, &r),
+		conn_pod(PPORT, SNAT_IP, np, NF_TCP_RST | NF_TCP_ACK, &r),
 		TC_ACT_REDIRECT);
 	k[0] = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_B, SNAT_IP, 5555,
 		       HPORT);
@@ -838,18 +843,18 @@ static void test_hairpin_reopen_after_rst(void **state)
 	k[2] = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, SNAT_IP, SNAT_IP, HPORT,
 		       np);
 	k[3] = nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, SNAT_IP, PPORT, np);
-	assert_int_equal(rv_entry(k[2]).seen, NSF_SEEN_ACK | NSF_SEEN_RST);
-	assert_int_equal(rv_entry(k[3]).seen, NSF_SEEN_ACK | NSF_SEEN_RST);
+	assert_int_equal(conn_entry(k[2]).seen, NSF_SEEN_ACK | NSF_SEEN_RST);
+	assert_int_equal(conn_entry(k[3]).seen, NSF_SEEN_ACK | NSF_SEEN_RST);
 	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
 	assert_int_equal(r.retval, TC_ACT_REDIRECT);
 	expect_tuple(expect_valid(&r), SNAT_IP, np, POD_A, PPORT);
 	for (int i = 0; i < 2; i++) {
-		assert_int_equal(rv_entry(k[i]).seen, NSF_SEEN_SYN);
-		assert_int_equal(rv_entry(k[i]).packets, 1);
+		assert_int_equal(conn_entry(k[i]).seen, NSF_SEEN_SYN);
+		assert_int_equal(conn_entry(k[i]).packets, 1);
 	}
 	for (int i = 2; i < 4; i++) {
-		assert_int_equal(rv_entry(k[i]).seen, 0);
-		assert_int_equal(rv_entry(k[i]).packets, 0);
+		assert_int_equal(conn_entry(k[i]).seen, 0);
+		assert_int_equal(conn_entry(k[i]).packets, 0);
 	}
 	assert_int_equal(nat_count(), 4);
 }
