@@ -395,21 +395,51 @@ int nsf_nl_route_add_new(struct nsf_nl *nl, int ifindex, uint32_t dst,
 			 onlink ? RTNH_F_ONLINK : 0);
 }
 
-static int default_route_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	bool *found = data;
+struct route_dump {
+	nsf_nl_route_cb cb;
+	void *arg;
+};
 
-	/* The dump's table field is 8 bits: the main table fits. */
-	if (rtm->rtm_family == AF_INET && rtm->rtm_dst_len == 0 &&
-	    rtm->rtm_table == RT_TABLE_MAIN && rtm->rtm_type == RTN_UNICAST)
-		*found = true;
+static int route_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if ((type == RTA_DST || type == RTA_GATEWAY || type == RTA_OIF) &&
+	    mnl_attr_get_payload_len(attr) == 4)
+		tb[type] = attr;
 	return MNL_CB_OK;
 }
 
-int nsf_nl_has_default_route(struct nsf_nl *nl, bool *found)
+static int route_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[RTA_MAX + 1] = { 0 };
+	struct route_dump *d = data;
+	struct nsf_nl_route r = { 0 };
+
+	/* The dump's table field is 8 bits: the main table fits. */
+	if (rtm->rtm_family != AF_INET || rtm->rtm_table != RT_TABLE_MAIN ||
+	    rtm->rtm_type != RTN_UNICAST)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	r.prefix = rtm->rtm_dst_len;
+	r.scope = rtm->rtm_scope;
+	r.protocol = rtm->rtm_protocol;
+	if (tb[RTA_DST])
+		r.dst = ntohl(mnl_attr_get_u32(tb[RTA_DST]));
+	if (tb[RTA_GATEWAY])
+		r.gw = ntohl(mnl_attr_get_u32(tb[RTA_GATEWAY]));
+	if (tb[RTA_OIF])
+		r.ifindex = (int)mnl_attr_get_u32(tb[RTA_OIF]);
+	d->cb(&r, d->arg);
+	return MNL_CB_OK;
+}
+
+int nsf_nl_routes(struct nsf_nl *nl, nsf_nl_route_cb cb, void *arg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct route_dump d = { cb, arg };
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 
@@ -421,8 +451,21 @@ int nsf_nl_has_default_route(struct nsf_nl *nl, bool *found)
 	nlh->nlmsg_seq = ++nl->seq;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
+	return talk(nl, nlh, route_msg_cb, &d);
+}
+
+static void default_route_cb(const struct nsf_nl_route *r, void *arg)
+{
+	bool *found = arg;
+
+	if (r->prefix == 0)
+		*found = true;
+}
+
+int nsf_nl_has_default_route(struct nsf_nl *nl, bool *found)
+{
 	*found = false;
-	return talk(nl, nlh, default_route_cb, found);
+	return nsf_nl_routes(nl, default_route_cb, found);
 }
 
 int nsf_nl_neigh_add(struct nsf_nl *nl, int ifindex, uint32_t addr,

@@ -63,6 +63,20 @@ int nsf_nl_route_add(struct nsf_nl *nl, int ifindex, uint32_t dst,
  * @onlink: @gw is on @ifindex's link even without a route saying so. */
 int nsf_nl_route_add_new(struct nsf_nl *nl, int ifindex, uint32_t dst,
 			 uint8_t prefix, uint32_t gw, bool onlink);
+/* A unicast IPv4 route of the main table (host order). */
+struct nsf_nl_route {
+	uint32_t dst;
+	uint32_t gw; /* 0: none (a link route) */
+	int ifindex;
+	uint8_t prefix;
+	uint8_t scope;	  /* RT_SCOPE_* */
+	uint8_t protocol; /* RTPROT_*: kernel (connected), static, ... */
+};
+
+typedef void (*nsf_nl_route_cb)(const struct nsf_nl_route *r, void *arg);
+
+/* Call @cb for every unicast route of the main table. */
+int nsf_nl_routes(struct nsf_nl *nl, nsf_nl_route_cb cb, void *arg);
 /* Whether the main table has a default route (any device, any metric). */
 int nsf_nl_has_default_route(struct nsf_nl *nl, bool *found);
 /* Remove the route to @dst/@prefix (via @gw if non-zero); host order. */

@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <linux/rtnetlink.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -162,6 +163,67 @@ static bool via_used(const struct route_set *s, uint32_t via)
  * nodes' pods, and a node's replies to pods that reached it directly
  * go back to their node. An unreachable node is refused here.
  */
+/* What the host's main table already has that a route @want would take
+ * over: a route to the very same prefix (ours, or another's), or a subnet
+ * the host is on (a link route) that overlaps it. */
+struct kernel_clash {
+	const struct nsf_route *want;
+	bool ours;		 /* the same prefix via the same node, static */
+	struct nsf_nl_route hit; /* the first other route in the way */
+	bool found;
+};
+
+static void clash_cb(const struct nsf_nl_route *k, void *arg)
+{
+	struct kernel_clash *c = arg;
+	struct nsf_cidr4 kc = { k->dst, k->prefix };
+	const struct nsf_cidr4 *w = &c->want->cidr;
+	bool same = k->dst == w->net && k->prefix == w->prefix;
+
+	if (same && k->gw == c->want->via && k->protocol == RTPROT_STATIC) {
+		c->ours = true;
+		return;
+	}
+	if (c->found || !k->prefix)
+		return;
+	if (same || (!k->gw && (nsf_cidr4_contains(&kc, w->net) ||
+				nsf_cidr4_contains(w, kc.net)))) {
+		c->hit = *k;
+		c->found = true;
+	}
+}
+
+static int kernel_add(struct nsf_nl *nl, const struct nsf_route *r)
+{
+	struct kernel_clash c = { .want = r };
+	char cidr[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
+	struct nsf_cidr4 hit;
+	int err = nsf_nl_routes(nl, clash_cb, &c);
+
+	if (err || c.ours)
+		return err; /* ours already (an init re-run) */
+	if (c.found) {
+		hit = (struct nsf_cidr4){ c.hit.dst, c.hit.prefix };
+		nsf_format_cidr4(&hit, cidr);
+		if (c.hit.gw)
+			nsf_format_ipv4(c.hit.gw, via);
+		return nsf_fail(0,
+				"the host already routes %s %s%s (%s), which "
+				"nsfast will not replace",
+				cidr, c.hit.gw ? "via " : "",
+				c.hit.gw ? via : "on a link",
+				c.hit.gw ? "another route"
+					 : "a subnet it is on");
+	}
+	err = nsf_nl_route_add_new(nl, 0, r->cidr.net, r->cidr.prefix, r->via,
+				   false);
+	if (!err)
+		return 0;
+	nsf_format_cidr4(&r->cidr, cidr);
+	nsf_format_ipv4(r->via, via);
+	return nsf_fail(-err, "kernel route %s via %s", cidr, via);
+}
+
 static int kernel_route(const struct nsf_route *r, bool add)
 {
 	char cidr[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
@@ -170,12 +232,12 @@ static int kernel_route(const struct nsf_route *r, bool add)
 
 	if (err)
 		return nsf_fail(-err, "netlink");
-	if (add)
-		err = nsf_nl_route_add(&nl, 0, r->cidr.net, r->cidr.prefix,
-				       r->via);
-	else
-		err = nsf_nl_route_del(&nl, r->cidr.net, r->cidr.prefix,
-				       r->via);
+	if (add) {
+		err = kernel_add(&nl, r);
+		nsf_nl_close(&nl);
+		return err;
+	}
+	err = nsf_nl_route_del(&nl, r->cidr.net, r->cidr.prefix, r->via);
 	nsf_nl_close(&nl);
 	if (!add && err == -ESRCH)
 		err = 0;

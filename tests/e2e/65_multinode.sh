@@ -282,6 +282,27 @@ run_errors() {
 		nsf -n "$H" route add "$CIDR_B" via 192.0.2.1
 	check_eq "... and left nothing behind" "" \
 		"$(nsf -n "$H" route list; ip -n "$H" route show "$CIDR_B")"
+	# Routes the host has are never taken over (route add used to
+	# replace them, and route del then removed them for good).
+	ip -n "$H" link add stor0 type veth peer name stor0p &&
+		ip -n "$H" addr add 10.50.0.5/16 dev stor0 &&
+		ip -n "$H" link set stor0 up && ip -n "$H" link set stor0p up &&
+		ip -n "$H" route add 10.246.0.0/24 via 10.99.0.7
+	e2e_require $? "stor0 and a static route in $H"
+	local before
+	before=$(ip -n "$H" route show)
+	fails_one_line "a subnet the host is on refused" \
+		'^nsfast: route add: the host already routes 10\.50\.0\.0/16 on a link' \
+		nsf -n "$H" route add 10.50.0.0/16 via "$NODE_B"
+	fails_one_line "a CIDR inside the uplink's subnet refused" \
+		'^nsfast: route add: the host already routes 10\.99\.0\.0/24 on a link' \
+		nsf -n "$H" route add 10.99.0.128/25 via "$NODE_B"
+	fails_one_line "a prefix another route has refused" \
+		'^nsfast: route add: the host already routes 10\.246\.0\.0/24 via 10\.99\.0\.7' \
+		nsf -n "$H" route add 10.246.0.0/24 via "$NODE_B"
+	check_eq "the host's routes are untouched" "$before" \
+		"$(ip -n "$H" route show)"
+	ip -n "$H" route del 10.246.0.0/24 via 10.99.0.7
 	check "route add $CIDR_B via $NODE_B" \
 		nsf -n "$H" route add "$CIDR_B" via "$NODE_B"
 	check "the same route again is a no-op" \
