@@ -189,8 +189,12 @@ static int parse_args(struct mon *m, int argc, char **argv)
 		} else if (!strcmp(a, "--count") || !strcmp(a, "-c")) {
 			m->count = parse_long(v, 1, 1L << 40, "count");
 		} else if (!strcmp(a, "--duration")) {
-			m->duration = strtod(v, NULL);
-			if (m->duration <= 0)
+			char *end;
+
+			/* Up to ~31 years: seconds * 1e9 fits in 64 bits. */
+			m->duration = strtod(v, &end);
+			if (end == v || *end || !(m->duration > 0) ||
+			    m->duration > 1e9)
 				return nsf_fail(0, "invalid duration '%s'", v);
 		} else if (!strcmp(a, "--sample")) {
 			m->sample = parse_long(v, 1, 1 << 30, "sample");
@@ -423,12 +427,9 @@ static int resolve_pod(const struct nsf_host *h, struct mon *m)
 static int run(const struct nsf_host *h, struct mon *m)
 {
 	struct ring_buffer *rb = NULL;
-	int cfg_fd, rb_fd, lock_fd, err;
+	int cfg_fd, rb_fd, err = 0;
 	uint64_t end = 0;
 
-	lock_fd = lock_monitor(h);
-	if (lock_fd < 0)
-		return lock_fd;
 	cfg_fd = nsf_map_open(h, NSF_MAP_MON_CFG);
 	rb_fd = nsf_map_open(h, NSF_MAP_MON_RB);
 	err = cfg_fd < 0 ? cfg_fd : rb_fd < 0 ? rb_fd : 0;
@@ -471,7 +472,6 @@ static int run(const struct nsf_host *h, struct mon *m)
 		close(cfg_fd);
 	if (rb_fd >= 0)
 		close(rb_fd);
-	close(lock_fd);
 	fprintf(stderr, "nsfast: %ld event%s\n", m->seen,
 		m->seen == 1 ? "" : "s");
 	return err;
@@ -482,7 +482,7 @@ int cmd_monitor(int argc, char **argv)
 	struct nsf_host h = { .lock_fd = -1 };
 	struct mon m = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	int err;
+	int lock_fd = -1, err;
 
 	err = parse_args(&m, argc, argv);
 	if (!err)
@@ -491,6 +491,13 @@ int cmd_monitor(int argc, char **argv)
 		err = resolve_pod(&h, &m);
 	if (!err)
 		err = nsf_ep_foreach(&h, add_ep_name, &m);
+	/* Before --pcap FILE is opened: a refused monitor must not truncate
+	 * the capture the running one writes. */
+	if (!err) {
+		lock_fd = lock_monitor(&h);
+		if (lock_fd < 0)
+			err = lock_fd;
+	}
 	if (!err && m.pcap_path) {
 		m.pcap = fopen(m.pcap_path, "we");
 		if (!m.pcap)
@@ -506,6 +513,8 @@ int cmd_monitor(int argc, char **argv)
 	}
 	if (m.pcap && fclose(m.pcap) && !err)
 		err = nsf_fail(errno, "%s", m.pcap_path);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(m.eps);
 	nsf_host_close(&h);
 	if (err) {

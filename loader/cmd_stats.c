@@ -335,6 +335,16 @@ static int once(const struct nsf_host *h, enum stats_fmt fmt)
 	return err;
 }
 
+/* @sec up to a day; usleep's 32-bit microseconds wrap above ~4295 s. */
+static void sleep_for(double sec)
+{
+	struct timespec ts = { .tv_sec = (time_t)sec };
+
+	ts.tv_nsec = (long)((sec - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR && !stop)
+		;
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	struct nsf_host h = { .lock_fd = -1 };
@@ -353,7 +363,8 @@ int cmd_stats(int argc, char **argv)
 			watch = 1;
 			if (i + 1 < argc && argv[i + 1][0] != '-') {
 				watch = strtod(argv[++i], &end);
-				if (*end || watch < 0.1 || watch > 86400) {
+				if (end == argv[i] || *end ||
+				    !(watch >= 0.1 && watch <= 86400)) {
 					fprintf(stderr,
 						"nsfast: stats: invalid "
 						"interval '%s'\n",
@@ -386,7 +397,7 @@ int cmd_stats(int argc, char **argv)
 		err = once(&h, fmt);
 		if (err || !watch)
 			break;
-		usleep((useconds_t)(watch * 1e6));
+		sleep_for(watch);
 	} while (!stop);
 	nsf_host_close(&h);
 	if (err) {

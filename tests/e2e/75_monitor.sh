@@ -97,6 +97,27 @@ out=$(nsf -n "$HOST" monitor --duration 1 2>&1)
 result "a second monitor at once is refused" $((!$?)) "$out"
 check_match "  saying why" "another monitor runs on this host" "$out"
 wait "$MON"
+# A refused monitor must leave the running one's capture alone.
+bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --pcap "$TMP/keep.pcap" \
+	--duration 4 icmp 2>"$TMP/keep.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/keep.err" monitoring 10
+# (over 4 KiB of records, so that some are written before the refusal)
+pod_exec "$A" ping -c 20 -i 0.05 -W 2 "$IPB" >/dev/null
+out=$(nsf -n "$HOST" monitor --pcap "$TMP/keep.pcap" --duration 1 2>&1)
+result "a second monitor with the same --pcap FILE is refused" $((!$?)) "$out"
+wait "$MON"
+check_eq "  and the first one's capture is intact (40 packets)" 40 \
+	"$(tcpdump -nr "$TMP/keep.pcap" 2>/dev/null | grep -c ICMP)"
+out=$(nsf -n "$HOST" monitor --pcap "$TMP/new.pcap" --duration 1 2>&1 &
+	sleep 0.3; nsf -n "$HOST" monitor --pcap "$TMP/refused.pcap" \
+		--duration 1 2>&1; wait)
+check_eq "  a refused monitor creates no --pcap FILE" no \
+	"$([[ -e "$TMP/refused.pcap" ]] && echo yes || echo no)"
+for d in 0.5x nan inf -1 0 ""; do
+	check_fails "monitor --duration '$d' fails" \
+		nsf -n "$HOST" monitor --duration "$d"
+done
 check_fails "monitor --pod of an unknown pod fails" \
 	nsf -n "$HOST" monitor --pod nosuch --duration 1
 check_fails "monitor with a bad filter fails" \
@@ -123,6 +144,12 @@ check_match "TYPE lines" '^# TYPE nsfast_packets_total counter$' "$prom"
 out=$(timeout 2.5 "$NSFAST" -n "$HOST" stats --watch 1 2>&1)
 check_eq "stats --watch 1 refreshes (2+ screens in 2.5 s)" ok "$(
 	n=$(grep -c 'nsfast stats every' <<<"$out"); ((n >= 2)) && echo ok || echo "$n")"
+out=$(timeout 1.5 "$NSFAST" -n "$HOST" stats --watch 4294.9673 2>&1)
+check_eq "stats --watch 4294.9673 sleeps (1 screen in 1.5 s, no wrap)" 1 \
+	"$(grep -c 'nsfast stats every' <<<"$out")"
+for w in nan 1x; do
+	check_fails "stats --watch '$w' fails" nsf -n "$HOST" stats --watch "$w"
+done
 check_match "stats text shows the drop reasons" "drop-spoofed-ip" \
 	"$(nsf -n "$HOST" stats)"
 
