@@ -67,8 +67,9 @@ struct mon {
 	double duration;
 	int proto; /* IPPROTO_*, -1 = any; ETH_P_ARP as 0x806 */
 	bool want_arp;
-	uint32_t host; /* network order, 0 = any */
-	uint16_t port; /* host order, 0 = any */
+	uint32_t host[2]; /* network order; each in the packet */
+	uint16_t port[2]; /* host order; each in the packet */
+	int n_hosts, n_ports;
 	/* state */
 	struct ep_name *eps;
 	size_t n_eps;
@@ -122,36 +123,88 @@ static long parse_long(const char *s, long min, long max, const char *what)
 	return v;
 }
 
+/* tcp|udp|icmp|arp as the one protocol: another one can never match. */
+static int set_proto(struct mon *m, const char *word, int proto)
+{
+	static const char *const names[] = { [IPPROTO_ICMP] = "icmp",
+					     [IPPROTO_TCP] = "tcp",
+					     [IPPROTO_UDP] = "udp" };
+	int cur = m->want_arp ? ETH_P_ARP : m->proto;
+
+	if (cur >= 0 && cur != proto)
+		return nsf_fail(0, "%s and %s can never match",
+				cur == ETH_P_ARP ? "arp" : names[cur], word);
+	if (proto == ETH_P_ARP)
+		m->want_arp = true;
+	else
+		m->proto = proto;
+	return 0;
+}
+
+/*
+ * tcpdump's AND of primitives: "host X and host Y" is a packet between X
+ * and Y, likewise two ports; a third can never match, nor can two
+ * protocols. "and" (or "&&") may only stand between two primitives.
+ */
 static int parse_filter(struct mon *m, int argc, char **argv, int i)
 {
+	bool after_and = false, any = false;
+
 	for (; i < argc; i++) {
 		const char *t = argv[i];
+		int err = 0;
 
+		if (!strcmp(t, "and") || !strcmp(t, "&&")) {
+			if (!any || after_and)
+				return nsf_fail(0, "'%s' must stand between "
+						   "two filters (%s)",
+						t, USAGE);
+			after_and = true;
+			continue;
+		}
 		if (!strcmp(t, "tcp"))
-			m->proto = IPPROTO_TCP;
+			err = set_proto(m, t, IPPROTO_TCP);
 		else if (!strcmp(t, "udp"))
-			m->proto = IPPROTO_UDP;
+			err = set_proto(m, t, IPPROTO_UDP);
 		else if (!strcmp(t, "icmp"))
-			m->proto = IPPROTO_ICMP;
+			err = set_proto(m, t, IPPROTO_ICMP);
 		else if (!strcmp(t, "arp"))
-			m->want_arp = true;
-		else if (!strcmp(t, "host") && i + 1 < argc) {
-			if (inet_pton(AF_INET, argv[++i], &m->host) != 1)
+			err = set_proto(m, t, ETH_P_ARP);
+		else if (!strcmp(t, "host") || !strcmp(t, "port")) {
+			if (i + 1 >= argc)
+				return nsf_fail(0, "%s needs a value (%s)", t,
+						USAGE);
+			if (t[0] == 'h' && m->n_hosts == 2)
+				return nsf_fail(0, "a third host can never "
+						   "match");
+			if (t[0] == 'p' && m->n_ports == 2)
+				return nsf_fail(0, "a third port can never "
+						   "match");
+			if (t[0] == 'h' &&
+			    inet_pton(AF_INET, argv[++i],
+				      &m->host[m->n_hosts++]) != 1)
 				return nsf_fail(0, "invalid address '%s'",
 						argv[i]);
-		} else if (!strcmp(t, "port") && i + 1 < argc) {
-			long p = parse_long(argv[++i], 1, 65535, "port");
+			if (t[0] == 'p') {
+				long p = parse_long(argv[++i], 1, 65535,
+						    "port");
 
-			if (p < 0)
-				return -EINVAL;
-			m->port = (uint16_t)p;
-		} else if (!strcmp(t, "and") || !strcmp(t, "&&")) {
-			continue;
+				if (p < 0)
+					return -EINVAL;
+				m->port[m->n_ports++] = (uint16_t)p;
+			}
 		} else {
 			return nsf_fail(0, "unknown filter '%s' (%s)", t,
 					USAGE);
 		}
+		if (err)
+			return err;
+		any = true;
+		after_and = false;
 	}
+	if (after_and)
+		return nsf_fail(0, "'and' must stand between two filters (%s)",
+				USAGE);
 	return 0;
 }
 
@@ -264,9 +317,18 @@ static bool matches(const struct mon *m, const struct pkt *p)
 		return false;
 	if (m->proto >= 0 && (!p->ipv4 || p->proto != m->proto))
 		return false;
-	if (m->host && p->saddr != m->host && p->daddr != m->host)
+	/* Two hosts (ports): one at each end; the same one twice: either. */
+	for (int i = 0; i < m->n_hosts; i++)
+		if (p->saddr != m->host[i] && p->daddr != m->host[i])
+			return false;
+	if (m->n_hosts == 2 && m->host[0] != m->host[1] &&
+	    p->saddr == p->daddr)
 		return false;
-	if (m->port && p->sport != m->port && p->dport != m->port)
+	for (int i = 0; i < m->n_ports; i++)
+		if (p->sport != m->port[i] && p->dport != m->port[i])
+			return false;
+	if (m->n_ports == 2 && m->port[0] != m->port[1] &&
+	    p->sport == p->dport)
 		return false;
 	return true;
 }

@@ -123,6 +123,26 @@ check_fails "monitor --pod of an unknown pod fails" \
 check_fails "monitor with a bad filter fails" \
 	nsf -n "$HOST" monitor --duration 1 frobnicate
 
+# ---- filter words are ANDed, as tcpdump's ----
+
+bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --duration 4 \
+	icmp and host "$IPA" and host "$IPB" >"$TMP/and.out" 2>"$TMP/and.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/and.err" monitoring 10
+pod_exec "$A" ping -c 2 -i 0.2 -W 2 "$IPB" >/dev/null
+pod_exec "$B" ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 # neither end is A
+wait "$MON"
+comment "$(cat "$TMP/and.out")"
+check_match "host $IPA and host $IPB: their ping" "ICMP $IPA > $IPB" \
+	"$(cat "$TMP/and.out")"
+check_eq "  and not $B's ping elsewhere" 0 "$(grep -c 192.0.2.1 "$TMP/and.out")"
+for f in "udp and icmp" "arp and tcp" "icmp and" "and icmp" "icmp and and port 1" \
+	"host 10.0.0.1 and host 10.0.0.2 and host 10.0.0.3" "port"; do
+	# shellcheck disable=SC2086 # the filter is words
+	check_fails "monitor filter '$f' is refused" \
+		nsf -n "$HOST" monitor --duration 1 $f
+done
+
 # ---- stats ----
 
 json=$(nsf -n "$HOST" stats --json)
