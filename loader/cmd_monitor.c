@@ -156,8 +156,9 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 
 		if (!strcmp(t, "and") || !strcmp(t, "&&")) {
 			if (!any || after_and)
-				return nsf_fail(0, "'%s' must stand between "
-						   "two filters (%s)",
+				return nsf_fail(0,
+						"'%s' must stand between "
+						"two filters (%s)",
 						t, USAGE);
 			after_and = true;
 			continue;
@@ -186,8 +187,8 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 				return nsf_fail(0, "invalid address '%s'",
 						argv[i]);
 			if (t[0] == 'p') {
-				long p = parse_long(argv[++i], 1, 65535,
-						    "port");
+				long p =
+					parse_long(argv[++i], 1, 65535, "port");
 
 				if (p < 0)
 					return -EINVAL;
@@ -321,14 +322,12 @@ static bool matches(const struct mon *m, const struct pkt *p)
 	for (int i = 0; i < m->n_hosts; i++)
 		if (p->saddr != m->host[i] && p->daddr != m->host[i])
 			return false;
-	if (m->n_hosts == 2 && m->host[0] != m->host[1] &&
-	    p->saddr == p->daddr)
+	if (m->n_hosts == 2 && m->host[0] != m->host[1] && p->saddr == p->daddr)
 		return false;
 	for (int i = 0; i < m->n_ports; i++)
 		if (p->sport != m->port[i] && p->dport != m->port[i])
 			return false;
-	if (m->n_ports == 2 && m->port[0] != m->port[1] &&
-	    p->sport == p->dport)
+	if (m->n_ports == 2 && m->port[0] != m->port[1] && p->sport == p->dport)
 		return false;
 	return true;
 }
