@@ -4,9 +4,10 @@
  * a bridge (or PF_RING's "any") shows where there is no bridge any more.
  * The datapath reports through the nsf_mon_rb ring buffer only while
  * nsf_mon_cfg.enabled is set: this command sets it, keeps extending its
- * expiry while it runs, and clears it when it ends (also on SIGINT and
- * SIGTERM; a monitor killed outright stops costing anything once the
- * expiry passes). Events carry the first NSF_MON_SNAPLEN bytes of the
+ * expiry while it runs, and clears it when it ends (also on SIGINT,
+ * SIGTERM, SIGHUP and a closed output pipe; a monitor killed outright
+ * stops costing anything once the expiry passes: the first packet after
+ * it clears the flag). Events carry the first NSF_MON_SNAPLEN bytes of the
  * packet as it arrived, so --pcap writes a capture tcpdump/tshark read.
  */
 #include <arpa/inet.h>
@@ -78,6 +79,7 @@ struct mon {
 	long seen;
 	int64_t rt_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	bool draining;
+	int out_err; /* errno of a failed write to stdout */
 };
 
 static int reason_by_name(const char *name)
@@ -389,7 +391,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	time_t sec;
 	struct tm tm;
 
-	if (m->draining || size < sizeof(*ev) || ev->cap_len > NSF_MON_SNAPLEN)
+	if (stop || m->draining || size < sizeof(*ev) ||
+	    ev->cap_len > NSF_MON_SNAPLEN)
 		return 0;
 	if (m->count && m->seen >= m->count)
 		return 0;
@@ -414,7 +417,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	       ev->src_ep ? ep_name(m, ev->src_ep) : "", ev->len);
 	if (ev->dst_ep)
 		printf("%*s-> %s\n", 16, "", ep_name(m, ev->dst_ep));
-	fflush(stdout);
+	if (fflush(stdout) || ferror(stdout)) {
+		/* The reader went away (`monitor | head`): the end, not an
+		 * error. Anything else is. */
+		if (errno != EPIPE)
+			m->out_err = errno;
+		stop = 1;
+	}
 	return 0;
 }
 
@@ -525,6 +534,8 @@ static int run(const struct nsf_host *h, struct mon *m)
 			break;
 		err = write_cfg(cfg_fd, m, true); /* extend the expiry */
 	}
+	if (!err && m->out_err)
+		err = nsf_fail(m->out_err, "standard output");
 	if (cfg_fd >= 0)
 		write_cfg(cfg_fd, m,
 			  false); /* off: the datapath pays nothing */
@@ -567,9 +578,13 @@ int cmd_monitor(int argc, char **argv)
 			pcap_header(m.pcap);
 	}
 	if (!err) {
-		/* No SA_RESTART: poll returns at once and the loop ends. */
+		/* No SA_RESTART: poll returns at once and the loop ends.
+		 * SIGHUP too (a closed terminal), and a closed pipe shows
+		 * as EPIPE: each must still turn the datapath's side off. */
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		signal(SIGPIPE, SIG_IGN);
 		err = run(&h, &m);
 	}
 	if (m.pcap && fclose(m.pcap) && !err)

@@ -79,8 +79,13 @@ static __always_inline struct mon_scratch *mon_start(__u8 hook, __u32 ifindex,
 	if (!s)
 		return NULL;
 	s->armed = 0;
-	if (bpf_ktime_get_ns() > cfg->expires)
+	if (bpf_ktime_get_ns() > cfg->expires) {
+		/* The monitor died without turning it off: from the next
+		 * packet on, the off path (lookup + flag test) again. A live
+		 * monitor rewrites the whole entry, flag included. */
+		cfg->enabled = 0;
 		return NULL;
+	}
 	s->armed = 1;
 	s->ev.reason = NSF_R_MAX;
 	s->ev.ifindex = ifindex;

@@ -2,8 +2,8 @@
 # Observability: `nsfast monitor` shows fast-path events of all pods,
 # --pcap writes a capture tshark and tcpdump read with the packets sent,
 # --drops shows drops with their reason, --pod narrows to one pod; the
-# datapath stops reporting when the monitor ends (also on SIGINT and
-# SIGTERM). `nsfast stats`: JSON, Prometheus text format, --watch.
+# datapath stops reporting when the monitor ends (also on SIGINT, SIGTERM,
+# SIGHUP, a closed pipe, and after the expiry when killed outright). `nsfast stats`: JSON, Prometheus text format, --watch.
 E2E_DEADLINE=${E2E_DEADLINE:-240}
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -76,7 +76,7 @@ check_eq "and nothing that was not a drop" 1 "$(grep -c . "$TMP/drops.out")"
 
 # ---- --pod, and SIGINT / SIGTERM end it cleanly ----
 
-for sig in INT TERM; do
+for sig in INT TERM HUP; do
 	bg_start "$NSFAST" -n "$HOST" monitor --pod "$B" \
 		>"$TMP/pod.out" 2>"$TMP/pod.err"
 	MON=$E2E_LAST_PID
@@ -89,6 +89,34 @@ for sig in INT TERM; do
 	check_eq "monitor off after SIG$sig" false "$(mon_enabled)"
 done
 check_match "--pod $B shows its traffic" "ICMP $IPA > $IPB" "$(cat "$TMP/pod.out")"
+
+# A reader that goes away (`monitor | head`) ends it cleanly too.
+(
+	timeout 20 "$NSFAST" -n "$HOST" monitor --duration 15 2>"$TMP/pipe.err" |
+		head -1 >/dev/null
+	echo "${PIPESTATUS[0]}" >"$TMP/pipe.rc"
+) &
+MON=$!
+wait_file "$TMP/pipe.err" monitoring 10
+pod_exec "$A" ping -c 3 -i 0.2 -W 2 "$IPB" >/dev/null
+wait "$MON"
+check_eq "monitor | head -1: ends with status 0" 0 "$(cat "$TMP/pipe.rc")"
+check_eq "  and monitor off right after" false "$(mon_enabled)"
+# Killed outright: off once the expiry (3 s) has passed, for stats, and
+# in the datapath from the first packet after it.
+bg_start "$NSFAST" -n "$HOST" monitor >/dev/null 2>"$TMP/kill.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/kill.err" monitoring 10
+kill -KILL "$MON"
+wait "$MON" 2>/dev/null
+sleep 3.5
+check_eq "monitor killed outright: stats says off after the expiry" false \
+	"$(mon_enabled)"
+pod_exec "$A" ping -c 1 -W 2 "$IPB" >/dev/null
+PINS=$(nsf -n "$HOST" status --json | jq -r .pin_dir)
+check_eq "  and the datapath has turned itself off" 0 "$(
+	bpftool map dump pinned "$PINS/nsf_mon_cfg" -j |
+		jq -r '.[0].formatted.value.enabled // .[0].value.enabled')"
 bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --duration 3 \
 	>/dev/null 2>"$TMP/first.err"
 MON=$E2E_LAST_PID
