@@ -191,7 +191,9 @@ static __always_inline void mon_end(void)
 		return;
 	s->armed = 0;
 	reason = s->ev.reason;
-	if (reason >= 64 || !(cfg->reasons & (1ull << reason)))
+	/* No reason noted: not a packet of ours (the host's own loopback
+	 * traffic through nsf_from_host), whatever the mask says. */
+	if (reason >= NSF_R_MAX || !(cfg->reasons & (1ull << reason)))
 		return;
 	if (cfg->ep_id && cfg->ep_id != s->ev.src_ep &&
 	    cfg->ep_id != s->ev.dst_ep)

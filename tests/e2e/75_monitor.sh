@@ -24,10 +24,8 @@ wait_file() {
 	done
 }
 
-host_create "$HOST"
-e2e_require $? "host namespace $HOST"
-check "init $HOST" nsf -n "$HOST" init
-e2e_require $? "nsfast init"
+# (an uplink: publishing needs one)
+uplink_host "$HOST" "$P-w"
 IPA=$(nsf -n "$HOST" attach "$A") && IPB=$(nsf -n "$HOST" attach "$B")
 e2e_require $? "pods"
 check_eq "monitor off before any monitor ran" false "$(mon_enabled)"
@@ -150,6 +148,21 @@ check_fails "monitor --pod of an unknown pod fails" \
 	nsf -n "$HOST" monitor --pod nosuch --duration 1
 check_fails "monitor with a bad filter fails" \
 	nsf -n "$HOST" monitor --duration 1 frobnicate
+
+# ---- the host's own loopback traffic is not reported ----
+
+check "publish add 8080 $B:80 (attaches nsf_from_host to lo)" \
+	nsf -n "$HOST" publish add 8080 "$B:80"
+bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --duration 2 \
+	>"$TMP/lo.out" 2>"$TMP/lo.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/lo.err" monitoring 10
+ip netns exec "$HOST" ping -c 2 -i 0.2 -W 1 127.0.0.1 >/dev/null
+wait "$MON"
+comment "$(cat "$TMP/lo.out")"
+check_eq "monitor: no event for the host's ping to 127.0.0.1" 0 \
+	"$(grep -c '127\.0\.0\.1' "$TMP/lo.out")"
+check "publish del 8080" nsf -n "$HOST" publish del 8080
 
 # ---- filter words are ANDed, as tcpdump's ----
 
