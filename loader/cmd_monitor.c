@@ -4,9 +4,10 @@
  * a bridge (or PF_RING's "any") shows where there is no bridge any more.
  * The datapath reports through the nsf_mon_rb ring buffer only while
  * nsf_mon_cfg.enabled is set: this command sets it, keeps extending its
- * expiry while it runs, and clears it when it ends (also on SIGINT and
- * SIGTERM; a monitor killed outright stops costing anything once the
- * expiry passes). Events carry the first NSF_MON_SNAPLEN bytes of the
+ * expiry while it runs, and clears it when it ends (also on SIGINT,
+ * SIGTERM, SIGHUP and a closed output pipe; a monitor killed outright
+ * stops costing anything once the expiry passes: the first packet after
+ * it clears the flag). Events carry the first NSF_MON_SNAPLEN bytes of the
  * packet as it arrived, so --pcap writes a capture tcpdump/tshark read.
  */
 #include <arpa/inet.h>
@@ -67,8 +68,9 @@ struct mon {
 	double duration;
 	int proto; /* IPPROTO_*, -1 = any; ETH_P_ARP as 0x806 */
 	bool want_arp;
-	uint32_t host; /* network order, 0 = any */
-	uint16_t port; /* host order, 0 = any */
+	uint32_t host[2]; /* network order; each in the packet */
+	uint16_t port[2]; /* host order; each in the packet */
+	int n_hosts, n_ports;
 	/* state */
 	struct ep_name *eps;
 	size_t n_eps;
@@ -77,6 +79,7 @@ struct mon {
 	long seen;
 	int64_t rt_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	bool draining;
+	int out_err; /* errno of a failed write to stdout */
 };
 
 static int reason_by_name(const char *name)
@@ -122,36 +125,89 @@ static long parse_long(const char *s, long min, long max, const char *what)
 	return v;
 }
 
+/* tcp|udp|icmp|arp as the one protocol: another one can never match. */
+static int set_proto(struct mon *m, const char *word, int proto)
+{
+	static const char *const names[] = { [IPPROTO_ICMP] = "icmp",
+					     [IPPROTO_TCP] = "tcp",
+					     [IPPROTO_UDP] = "udp" };
+	int cur = m->want_arp ? ETH_P_ARP : m->proto;
+
+	if (cur >= 0 && cur != proto)
+		return nsf_fail(0, "%s and %s can never match",
+				cur == ETH_P_ARP ? "arp" : names[cur], word);
+	if (proto == ETH_P_ARP)
+		m->want_arp = true;
+	else
+		m->proto = proto;
+	return 0;
+}
+
+/*
+ * tcpdump's AND of primitives: "host X and host Y" is a packet between X
+ * and Y, likewise two ports; a third can never match, nor can two
+ * protocols. "and" (or "&&") may only stand between two primitives.
+ */
 static int parse_filter(struct mon *m, int argc, char **argv, int i)
 {
+	bool after_and = false, any = false;
+
 	for (; i < argc; i++) {
 		const char *t = argv[i];
+		int err = 0;
 
+		if (!strcmp(t, "and") || !strcmp(t, "&&")) {
+			if (!any || after_and)
+				return nsf_fail(0,
+						"'%s' must stand between "
+						"two filters (%s)",
+						t, USAGE);
+			after_and = true;
+			continue;
+		}
 		if (!strcmp(t, "tcp"))
-			m->proto = IPPROTO_TCP;
+			err = set_proto(m, t, IPPROTO_TCP);
 		else if (!strcmp(t, "udp"))
-			m->proto = IPPROTO_UDP;
+			err = set_proto(m, t, IPPROTO_UDP);
 		else if (!strcmp(t, "icmp"))
-			m->proto = IPPROTO_ICMP;
+			err = set_proto(m, t, IPPROTO_ICMP);
 		else if (!strcmp(t, "arp"))
-			m->want_arp = true;
-		else if (!strcmp(t, "host") && i + 1 < argc) {
-			if (inet_pton(AF_INET, argv[++i], &m->host) != 1)
+			err = set_proto(m, t, ETH_P_ARP);
+		else if (!strcmp(t, "host") || !strcmp(t, "port")) {
+			if (i + 1 >= argc)
+				return nsf_fail(0, "%s needs a value (%s)", t,
+						USAGE);
+			if (t[0] == 'h' && m->n_hosts == 2)
+				return nsf_fail(0, "a third host can never "
+						   "match");
+			if (t[0] == 'p' && m->n_ports == 2)
+				return nsf_fail(0, "a third port can never "
+						   "match");
+			if (t[0] == 'h' &&
+			    inet_pton(AF_INET, argv[++i],
+				      &m->host[m->n_hosts++]) != 1)
 				return nsf_fail(0, "invalid address '%s'",
 						argv[i]);
-		} else if (!strcmp(t, "port") && i + 1 < argc) {
-			long p = parse_long(argv[++i], 1, 65535, "port");
+			if (t[0] == 'p') {
+				long p =
+					parse_long(argv[++i], 1, 65535, "port");
 
-			if (p < 0)
-				return -EINVAL;
-			m->port = (uint16_t)p;
-		} else if (!strcmp(t, "and") || !strcmp(t, "&&")) {
-			continue;
+				if (p < 0)
+					return -EINVAL;
+				m->port[m->n_ports++] = (uint16_t)p;
+			}
 		} else {
 			return nsf_fail(0, "unknown filter '%s' (%s)", t,
 					USAGE);
 		}
+		if (err)
+			return err;
+		any = true;
+		after_and = false;
 	}
+	if (after_and)
+		return nsf_fail(0, "'and' must stand between two filters (%s)",
+				USAGE);
 	return 0;
 }
 
@@ -189,8 +245,12 @@ static int parse_args(struct mon *m, int argc, char **argv)
 		} else if (!strcmp(a, "--count") || !strcmp(a, "-c")) {
 			m->count = parse_long(v, 1, 1L << 40, "count");
 		} else if (!strcmp(a, "--duration")) {
-			m->duration = strtod(v, NULL);
-			if (m->duration <= 0)
+			char *end;
+
+			/* Up to ~31 years: seconds * 1e9 fits in 64 bits. */
+			m->duration = strtod(v, &end);
+			if (end == v || *end || !(m->duration > 0) ||
+			    m->duration > 1e9)
 				return nsf_fail(0, "invalid duration '%s'", v);
 		} else if (!strcmp(a, "--sample")) {
 			m->sample = parse_long(v, 1, 1 << 30, "sample");
@@ -260,9 +320,16 @@ static bool matches(const struct mon *m, const struct pkt *p)
 		return false;
 	if (m->proto >= 0 && (!p->ipv4 || p->proto != m->proto))
 		return false;
-	if (m->host && p->saddr != m->host && p->daddr != m->host)
+	/* Two hosts (ports): one at each end; the same one twice: either. */
+	for (int i = 0; i < m->n_hosts; i++)
+		if (p->saddr != m->host[i] && p->daddr != m->host[i])
+			return false;
+	if (m->n_hosts == 2 && m->host[0] != m->host[1] && p->saddr == p->daddr)
 		return false;
-	if (m->port && p->sport != m->port && p->dport != m->port)
+	for (int i = 0; i < m->n_ports; i++)
+		if (p->sport != m->port[i] && p->dport != m->port[i])
+			return false;
+	if (m->n_ports == 2 && m->port[0] != m->port[1] && p->sport == p->dport)
 		return false;
 	return true;
 }
@@ -324,7 +391,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	time_t sec;
 	struct tm tm;
 
-	if (m->draining || size < sizeof(*ev) || ev->cap_len > NSF_MON_SNAPLEN)
+	if (stop || m->draining || size < sizeof(*ev) ||
+	    ev->cap_len > NSF_MON_SNAPLEN)
 		return 0;
 	if (m->count && m->seen >= m->count)
 		return 0;
@@ -349,7 +417,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	       ev->src_ep ? ep_name(m, ev->src_ep) : "", ev->len);
 	if (ev->dst_ep)
 		printf("%*s-> %s\n", 16, "", ep_name(m, ev->dst_ep));
-	fflush(stdout);
+	if (fflush(stdout) || ferror(stdout)) {
+		/* The reader went away (`monitor | head`): the end, not an
+		 * error. Anything else is. */
+		if (errno != EPIPE)
+			m->out_err = errno;
+		stop = 1;
+	}
 	return 0;
 }
 
@@ -423,12 +497,9 @@ static int resolve_pod(const struct nsf_host *h, struct mon *m)
 static int run(const struct nsf_host *h, struct mon *m)
 {
 	struct ring_buffer *rb = NULL;
-	int cfg_fd, rb_fd, lock_fd, err;
+	int cfg_fd, rb_fd, err = 0;
 	uint64_t end = 0;
 
-	lock_fd = lock_monitor(h);
-	if (lock_fd < 0)
-		return lock_fd;
 	cfg_fd = nsf_map_open(h, NSF_MAP_MON_CFG);
 	rb_fd = nsf_map_open(h, NSF_MAP_MON_RB);
 	err = cfg_fd < 0 ? cfg_fd : rb_fd < 0 ? rb_fd : 0;
@@ -463,6 +534,8 @@ static int run(const struct nsf_host *h, struct mon *m)
 			break;
 		err = write_cfg(cfg_fd, m, true); /* extend the expiry */
 	}
+	if (!err && m->out_err)
+		err = nsf_fail(m->out_err, "standard output");
 	if (cfg_fd >= 0)
 		write_cfg(cfg_fd, m,
 			  false); /* off: the datapath pays nothing */
@@ -471,7 +544,6 @@ static int run(const struct nsf_host *h, struct mon *m)
 		close(cfg_fd);
 	if (rb_fd >= 0)
 		close(rb_fd);
-	close(lock_fd);
 	fprintf(stderr, "nsfast: %ld event%s\n", m->seen,
 		m->seen == 1 ? "" : "s");
 	return err;
@@ -482,7 +554,7 @@ int cmd_monitor(int argc, char **argv)
 	struct nsf_host h = { .lock_fd = -1 };
 	struct mon m = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	int err;
+	int lock_fd = -1, err;
 
 	err = parse_args(&m, argc, argv);
 	if (!err)
@@ -491,6 +563,13 @@ int cmd_monitor(int argc, char **argv)
 		err = resolve_pod(&h, &m);
 	if (!err)
 		err = nsf_ep_foreach(&h, add_ep_name, &m);
+	/* Before --pcap FILE is opened: a refused monitor must not truncate
+	 * the capture the running one writes. */
+	if (!err) {
+		lock_fd = lock_monitor(&h);
+		if (lock_fd < 0)
+			err = lock_fd;
+	}
 	if (!err && m.pcap_path) {
 		m.pcap = fopen(m.pcap_path, "we");
 		if (!m.pcap)
@@ -499,13 +578,19 @@ int cmd_monitor(int argc, char **argv)
 			pcap_header(m.pcap);
 	}
 	if (!err) {
-		/* No SA_RESTART: poll returns at once and the loop ends. */
+		/* No SA_RESTART: poll returns at once and the loop ends.
+		 * SIGHUP too (a closed terminal), and a closed pipe shows
+		 * as EPIPE: each must still turn the datapath's side off. */
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		signal(SIGPIPE, SIG_IGN);
 		err = run(&h, &m);
 	}
 	if (m.pcap && fclose(m.pcap) && !err)
 		err = nsf_fail(errno, "%s", m.pcap_path);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(m.eps);
 	nsf_host_close(&h);
 	if (err) {

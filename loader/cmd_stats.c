@@ -79,6 +79,15 @@ static cJSON *table_fill(int fd, size_t key_size)
 	return o;
 }
 
+/* bpf_ktime_get_ns()'s clock, which nsf_mon_cfg.expires is in. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Whether a monitor has the datapath report events right now. */
 static cJSON *monitor_state(const struct nsf_host *h)
 {
@@ -93,7 +102,10 @@ static cJSON *monitor_state(const struct nsf_host *h)
 			memset(&cfg, 0, sizeof(cfg));
 		close(fd);
 	}
-	cJSON_AddBoolToObject(o, "enabled", cfg.enabled != 0);
+	/* Past its expiry a killed monitor's flag is still set until a
+	 * packet clears it, but nothing is reported any more. */
+	cJSON_AddBoolToObject(o, "enabled",
+			      cfg.enabled && cfg.expires > mono_ns());
 	return o;
 }
 
@@ -335,6 +347,16 @@ static int once(const struct nsf_host *h, enum stats_fmt fmt)
 	return err;
 }
 
+/* @sec up to a day; usleep's 32-bit microseconds wrap above ~4295 s. */
+static void sleep_for(double sec)
+{
+	struct timespec ts = { .tv_sec = (time_t)sec };
+
+	ts.tv_nsec = (long)((sec - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR && !stop)
+		;
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	struct nsf_host h = { .lock_fd = -1 };
@@ -353,7 +375,8 @@ int cmd_stats(int argc, char **argv)
 			watch = 1;
 			if (i + 1 < argc && argv[i + 1][0] != '-') {
 				watch = strtod(argv[++i], &end);
-				if (*end || watch < 0.1 || watch > 86400) {
+				if (end == argv[i] || *end ||
+				    !(watch >= 0.1 && watch <= 86400)) {
 					fprintf(stderr,
 						"nsfast: stats: invalid "
 						"interval '%s'\n",
@@ -386,7 +409,7 @@ int cmd_stats(int argc, char **argv)
 		err = once(&h, fmt);
 		if (err || !watch)
 			break;
-		usleep((useconds_t)(watch * 1e6));
+		sleep_for(watch);
 	} while (!stop);
 	nsf_host_close(&h);
 	if (err) {

@@ -79,8 +79,13 @@ static __always_inline struct mon_scratch *mon_start(__u8 hook, __u32 ifindex,
 	if (!s)
 		return NULL;
 	s->armed = 0;
-	if (bpf_ktime_get_ns() > cfg->expires)
+	if (bpf_ktime_get_ns() > cfg->expires) {
+		/* The monitor died without turning it off: from the next
+		 * packet on, the off path (lookup + flag test) again. A live
+		 * monitor rewrites the whole entry, flag included. */
+		cfg->enabled = 0;
 		return NULL;
+	}
 	s->armed = 1;
 	s->ev.reason = NSF_R_MAX;
 	s->ev.ifindex = ifindex;
@@ -186,7 +191,9 @@ static __always_inline void mon_end(void)
 		return;
 	s->armed = 0;
 	reason = s->ev.reason;
-	if (reason >= 64 || !(cfg->reasons & (1ull << reason)))
+	/* No reason noted: not a packet of ours (the host's own loopback
+	 * traffic through nsf_from_host), whatever the mask says. */
+	if (reason >= NSF_R_MAX || !(cfg->reasons & (1ull << reason)))
 		return;
 	if (cfg->ep_id && cfg->ep_id != s->ev.src_ep &&
 	    cfg->ep_id != s->ev.dst_ep)

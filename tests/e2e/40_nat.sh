@@ -608,9 +608,40 @@ run_unresolved_mtu() {
 	ip netns del "$H"
 }
 
+# gc --interval across a reset and a new init: it collects the NAT map
+# pinned now, not the dead one it opened first, and waits in between.
+run_gc_reinit() {
+	local H="$P-g" W="$P-gw" pod="$P-g0" gc out
+
+	comment "==== gc --interval across reset and init: host $H ===="
+	uplink_host "$H" "$W"
+	out=$E2E_TMPDIR/gc.out
+	bg_start timeout 60 "$NSFAST" -n "$H" gc --interval 1 >"$out" 2>&1
+	gc=$E2E_LAST_PID
+	wait_until 10 grep -q flows "$out"
+	check "reset $H while gc --interval 1 runs" nsf -n "$H" reset
+	wait_until 10 grep -q "waiting for nsfast init" "$out"
+	result "  gc says it waits for init" $? "$(cat "$out")"
+	check "init --uplink wan0 again" nsf -n "$H" init --uplink wan0
+	nsf -n "$H" attach "$pod" >/dev/null
+	e2e_require $? "pod $pod"
+	check "$pod pings the world (a NAT flow)" \
+		pod_exec "$pod" ping -c 1 -W 1 "$WAN_W"
+	wait_until 10 grep -Eq "gc: [1-9][0-9]* flows" "$out"
+	result "  gc collects the new NAT map: it sees the flow" $? "$(cat "$out")"
+	kill "$gc"
+	wait "$gc"
+	result "  gc --interval ends with status 0" $? "$(cat "$out")"
+	check_fails "gc --interval '-0' fails" nsf -n "$H" gc --interval -0
+	check "reset $H" nsf -n "$H" reset
+	ip netns del "$W"
+	ip netns del "$H"
+}
+
 for m in $MODES; do
 	run_mode "$m"
 done
+run_gc_reinit
 run_exhaustion
 run_late_uplink
 run_unresolved_mtu

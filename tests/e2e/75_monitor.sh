@@ -2,8 +2,8 @@
 # Observability: `nsfast monitor` shows fast-path events of all pods,
 # --pcap writes a capture tshark and tcpdump read with the packets sent,
 # --drops shows drops with their reason, --pod narrows to one pod; the
-# datapath stops reporting when the monitor ends (also on SIGINT and
-# SIGTERM). `nsfast stats`: JSON, Prometheus text format, --watch.
+# datapath stops reporting when the monitor ends (also on SIGINT, SIGTERM,
+# SIGHUP, a closed pipe, and after the expiry when killed outright). `nsfast stats`: JSON, Prometheus text format, --watch.
 E2E_DEADLINE=${E2E_DEADLINE:-240}
 # shellcheck source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -24,10 +24,8 @@ wait_file() {
 	done
 }
 
-host_create "$HOST"
-e2e_require $? "host namespace $HOST"
-check "init $HOST" nsf -n "$HOST" init
-e2e_require $? "nsfast init"
+# (an uplink: publishing needs one)
+uplink_host "$HOST" "$P-w"
 IPA=$(nsf -n "$HOST" attach "$A") && IPB=$(nsf -n "$HOST" attach "$B")
 e2e_require $? "pods"
 check_eq "monitor off before any monitor ran" false "$(mon_enabled)"
@@ -76,7 +74,7 @@ check_eq "and nothing that was not a drop" 1 "$(grep -c . "$TMP/drops.out")"
 
 # ---- --pod, and SIGINT / SIGTERM end it cleanly ----
 
-for sig in INT TERM; do
+for sig in INT TERM HUP; do
 	bg_start "$NSFAST" -n "$HOST" monitor --pod "$B" \
 		>"$TMP/pod.out" 2>"$TMP/pod.err"
 	MON=$E2E_LAST_PID
@@ -89,6 +87,34 @@ for sig in INT TERM; do
 	check_eq "monitor off after SIG$sig" false "$(mon_enabled)"
 done
 check_match "--pod $B shows its traffic" "ICMP $IPA > $IPB" "$(cat "$TMP/pod.out")"
+
+# A reader that goes away (`monitor | head`) ends it cleanly too.
+(
+	timeout 20 "$NSFAST" -n "$HOST" monitor --duration 15 2>"$TMP/pipe.err" |
+		head -1 >/dev/null
+	echo "${PIPESTATUS[0]}" >"$TMP/pipe.rc"
+) &
+MON=$!
+wait_file "$TMP/pipe.err" monitoring 10
+pod_exec "$A" ping -c 3 -i 0.2 -W 2 "$IPB" >/dev/null
+wait "$MON"
+check_eq "monitor | head -1: ends with status 0" 0 "$(cat "$TMP/pipe.rc")"
+check_eq "  and monitor off right after" false "$(mon_enabled)"
+# Killed outright: off once the expiry (3 s) has passed, for stats, and
+# in the datapath from the first packet after it.
+bg_start "$NSFAST" -n "$HOST" monitor >/dev/null 2>"$TMP/kill.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/kill.err" monitoring 10
+kill -KILL "$MON"
+wait "$MON" 2>/dev/null
+sleep 3.5
+check_eq "monitor killed outright: stats says off after the expiry" false \
+	"$(mon_enabled)"
+pod_exec "$A" ping -c 1 -W 2 "$IPB" >/dev/null
+PINS=$(nsf -n "$HOST" status --json | jq -r .pin_dir)
+check_eq "  and the datapath has turned itself off" 0 "$(
+	bpftool map dump pinned "$PINS/nsf_mon_cfg" -j |
+		jq -r '.[0].formatted.value.enabled // .[0].value.enabled')"
 bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --duration 3 \
 	>/dev/null 2>"$TMP/first.err"
 MON=$E2E_LAST_PID
@@ -97,10 +123,66 @@ out=$(nsf -n "$HOST" monitor --duration 1 2>&1)
 result "a second monitor at once is refused" $((!$?)) "$out"
 check_match "  saying why" "another monitor runs on this host" "$out"
 wait "$MON"
+# A refused monitor must leave the running one's capture alone.
+bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --pcap "$TMP/keep.pcap" \
+	--duration 4 icmp 2>"$TMP/keep.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/keep.err" monitoring 10
+# (over 4 KiB of records, so that some are written before the refusal)
+pod_exec "$A" ping -c 20 -i 0.05 -W 2 "$IPB" >/dev/null
+out=$(nsf -n "$HOST" monitor --pcap "$TMP/keep.pcap" --duration 1 2>&1)
+result "a second monitor with the same --pcap FILE is refused" $((!$?)) "$out"
+wait "$MON"
+check_eq "  and the first one's capture is intact (40 packets)" 40 \
+	"$(tcpdump -nr "$TMP/keep.pcap" 2>/dev/null | grep -c ICMP)"
+out=$(nsf -n "$HOST" monitor --pcap "$TMP/new.pcap" --duration 1 2>&1 &
+	sleep 0.3; nsf -n "$HOST" monitor --pcap "$TMP/refused.pcap" \
+		--duration 1 2>&1; wait)
+check_eq "  a refused monitor creates no --pcap FILE" no \
+	"$([[ -e "$TMP/refused.pcap" ]] && echo yes || echo no)"
+for d in 0.5x nan inf -1 0 ""; do
+	check_fails "monitor --duration '$d' fails" \
+		nsf -n "$HOST" monitor --duration "$d"
+done
 check_fails "monitor --pod of an unknown pod fails" \
 	nsf -n "$HOST" monitor --pod nosuch --duration 1
 check_fails "monitor with a bad filter fails" \
 	nsf -n "$HOST" monitor --duration 1 frobnicate
+
+# ---- the host's own loopback traffic is not reported ----
+
+check "publish add 8080 $B:80 (attaches nsf_from_host to lo)" \
+	nsf -n "$HOST" publish add 8080 "$B:80"
+bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --duration 2 \
+	>"$TMP/lo.out" 2>"$TMP/lo.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/lo.err" monitoring 10
+ip netns exec "$HOST" ping -c 2 -i 0.2 -W 1 127.0.0.1 >/dev/null
+wait "$MON"
+comment "$(cat "$TMP/lo.out")"
+check_eq "monitor: no event for the host's ping to 127.0.0.1" 0 \
+	"$(grep -c '127\.0\.0\.1' "$TMP/lo.out")"
+check "publish del 8080" nsf -n "$HOST" publish del 8080
+
+# ---- filter words are ANDed, as tcpdump's ----
+
+bg_start timeout 20 "$NSFAST" -n "$HOST" monitor --duration 4 \
+	icmp and host "$IPA" and host "$IPB" >"$TMP/and.out" 2>"$TMP/and.err"
+MON=$E2E_LAST_PID
+wait_file "$TMP/and.err" monitoring 10
+pod_exec "$A" ping -c 2 -i 0.2 -W 2 "$IPB" >/dev/null
+pod_exec "$B" ping -c 1 -W 1 192.0.2.1 >/dev/null 2>&1 # neither end is A
+wait "$MON"
+comment "$(cat "$TMP/and.out")"
+check_match "host $IPA and host $IPB: their ping" "ICMP $IPA > $IPB" \
+	"$(cat "$TMP/and.out")"
+check_eq "  and not $B's ping elsewhere" 0 "$(grep -c 192.0.2.1 "$TMP/and.out")"
+for f in "udp and icmp" "arp and tcp" "icmp and" "and icmp" "icmp and and port 1" \
+	"host 10.0.0.1 and host 10.0.0.2 and host 10.0.0.3" "port"; do
+	# shellcheck disable=SC2086 # the filter is words
+	check_fails "monitor filter '$f' is refused" \
+		nsf -n "$HOST" monitor --duration 1 $f
+done
 
 # ---- stats ----
 
@@ -123,6 +205,12 @@ check_match "TYPE lines" '^# TYPE nsfast_packets_total counter$' "$prom"
 out=$(timeout 2.5 "$NSFAST" -n "$HOST" stats --watch 1 2>&1)
 check_eq "stats --watch 1 refreshes (2+ screens in 2.5 s)" ok "$(
 	n=$(grep -c 'nsfast stats every' <<<"$out"); ((n >= 2)) && echo ok || echo "$n")"
+out=$(timeout 1.5 "$NSFAST" -n "$HOST" stats --watch 4294.9673 2>&1)
+check_eq "stats --watch 4294.9673 sleeps (1 screen in 1.5 s, no wrap)" 1 \
+	"$(grep -c 'nsfast stats every' <<<"$out")"
+for w in nan 1x; do
+	check_fails "stats --watch '$w' fails" nsf -n "$HOST" stats --watch "$w"
+done
 check_match "stats text shows the drop reasons" "drop-spoofed-ip" \
 	"$(nsf -n "$HOST" stats)"
 
