@@ -104,6 +104,9 @@ enum nsf_reason {
 };
 #undef NSF_REASON_ENUM
 
+/* The monitor selects reasons with a 64-bit mask (nsf_mon_cfg.reasons). */
+_Static_assert(NSF_R_MAX <= 64, "a reason beyond the monitor's mask");
+
 /* Size of the counters array: room to append reasons without a new map. */
 #define NSF_MAX_REASONS 64
 
