@@ -73,6 +73,13 @@ struct pol_flow {
 				* error: cannot open a connection */
 };
 
+/*
+ * pol_verdict(): allowed, but only this packet. Passes that need no rule
+ * (answers to the host's own connections) must not become state: their
+ * tuple would let the next packet on it, a SYN or an echo request, pass.
+ */
+#define POL_PASS_STATELESS 0xffffffffu
+
 static __always_inline struct nsf_pol_cfg *pol_cfg(void)
 {
 	__u32 zero = 0;
@@ -141,7 +148,8 @@ static __always_inline void pol_flow_parse(const struct iphdr *ip,
  * this program); the host's socket table is that state. An unconnected
  * host socket (sendto()) looks like any service's, so it is not matched.
  * A socket lookup, so only asked last: for UDP that no state, rule or
- * default lets through. Once it passes, the flow's state carries it.
+ * default lets through. It leaves no state (POL_PASS_STATELESS), so each
+ * such datagram is looked up again.
  */
 static __always_inline bool host_udp_reply(struct __sk_buff *skb,
 					   const struct nsf_ct_key *k)
@@ -193,8 +201,9 @@ static __always_inline __u32 pol_rule(__u32 src, __u32 dst,
 
 /*
  * The verdict of the rules and defaults for a flow @t from group @src to
- * group @dst (flags @sf, @df): 0 to allow, else the drop reason. @skb (or
- * NULL) is the packet, for the host's socket lookup of UDP sent to it.
+ * group @dst (flags @sf, @df): 0 to allow, POL_PASS_STATELESS to allow
+ * this packet only, else the drop reason. @skb (or NULL) is the packet,
+ * for the host's socket lookup of UDP sent to it.
  */
 static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
 					 __u32 dst, __u32 sf, __u32 df,
@@ -224,9 +233,9 @@ static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
 	 * host_udp_reply()) is let through; new connections not.
 	 */
 	if (reply_like)
-		return 0;
+		return POL_PASS_STATELESS;
 	if (skb && t->proto == IPPROTO_UDP && host_udp_reply(skb, t))
-		return 0;
+		return POL_PASS_STATELESS;
 	return NSF_R_DROP_POLICY_HOST;
 }
 
@@ -297,7 +306,7 @@ static __noinline __u32 policy_decide(struct __sk_buff *skb,
 		ct_remember(&f->key, e, pc->gen, now);
 	else if (e)
 		bpf_map_delete_elem(&nsf_ct4, &f->key);
-	return reason;
+	return reason == POL_PASS_STATELESS ? 0 : reason;
 }
 
 /* The identity of a destination that is no pod here: its CIDR's, if a

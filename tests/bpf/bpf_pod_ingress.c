@@ -1487,6 +1487,69 @@ static void test_policy_cidr(void **state)
 	expect_counter(NSF_R_PASS_NOT_LOCAL, 1, f.len);
 }
 
+/* TCP A -> the host port 22, SYN and ACK as given. */
+static void build_tcp_host(struct frame *f, bool syn, bool ack)
+{
+	struct ipv4_spec s = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_TCP);
+	struct tcphdr *th;
+
+	build_ipv4(f, &ep_a, &s);
+	th = (struct tcphdr *)(frame_ip_hdr(f) + 1);
+	th->dest = htons(22);
+	th->syn = syn;
+	th->ack = ack;
+	th->psh = 0;
+}
+
+/* A bare ACK passes the closed host statelessly and leaves no state
+ * behind: a SYN on the same tuple is still refused. */
+static void test_policy_host_syn_after_ack(void **state)
+{
+	struct frame syn, ack;
+	struct result r;
+
+	(void)state;
+	reset();
+	pol_group(NSF_POL_GROUP_HOST,
+		  NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE, 1);
+	build_tcp_host(&syn, true, false);
+	build_tcp_host(&ack, false, true);
+	expect_drop_now(&syn, NSF_R_DROP_POLICY_HOST);
+	zero_counters();
+	run(&ack, IFINDEX_LO, &r);
+	expect_retval(&r, TC_ACT_OK);
+	assert_int_equal(count_keys(hn.ct_fd), 0);
+	expect_drop_now(&syn, NSF_R_DROP_POLICY_HOST);
+}
+
+/* Likewise an ICMP error (no ports) does not open echo id 0. */
+static void test_policy_host_ping_after_icmp_error(void **state)
+{
+	struct ipv4_spec si = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_ICMP);
+	struct frame err, ping;
+	struct result r;
+	uint8_t *l4;
+
+	(void)state;
+	reset();
+	pol_group(NSF_POL_GROUP_HOST,
+		  NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE, 1);
+	build_ipv4(&ping, &ep_a, &si);
+	l4 = (uint8_t *)(frame_ip_hdr(&ping) + 1);
+	l4[4] = l4[5] = 0; /* echo id 0 */
+	expect_drop_now(&ping, NSF_R_DROP_POLICY_HOST);
+	build_ipv4(&err, &ep_a, &si);
+	l4 = (uint8_t *)(frame_ip_hdr(&err) + 1);
+	l4[0] = 3; /* destination unreachable */
+	l4[1] = 3; /* port */
+	zero_counters();
+	run(&err, IFINDEX_LO, &r);
+	expect_retval(&r, TC_ACT_OK);
+	expect_drop_now(&ping, NSF_R_DROP_POLICY_HOST);
+}
+
 /* ---- test_run itself ---------------------------------------------------- */
 
 static uint32_t missing_ifindex(void)
@@ -1683,6 +1746,8 @@ int main(void)
 		T(test_policy_generation),
 		T(test_policy_host),
 		T(test_policy_cidr),
+		T(test_policy_host_syn_after_ack),
+		T(test_policy_host_ping_after_icmp_error),
 		T(test_ctx_ifindex),
 		T(test_map_layout),
 	};
