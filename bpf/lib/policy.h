@@ -271,6 +271,11 @@ static __always_inline void ct_remember(const struct nsf_ct_key *k,
  * reason. Connection state first (this direction, then the reply of an
  * allowed flow, each only if allowed under the current generation), then
  * the rules; an allowed flow's state is kept for its next packets.
+ * The state of a flow the rules no longer allow stays, at its old
+ * generation: the other side's packets are its replies and are dropped
+ * with it (as conntrack would), rather than judged as a new flow the
+ * other way that could allow it again. Only a TCP SYN, which starts a
+ * connection whatever the tuple was, is judged anew.
  * A BPF-to-BPF call rather than inlined: it is reached from five places
  * (pod, host three ways, world), and inlining its up to 24 rule lookups in
  * each made the program five times its size. Unrestricted traffic never
@@ -295,17 +300,21 @@ static __noinline __u32 policy_decide(struct __sk_buff *skb,
 	}
 	ct_reverse(&rk, &f->key);
 	r = bpf_map_lookup_elem(&nsf_ct4, &rk);
-	if (r && (r->gen == pc->gen ||
-		  !pol_verdict(NULL, dst, src, df, sf, &rk, false))) {
-		r->gen = pc->gen;
-		r->last_seen = now;
-		return 0;
+	if (r) {
+		reason = r->gen == pc->gen ? 0
+					   : pol_verdict(NULL, dst, src, df, sf,
+							 &rk, false);
+		if (!reason) {
+			r->gen = pc->gen;
+			r->last_seen = now;
+			return 0;
+		}
+		if (f->key.proto != IPPROTO_TCP || f->reply_like)
+			return reason;
 	}
 	reason = pol_verdict(skb, src, dst, sf, df, &f->key, f->reply_like);
 	if (!reason)
 		ct_remember(&f->key, e, pc->gen, now);
-	else if (e)
-		bpf_map_delete_elem(&nsf_ct4, &f->key);
 	return reason == POL_PASS_STATELESS ? 0 : reason;
 }
 

@@ -1405,10 +1405,11 @@ static void test_policy_generation(void **state)
 	/* Same generation: the state alone lets it pass, rule or not. */
 	pol_rule_del(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53);
 	expect_fwd_now(&req, &ep_b);
-	/* New generation: judged again, denied, its state is gone. */
+	/* New generation: judged again, denied; its state stays, at the old
+	 * generation, so that B's answers are dropped with it. */
 	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 8);
 	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
-	assert_int_equal(count_keys(hn.ct_fd), 0);
+	assert_int_equal(count_keys(hn.ct_fd), 1);
 	/* Allowed again under generation 9. */
 	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53, NSF_POL_ALLOW);
 	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 9);
@@ -1548,6 +1549,91 @@ static void test_policy_host_ping_after_icmp_error(void **state)
 	run(&err, IFINDEX_LO, &r);
 	expect_retval(&r, TC_ACT_OK);
 	expect_drop_now(&ping, NSF_R_DROP_POLICY_HOST);
+}
+
+/* TCP A:40001 -> B:80 and B's answer 80 -> 40001 (both ACK). */
+static void build_tcp_pair(struct frame *req, struct frame *reply)
+{
+	struct ipv4_spec s = spec(ADDR_A, ADDR_B, IPPROTO_TCP);
+	struct ipv4_spec sr = spec(ADDR_B, ADDR_A, IPPROTO_TCP);
+	struct tcphdr *th;
+
+	build_ipv4(req, &ep_a, &s);
+	build_ipv4(reply, &ep_b, &sr);
+	th = (struct tcphdr *)(frame_ip_hdr(reply) + 1);
+	th->source = htons(80);
+	th->dest = htons(40001);
+}
+
+/* A flow whose rule is removed stays stopped when the server sends
+ * first: B's packets are replies of the revoked flow, not a new flow
+ * B -> A that web's egress default would allow. */
+static void test_policy_revoked_flow_server_first(void **state)
+{
+	struct frame req, reply;
+	struct result r;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
+	build_tcp_pair(&req, &reply);
+	expect_fwd_now(&req, &ep_b);
+	zero_counters();
+	run(&reply, IFINDEX_B, &r);
+	expect_forwarded(&reply, &r, &ep_a);
+	pol_rule_del(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 2);
+	for (int i = 0; i < 2; i++) {
+		zero_counters();
+		check_drop_run(&reply, IFINDEX_B, NSF_R_DROP_POLICY_INGRESS,
+			       ep_b.id);
+	}
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	/* Nor when the client sends first. */
+	zero_counters();
+	check_drop_run(&reply, IFINDEX_B, NSF_R_DROP_POLICY_INGRESS, ep_b.id);
+	/* The rule back: the flow resumes. */
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 3);
+	zero_counters();
+	run(&reply, IFINDEX_B, &r);
+	expect_forwarded(&reply, &r, &ep_a);
+	expect_fwd_now(&req, &ep_b);
+}
+
+/* The same, the client sending first after the change. */
+static void test_policy_revoked_flow_client_first(void **state)
+{
+	struct frame req, reply;
+	struct result r;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
+	build_tcp_pair(&req, &reply);
+	expect_fwd_now(&req, &ep_b);
+	pol_rule_del(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 2);
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	zero_counters();
+	check_drop_run(&reply, IFINDEX_B, NSF_R_DROP_POLICY_INGRESS, ep_b.id);
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	/* A bare SYN from B can open a flow of its own (web may send). */
+	{
+		struct tcphdr *th = (struct tcphdr *)(frame_ip_hdr(&reply) + 1);
+
+		th->syn = 1;
+		th->ack = 0;
+		zero_counters();
+		run(&reply, IFINDEX_B, &r);
+		expect_forwarded(&reply, &r, &ep_a);
+	}
 }
 
 /* ---- test_run itself ---------------------------------------------------- */
@@ -1748,6 +1834,8 @@ int main(void)
 		T(test_policy_cidr),
 		T(test_policy_host_syn_after_ack),
 		T(test_policy_host_ping_after_icmp_error),
+		T(test_policy_revoked_flow_server_first),
+		T(test_policy_revoked_flow_client_first),
 		T(test_ctx_ifindex),
 		T(test_map_layout),
 	};
