@@ -69,6 +69,7 @@ struct {
 /* What the policy looks at in a packet. */
 struct pol_flow {
 	struct nsf_ct_key key; /* tuple; ports 0 where there are none */
+	__u32 src_fb, dst_fb;  /* identities without a CIDR: pol_verdict() */
 	bool reply_like;       /* TCP without a bare SYN, ICMP echo reply or
 				* error: cannot open a connection */
 };
@@ -204,13 +205,26 @@ static __always_inline __u32 pol_rule(__u32 src, __u32 dst,
  * group @dst (flags @sf, @df): 0 to allow, POL_PASS_STATELESS to allow
  * this packet only, else the drop reason. @skb (or NULL) is the packet,
  * for the host's socket lookup of UDP sent to it.
+ * @sfb, @dfb: the identities @src and @dst have without their CIDR (host
+ * or world), else @src and @dst. A CIDR has no defaults of its own: where
+ * no rule names it for this flow, the rules and defaults of host or world
+ * decide, so a CIDR named for one group opens nothing for the others.
  */
 static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
 					 __u32 dst, __u32 sf, __u32 df,
+					 __u32 sfb, __u32 dfb,
 					 const struct nsf_ct_key *t,
 					 bool reply_like)
 {
 	__u32 action = pol_rule(src, dst, t);
+
+	if (!action && (src != sfb || dst != dfb)) {
+		src = sfb;
+		dst = dfb;
+		sf = pol_group_flags(src);
+		df = pol_group_flags(dst);
+		action = pol_rule(src, dst, t);
+	}
 
 	if (action == NSF_POL_ALLOW)
 		return 0;
@@ -303,6 +317,7 @@ static __noinline __u32 policy_decide(struct __sk_buff *skb,
 	if (r) {
 		reason = r->gen == pc->gen ? 0
 					   : pol_verdict(NULL, dst, src, df, sf,
+							 f->dst_fb, f->src_fb,
 							 &rk, false);
 		if (!reason) {
 			r->gen = pc->gen;
@@ -312,14 +327,16 @@ static __noinline __u32 policy_decide(struct __sk_buff *skb,
 		if (f->key.proto != IPPROTO_TCP || f->reply_like)
 			return reason;
 	}
-	reason = pol_verdict(skb, src, dst, sf, df, &f->key, f->reply_like);
+	reason = pol_verdict(skb, src, dst, sf, df, f->src_fb, f->dst_fb,
+			     &f->key, f->reply_like);
 	if (!reason)
 		ct_remember(&f->key, e, pc->gen, now);
 	return reason == POL_PASS_STATELESS ? 0 : reason;
 }
 
 /* The identity of a destination that is no pod here: its CIDR's, if a
- * rule names one that covers it, else @fallback (host or world). */
+ * rule names one that covers it, else @fallback (host or world). Where no
+ * rule for the CIDR matches a flow, @fallback's apply (pol_verdict()). */
 static __always_inline __u32 pol_peer(const struct nsf_pol_cfg *pc, __be32 addr,
 				      __u32 fallback)
 {
@@ -343,6 +360,8 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 	if (likely(!pc || !(pc->flags & NSF_POL_F_PODS)))
 		return 0;
 	pol_flow_parse(ip, data_end, &f);
+	f.src_fb = src->group;
+	f.dst_fb = dst->group;
 	return policy_decide(NULL, pc, src->group, dst->group, &f);
 }
 
@@ -355,7 +374,8 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 static __always_inline __u32 policy_groups(struct __sk_buff *skb,
 					   const struct nsf_pol_cfg *pc,
 					   const struct iphdr *ip,
-					   void *data_end, __u32 src, __u32 dst)
+					   void *data_end, __u32 src, __u32 dst,
+					   __u32 src_fb, __u32 dst_fb)
 {
 	struct pol_flow f;
 
@@ -363,6 +383,8 @@ static __always_inline __u32 policy_groups(struct __sk_buff *skb,
 	      NSF_PG_F_ENFORCED))
 		return 0;
 	pol_flow_parse(ip, data_end, &f);
+	f.src_fb = src_fb;
+	f.dst_fb = dst_fb;
 	return policy_decide(skb, pc, src, dst, &f);
 }
 
@@ -381,7 +403,8 @@ static __always_inline __u32 policy_peer(struct __sk_buff *skb,
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
 	return policy_groups(skb, pc, ip, data_end, src->group,
-			     pol_peer(pc, ip->daddr, fallback));
+			     pol_peer(pc, ip->daddr, fallback), src->group,
+			     fallback);
 }
 
 /*
@@ -400,7 +423,8 @@ static __always_inline __u32 policy_from_peer(const struct iphdr *ip,
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
 	return policy_groups(NULL, pc, ip, data_end,
-			     pol_peer(pc, ip->saddr, fallback), dst->group);
+			     pol_peer(pc, ip->saddr, fallback), dst->group,
+			     fallback, dst->group);
 }
 
 #endif /* NSF_BPF_POLICY_H */

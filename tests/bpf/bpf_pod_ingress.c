@@ -1636,6 +1636,50 @@ static void test_policy_revoked_flow_client_first(void **state)
 	}
 }
 
+/* A CIDR named by a rule that does not match a pod keeps, for that pod,
+ * the host's default deny (the CIDR is routed to the host here). */
+static void test_policy_cidr_keeps_host_deny(void **state)
+{
+	struct nsf_pol_cidr_key k = { .prefixlen = 24,
+				      .addr = htonl(ADDR_OUTSIDE & ~0xffu) };
+	struct ipv4_spec su = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_UDP);
+	uint32_t id = GROUP_NET;
+	struct frame f;
+
+	(void)state;
+	reset();
+	pol_group(NSF_POL_GROUP_HOST,
+		  NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE, 1);
+	build_ipv4(&f, &ep_a, &su);
+	expect_drop_now(&f, NSF_R_DROP_POLICY_HOST);
+	/* = nsfast policy rule add deny from web to 192.0.2.0/24 (A not in
+	 * web) */
+	assert_int_equal(bpf_map_update_elem(hn.pol_cidr_fd, &k, &id, BPF_ANY),
+			 0);
+	pol_group(GROUP_NET, NSF_PG_F_ENFORCED);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED);
+	pol_rule(GROUP_WEB, GROUP_NET, 0, 0, NSF_POL_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 2);
+	expect_drop_now(&f, NSF_R_DROP_POLICY_HOST);
+	/* A rule for the host applies to the CIDR's addresses too. */
+	pol_rule(NSF_POL_ANY, NSF_POL_GROUP_HOST, IPPROTO_UDP, 0,
+		 NSF_POL_ALLOW);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 3);
+	{
+		struct result r;
+
+		zero_counters();
+		run(&f, IFINDEX_LO, &r);
+		expect_retval(&r, TC_ACT_OK);
+		expect_counter(NSF_R_PASS_NOT_LOCAL, 1, f.len);
+	}
+	/* The CIDR's own rule still wins for the group it names. */
+	ep_group(ADDR_A, GROUP_WEB);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 4);
+	expect_drop_now(&f, NSF_R_DROP_POLICY);
+}
+
 /* ---- test_run itself ---------------------------------------------------- */
 
 static uint32_t missing_ifindex(void)
@@ -1836,6 +1880,7 @@ int main(void)
 		T(test_policy_host_ping_after_icmp_error),
 		T(test_policy_revoked_flow_server_first),
 		T(test_policy_revoked_flow_client_first),
+		T(test_policy_cidr_keeps_host_deny),
 		T(test_ctx_ifindex),
 		T(test_map_layout),
 	};
