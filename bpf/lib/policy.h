@@ -4,8 +4,8 @@
  * the pod-ingress program (docs/policy.md describes the model).
  *
  * Cost: the verdict needs at most 12 hash lookups (rule keys from the most
- * to the least specific) plus one LPM lookup for CIDR peers, whatever the
- * number of rules. Packets of an allowed flow are let through by their
+ * to the least specific) plus one LPM lookup for CIDR peers (24 if no rule
+ * for the CIDR matches), whatever the number of rules. Packets of an allowed flow are let through by their
  * connection state (nsf_ct4: one lookup), replies by the reversed tuple's
  * (a second). State is only written for flows a policy applies to, so
  * unrestricted traffic pays one inlined array lookup and a flag test
@@ -134,9 +134,13 @@ static __always_inline void pol_flow_parse(const struct iphdr *ip,
 		} else if (ic->type == ICMP_ECHOREPLY) {
 			f->key.dport = ic->id;
 			f->reply_like = true;
-		} else if (ic->type == ICMP_DEST_UNREACH ||
-			   ic->type == ICMP_TIME_EXCEEDED) {
-			f->reply_like = true;
+		} else {
+			/* A tuple no echo has (one of its ports is 0), so
+			 * that an allowed error or timestamp is not taken
+			 * for the state of echoes with id 0. */
+			f->key.sport = f->key.dport = 0xffff;
+			f->reply_like = ic->type == ICMP_DEST_UNREACH ||
+					ic->type == ICMP_TIME_EXCEEDED;
 		}
 	}
 }

@@ -1551,6 +1551,34 @@ static void test_policy_host_ping_after_icmp_error(void **state)
 	expect_drop_now(&ping, NSF_R_DROP_POLICY_HOST);
 }
 
+/* Pod to pod: the state of an allowed ICMP error (no ports) does not let
+ * the other side's echo requests with id 0 pass as its replies. */
+static void test_policy_icmp_error_no_state(void **state)
+{
+	struct ipv4_spec si = spec(ADDR_A, ADDR_B, IPPROTO_ICMP);
+	struct ipv4_spec sp = spec(ADDR_B, ADDR_A, IPPROTO_ICMP);
+	struct frame err, ping;
+	uint8_t *l4;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY |
+				     NSF_PG_F_EGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_ICMP, 0, NSF_POL_ALLOW);
+	build_ipv4(&err, &ep_a, &si);
+	l4 = (uint8_t *)(frame_ip_hdr(&err) + 1);
+	l4[0] = 3; /* destination unreachable */
+	l4[1] = 3; /* port */
+	expect_fwd_now(&err, &ep_b);
+	build_ipv4(&ping, &ep_b, &sp);
+	l4 = (uint8_t *)(frame_ip_hdr(&ping) + 1);
+	l4[4] = l4[5] = 0; /* echo id 0 */
+	zero_counters();
+	check_drop_run(&ping, IFINDEX_B, NSF_R_DROP_POLICY_EGRESS, ep_b.id);
+}
+
 /* TCP A:40001 -> B:80 and B's answer 80 -> 40001 (both ACK). */
 static void build_tcp_pair(struct frame *req, struct frame *reply)
 {
@@ -1880,6 +1908,7 @@ int main(void)
 		T(test_policy_host_ping_after_icmp_error),
 		T(test_policy_revoked_flow_server_first),
 		T(test_policy_revoked_flow_client_first),
+		T(test_policy_icmp_error_no_state),
 		T(test_policy_cidr_keeps_host_deny),
 		T(test_ctx_ifindex),
 		T(test_map_layout),
