@@ -4,8 +4,8 @@
  * the pod-ingress program (docs/policy.md describes the model).
  *
  * Cost: the verdict needs at most 12 hash lookups (rule keys from the most
- * to the least specific) plus one LPM lookup for CIDR peers, whatever the
- * number of rules. Packets of an allowed flow are let through by their
+ * to the least specific) plus one LPM lookup for CIDR peers (24 if no rule
+ * for the CIDR matches), whatever the number of rules. Packets of an allowed flow are let through by their
  * connection state (nsf_ct4: one lookup), replies by the reversed tuple's
  * (a second). State is only written for flows a policy applies to, so
  * unrestricted traffic pays one inlined array lookup and a flag test
@@ -69,9 +69,17 @@ struct {
 /* What the policy looks at in a packet. */
 struct pol_flow {
 	struct nsf_ct_key key; /* tuple; ports 0 where there are none */
+	__u32 src_fb, dst_fb;  /* identities without a CIDR: pol_verdict() */
 	bool reply_like;       /* TCP without a bare SYN, ICMP echo reply or
 				* error: cannot open a connection */
 };
+
+/*
+ * pol_verdict(): allowed, but only this packet. Passes that need no rule
+ * (answers to the host's own connections) must not become state: their
+ * tuple would let the next packet on it, a SYN or an echo request, pass.
+ */
+#define POL_PASS_STATELESS 0xffffffffu
 
 static __always_inline struct nsf_pol_cfg *pol_cfg(void)
 {
@@ -126,9 +134,13 @@ static __always_inline void pol_flow_parse(const struct iphdr *ip,
 		} else if (ic->type == ICMP_ECHOREPLY) {
 			f->key.dport = ic->id;
 			f->reply_like = true;
-		} else if (ic->type == ICMP_DEST_UNREACH ||
-			   ic->type == ICMP_TIME_EXCEEDED) {
-			f->reply_like = true;
+		} else {
+			/* A tuple no echo has (one of its ports is 0), so
+			 * that an allowed error or timestamp is not taken
+			 * for the state of echoes with id 0. */
+			f->key.sport = f->key.dport = 0xffff;
+			f->reply_like = ic->type == ICMP_DEST_UNREACH ||
+					ic->type == ICMP_TIME_EXCEEDED;
 		}
 	}
 }
@@ -141,7 +153,8 @@ static __always_inline void pol_flow_parse(const struct iphdr *ip,
  * this program); the host's socket table is that state. An unconnected
  * host socket (sendto()) looks like any service's, so it is not matched.
  * A socket lookup, so only asked last: for UDP that no state, rule or
- * default lets through. Once it passes, the flow's state carries it.
+ * default lets through. It leaves no state (POL_PASS_STATELESS), so each
+ * such datagram is looked up again.
  */
 static __always_inline bool host_udp_reply(struct __sk_buff *skb,
 					   const struct nsf_ct_key *k)
@@ -193,15 +206,29 @@ static __always_inline __u32 pol_rule(__u32 src, __u32 dst,
 
 /*
  * The verdict of the rules and defaults for a flow @t from group @src to
- * group @dst (flags @sf, @df): 0 to allow, else the drop reason. @skb (or
- * NULL) is the packet, for the host's socket lookup of UDP sent to it.
+ * group @dst (flags @sf, @df): 0 to allow, POL_PASS_STATELESS to allow
+ * this packet only, else the drop reason. @skb (or NULL) is the packet,
+ * for the host's socket lookup of UDP sent to it.
+ * @sfb, @dfb: the identities @src and @dst have without their CIDR (host
+ * or world), else @src and @dst. A CIDR has no defaults of its own: where
+ * no rule names it for this flow, the rules and defaults of host or world
+ * decide, so a CIDR named for one group opens nothing for the others.
  */
 static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
 					 __u32 dst, __u32 sf, __u32 df,
+					 __u32 sfb, __u32 dfb,
 					 const struct nsf_ct_key *t,
 					 bool reply_like)
 {
 	__u32 action = pol_rule(src, dst, t);
+
+	if (!action && (src != sfb || dst != dfb)) {
+		src = sfb;
+		dst = dfb;
+		sf = pol_group_flags(src);
+		df = pol_group_flags(dst);
+		action = pol_rule(src, dst, t);
+	}
 
 	if (action == NSF_POL_ALLOW)
 		return 0;
@@ -224,9 +251,9 @@ static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
 	 * host_udp_reply()) is let through; new connections not.
 	 */
 	if (reply_like)
-		return 0;
+		return POL_PASS_STATELESS;
 	if (skb && t->proto == IPPROTO_UDP && host_udp_reply(skb, t))
-		return 0;
+		return POL_PASS_STATELESS;
 	return NSF_R_DROP_POLICY_HOST;
 }
 
@@ -262,6 +289,11 @@ static __always_inline void ct_remember(const struct nsf_ct_key *k,
  * reason. Connection state first (this direction, then the reply of an
  * allowed flow, each only if allowed under the current generation), then
  * the rules; an allowed flow's state is kept for its next packets.
+ * The state of a flow the rules no longer allow stays, at its old
+ * generation: the other side's packets are its replies and are dropped
+ * with it (as conntrack would), rather than judged as a new flow the
+ * other way that could allow it again. Only a TCP SYN, which starts a
+ * connection whatever the tuple was, is judged anew.
  * A BPF-to-BPF call rather than inlined: it is reached from five places
  * (pod, host three ways, world), and inlining its up to 24 rule lookups in
  * each made the program five times its size. Unrestricted traffic never
@@ -286,22 +318,29 @@ static __noinline __u32 policy_decide(struct __sk_buff *skb,
 	}
 	ct_reverse(&rk, &f->key);
 	r = bpf_map_lookup_elem(&nsf_ct4, &rk);
-	if (r && (r->gen == pc->gen ||
-		  !pol_verdict(NULL, dst, src, df, sf, &rk, false))) {
-		r->gen = pc->gen;
-		r->last_seen = now;
-		return 0;
+	if (r) {
+		reason = r->gen == pc->gen ? 0
+					   : pol_verdict(NULL, dst, src, df, sf,
+							 f->dst_fb, f->src_fb,
+							 &rk, false);
+		if (!reason) {
+			r->gen = pc->gen;
+			r->last_seen = now;
+			return 0;
+		}
+		if (f->key.proto != IPPROTO_TCP || f->reply_like)
+			return reason;
 	}
-	reason = pol_verdict(skb, src, dst, sf, df, &f->key, f->reply_like);
+	reason = pol_verdict(skb, src, dst, sf, df, f->src_fb, f->dst_fb,
+			     &f->key, f->reply_like);
 	if (!reason)
 		ct_remember(&f->key, e, pc->gen, now);
-	else if (e)
-		bpf_map_delete_elem(&nsf_ct4, &f->key);
-	return reason;
+	return reason == POL_PASS_STATELESS ? 0 : reason;
 }
 
 /* The identity of a destination that is no pod here: its CIDR's, if a
- * rule names one that covers it, else @fallback (host or world). */
+ * rule names one that covers it, else @fallback (host or world). Where no
+ * rule for the CIDR matches a flow, @fallback's apply (pol_verdict()). */
 static __always_inline __u32 pol_peer(const struct nsf_pol_cfg *pc, __be32 addr,
 				      __u32 fallback)
 {
@@ -325,6 +364,8 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 	if (likely(!pc || !(pc->flags & NSF_POL_F_PODS)))
 		return 0;
 	pol_flow_parse(ip, data_end, &f);
+	f.src_fb = src->group;
+	f.dst_fb = dst->group;
 	return policy_decide(NULL, pc, src->group, dst->group, &f);
 }
 
@@ -337,7 +378,8 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 static __always_inline __u32 policy_groups(struct __sk_buff *skb,
 					   const struct nsf_pol_cfg *pc,
 					   const struct iphdr *ip,
-					   void *data_end, __u32 src, __u32 dst)
+					   void *data_end, __u32 src, __u32 dst,
+					   __u32 src_fb, __u32 dst_fb)
 {
 	struct pol_flow f;
 
@@ -345,6 +387,8 @@ static __always_inline __u32 policy_groups(struct __sk_buff *skb,
 	      NSF_PG_F_ENFORCED))
 		return 0;
 	pol_flow_parse(ip, data_end, &f);
+	f.src_fb = src_fb;
+	f.dst_fb = dst_fb;
 	return policy_decide(skb, pc, src, dst, &f);
 }
 
@@ -363,7 +407,8 @@ static __always_inline __u32 policy_peer(struct __sk_buff *skb,
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
 	return policy_groups(skb, pc, ip, data_end, src->group,
-			     pol_peer(pc, ip->daddr, fallback));
+			     pol_peer(pc, ip->daddr, fallback), src->group,
+			     fallback);
 }
 
 /*
@@ -382,7 +427,8 @@ static __always_inline __u32 policy_from_peer(const struct iphdr *ip,
 	if (!pc || !(pc->flags & NSF_POL_F_ACTIVE))
 		return 0;
 	return policy_groups(NULL, pc, ip, data_end,
-			     pol_peer(pc, ip->saddr, fallback), dst->group);
+			     pol_peer(pc, ip->saddr, fallback), dst->group,
+			     fallback, dst->group);
 }
 
 #endif /* NSF_BPF_POLICY_H */

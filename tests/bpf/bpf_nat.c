@@ -136,6 +136,11 @@ static struct harness {
 	int counters_fd;
 	int nat_fd;
 	int tx_fd;
+	int pol_cfg_fd;
+	int pol_groups_fd;
+	int pol_rules_fd;
+	int pol_cidr_fd;
+	int ct_fd;
 	int ncpus;
 	void *percpu; /* one per-CPU value of the larger kind */
 	void *zeros;
@@ -288,6 +293,27 @@ static int add_tx_port(int ifindex)
 	return bpf_map_update_elem(h.tx_fd, &key, &val, BPF_ANY) ? -errno : 0;
 }
 
+/* Policy off and empty: what a policy test leaves is gone. */
+static int policy_reset(void)
+{
+	struct nsf_pol_cfg cfg = { 0 };
+	struct nsf_pol_group g = { 0 };
+	struct nsf_pol_cidr_key ck;
+	struct nsf_pol_key rk;
+	struct nsf_ct_key ctk;
+	uint32_t key = 0;
+	int err;
+
+	if (bpf_map_update_elem(h.pol_cfg_fd, &key, &cfg, BPF_ANY))
+		return -errno;
+	for (; key < NSF_POL_MAX_GROUPS; key++)
+		if (bpf_map_update_elem(h.pol_groups_fd, &key, &g, BPF_ANY))
+			return -errno;
+	err = clear_map(h.pol_rules_fd, &rk);
+	err = err ?: clear_map(h.pol_cidr_fd, &ck);
+	return err ?: clear_map(h.ct_fd, &ctk);
+}
+
 /* Empty NAT table, zero counters, default config, endpoints A and B. */
 static int fixture_reset(void)
 {
@@ -297,6 +323,7 @@ static int fixture_reset(void)
 
 	err = clear_map(h.ep4_fd, &key);
 	err = err ?: clear_map(h.nat_fd, &nk);
+	err = err ?: policy_reset();
 	for (key = 0; !err && key < NSF_MAX_REASONS; key++)
 		if (bpf_map_update_elem(h.counters_fd, &key, h.zeros, BPF_ANY))
 			err = -errno;
@@ -1204,6 +1231,63 @@ static void test_snat_drop_no_nat(void **state)
 	nf_set_csums(ip);
 	send_snat_not(&f, &fl, TC_ACT_SHOT, NSF_R_DROP_NO_NAT);
 	expect_nat_count(0);
+}
+
+static void pol_set_cfg(uint32_t flags, uint32_t gen)
+{
+	struct nsf_pol_cfg cfg = { .flags = flags, .gen = gen };
+	uint32_t zero = 0;
+
+	assert_int_equal(
+		bpf_map_update_elem(h.pol_cfg_fd, &zero, &cfg, BPF_ANY), 0);
+}
+
+static void pol_set_group(uint32_t id, uint32_t flags)
+{
+	struct nsf_pol_group g = { .flags = flags };
+
+	assert_int_equal(bpf_map_update_elem(h.pol_groups_fd, &id, &g, BPF_ANY),
+			 0);
+}
+
+/*
+ * A CIDR that a rule names for one group keeps the world's default deny
+ * for the other pods: where no rule for the CIDR matches, the world's
+ * rules and defaults decide (it used to replace them with an allow).
+ */
+static void test_snat_policy_cidr_keeps_world_deny(void **state)
+{
+	struct nsf_pol_cidr_key ck = { .prefixlen = 24,
+				       .addr = htonl(PEER & ~0xffu) };
+	struct nsf_pol_key rk = { .src = 20, .dst = 30 }; /* web -> CIDR */
+	struct nsf_pol_rule rule = { .action = NSF_POL_DENY, .id = 1 };
+	struct flow fl = flow_a(IPPROTO_UDP);
+	uint32_t net = 30;
+	struct frame f;
+
+	(void)state;
+	reset();
+	pol_set_group(NSF_POL_GROUP_WORLD,
+		      NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_set_cfg(NSF_POL_F_ACTIVE, 1);
+	build_egress(&f, &fl, 0, 32);
+	send_snat_not(&f, &fl, TC_ACT_SHOT, NSF_R_DROP_POLICY_INGRESS);
+	/* = nsfast policy rule add deny from web to 198.18.0.0/24, A not
+	 * in web */
+	assert_int_equal(bpf_map_update_elem(h.pol_cidr_fd, &ck, &net, BPF_ANY),
+			 0);
+	pol_set_group(20, NSF_PG_F_ENFORCED);
+	pol_set_group(30, NSF_PG_F_ENFORCED);
+	assert_int_equal(
+		bpf_map_update_elem(h.pol_rules_fd, &rk, &rule, BPF_ANY), 0);
+	pol_set_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 2);
+	send_snat_not(&f, &fl, TC_ACT_SHOT, NSF_R_DROP_POLICY_INGRESS);
+	expect_nat_count(0);
+	/* The world opened: masqueraded. */
+	pol_set_group(NSF_POL_GROUP_WORLD, NSF_PG_F_ENFORCED);
+	pol_set_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 3);
+	send_snat(&f, &fl);
+	assert_int_equal(policy_reset(), 0);
 }
 
 /* No neighbour entry for the next hop: masqueraded all the same, MACs
@@ -2983,6 +3067,11 @@ static int load_objects(void)
 	h.counters_fd = bpf_map__fd(h.pod->maps.nsf_counters);
 	h.nat_fd = bpf_map__fd(h.pod->maps.nsf_nat4);
 	h.tx_fd = bpf_map__fd(h.pod->maps.nsf_tx_ports);
+	h.pol_cfg_fd = bpf_map__fd(h.pod->maps.nsf_pol_cfg);
+	h.pol_groups_fd = bpf_map__fd(h.pod->maps.nsf_pol_groups);
+	h.pol_rules_fd = bpf_map__fd(h.pod->maps.nsf_pol_rules);
+	h.pol_cidr_fd = bpf_map__fd(h.pod->maps.nsf_pol_cidr);
+	h.ct_fd = bpf_map__fd(h.pod->maps.nsf_ct4);
 	return 0;
 }
 
@@ -3045,6 +3134,7 @@ int main(void)
 		T(test_snat_two_pods),
 		T(test_snat_not_uplink),
 		T(test_snat_drop_no_nat),
+		T(test_snat_policy_cidr_keeps_world_deny),
 		T(test_snat_no_neigh),
 		T(test_snat_padded),
 		TM(test_snat_mtu),

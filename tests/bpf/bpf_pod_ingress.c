@@ -1405,10 +1405,11 @@ static void test_policy_generation(void **state)
 	/* Same generation: the state alone lets it pass, rule or not. */
 	pol_rule_del(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53);
 	expect_fwd_now(&req, &ep_b);
-	/* New generation: judged again, denied, its state is gone. */
+	/* New generation: judged again, denied; its state stays, at the old
+	 * generation, so that B's answers are dropped with it. */
 	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 8);
 	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
-	assert_int_equal(count_keys(hn.ct_fd), 0);
+	assert_int_equal(count_keys(hn.ct_fd), 1);
 	/* Allowed again under generation 9. */
 	pol_rule(NSF_POL_GROUP_NONE, GROUP_WEB, IPPROTO_UDP, 53, NSF_POL_ALLOW);
 	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 9);
@@ -1485,6 +1486,226 @@ static void test_policy_cidr(void **state)
 	run(&f, IFINDEX_LO, &r);
 	expect_retval(&r, TC_ACT_OK);
 	expect_counter(NSF_R_PASS_NOT_LOCAL, 1, f.len);
+}
+
+/* TCP A -> the host port 22, SYN and ACK as given. */
+static void build_tcp_host(struct frame *f, bool syn, bool ack)
+{
+	struct ipv4_spec s = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_TCP);
+	struct tcphdr *th;
+
+	build_ipv4(f, &ep_a, &s);
+	th = (struct tcphdr *)(frame_ip_hdr(f) + 1);
+	th->dest = htons(22);
+	th->syn = syn;
+	th->ack = ack;
+	th->psh = 0;
+}
+
+/* A bare ACK passes the closed host statelessly and leaves no state
+ * behind: a SYN on the same tuple is still refused. */
+static void test_policy_host_syn_after_ack(void **state)
+{
+	struct frame syn, ack;
+	struct result r;
+
+	(void)state;
+	reset();
+	pol_group(NSF_POL_GROUP_HOST,
+		  NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE, 1);
+	build_tcp_host(&syn, true, false);
+	build_tcp_host(&ack, false, true);
+	expect_drop_now(&syn, NSF_R_DROP_POLICY_HOST);
+	zero_counters();
+	run(&ack, IFINDEX_LO, &r);
+	expect_retval(&r, TC_ACT_OK);
+	assert_int_equal(count_keys(hn.ct_fd), 0);
+	expect_drop_now(&syn, NSF_R_DROP_POLICY_HOST);
+}
+
+/* Likewise an ICMP error (no ports) does not open echo id 0. */
+static void test_policy_host_ping_after_icmp_error(void **state)
+{
+	struct ipv4_spec si = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_ICMP);
+	struct frame err, ping;
+	struct result r;
+	uint8_t *l4;
+
+	(void)state;
+	reset();
+	pol_group(NSF_POL_GROUP_HOST,
+		  NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE, 1);
+	build_ipv4(&ping, &ep_a, &si);
+	l4 = (uint8_t *)(frame_ip_hdr(&ping) + 1);
+	l4[4] = l4[5] = 0; /* echo id 0 */
+	expect_drop_now(&ping, NSF_R_DROP_POLICY_HOST);
+	build_ipv4(&err, &ep_a, &si);
+	l4 = (uint8_t *)(frame_ip_hdr(&err) + 1);
+	l4[0] = 3; /* destination unreachable */
+	l4[1] = 3; /* port */
+	zero_counters();
+	run(&err, IFINDEX_LO, &r);
+	expect_retval(&r, TC_ACT_OK);
+	expect_drop_now(&ping, NSF_R_DROP_POLICY_HOST);
+}
+
+/* Pod to pod: the state of an allowed ICMP error (no ports) does not let
+ * the other side's echo requests with id 0 pass as its replies. */
+static void test_policy_icmp_error_no_state(void **state)
+{
+	struct ipv4_spec si = spec(ADDR_A, ADDR_B, IPPROTO_ICMP);
+	struct ipv4_spec sp = spec(ADDR_B, ADDR_A, IPPROTO_ICMP);
+	struct frame err, ping;
+	uint8_t *l4;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY |
+				     NSF_PG_F_EGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_ICMP, 0, NSF_POL_ALLOW);
+	build_ipv4(&err, &ep_a, &si);
+	l4 = (uint8_t *)(frame_ip_hdr(&err) + 1);
+	l4[0] = 3; /* destination unreachable */
+	l4[1] = 3; /* port */
+	expect_fwd_now(&err, &ep_b);
+	build_ipv4(&ping, &ep_b, &sp);
+	l4 = (uint8_t *)(frame_ip_hdr(&ping) + 1);
+	l4[4] = l4[5] = 0; /* echo id 0 */
+	zero_counters();
+	check_drop_run(&ping, IFINDEX_B, NSF_R_DROP_POLICY_EGRESS, ep_b.id);
+}
+
+/* TCP A:40001 -> B:80 and B's answer 80 -> 40001 (both ACK). */
+static void build_tcp_pair(struct frame *req, struct frame *reply)
+{
+	struct ipv4_spec s = spec(ADDR_A, ADDR_B, IPPROTO_TCP);
+	struct ipv4_spec sr = spec(ADDR_B, ADDR_A, IPPROTO_TCP);
+	struct tcphdr *th;
+
+	build_ipv4(req, &ep_a, &s);
+	build_ipv4(reply, &ep_b, &sr);
+	th = (struct tcphdr *)(frame_ip_hdr(reply) + 1);
+	th->source = htons(80);
+	th->dest = htons(40001);
+}
+
+/* A flow whose rule is removed stays stopped when the server sends
+ * first: B's packets are replies of the revoked flow, not a new flow
+ * B -> A that web's egress default would allow. */
+static void test_policy_revoked_flow_server_first(void **state)
+{
+	struct frame req, reply;
+	struct result r;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
+	build_tcp_pair(&req, &reply);
+	expect_fwd_now(&req, &ep_b);
+	zero_counters();
+	run(&reply, IFINDEX_B, &r);
+	expect_forwarded(&reply, &r, &ep_a);
+	pol_rule_del(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 2);
+	for (int i = 0; i < 2; i++) {
+		zero_counters();
+		check_drop_run(&reply, IFINDEX_B, NSF_R_DROP_POLICY_INGRESS,
+			       ep_b.id);
+	}
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	/* Nor when the client sends first. */
+	zero_counters();
+	check_drop_run(&reply, IFINDEX_B, NSF_R_DROP_POLICY_INGRESS, ep_b.id);
+	/* The rule back: the flow resumes. */
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 3);
+	zero_counters();
+	run(&reply, IFINDEX_B, &r);
+	expect_forwarded(&reply, &r, &ep_a);
+	expect_fwd_now(&req, &ep_b);
+}
+
+/* The same, the client sending first after the change. */
+static void test_policy_revoked_flow_client_first(void **state)
+{
+	struct frame req, reply;
+	struct result r;
+
+	(void)state;
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
+	build_tcp_pair(&req, &reply);
+	expect_fwd_now(&req, &ep_b);
+	pol_rule_del(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 2);
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	zero_counters();
+	check_drop_run(&reply, IFINDEX_B, NSF_R_DROP_POLICY_INGRESS, ep_b.id);
+	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
+	/* A bare SYN from B can open a flow of its own (web may send). */
+	{
+		struct tcphdr *th = (struct tcphdr *)(frame_ip_hdr(&reply) + 1);
+
+		th->syn = 1;
+		th->ack = 0;
+		zero_counters();
+		run(&reply, IFINDEX_B, &r);
+		expect_forwarded(&reply, &r, &ep_a);
+	}
+}
+
+/* A CIDR named by a rule that does not match a pod keeps, for that pod,
+ * the host's default deny (the CIDR is routed to the host here). */
+static void test_policy_cidr_keeps_host_deny(void **state)
+{
+	struct nsf_pol_cidr_key k = { .prefixlen = 24,
+				      .addr = htonl(ADDR_OUTSIDE & ~0xffu) };
+	struct ipv4_spec su = spec(ADDR_A, ADDR_OUTSIDE, IPPROTO_UDP);
+	uint32_t id = GROUP_NET;
+	struct frame f;
+
+	(void)state;
+	reset();
+	pol_group(NSF_POL_GROUP_HOST,
+		  NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE, 1);
+	build_ipv4(&f, &ep_a, &su);
+	expect_drop_now(&f, NSF_R_DROP_POLICY_HOST);
+	/* = nsfast policy rule add deny from web to 192.0.2.0/24 (A not in
+	 * web) */
+	assert_int_equal(bpf_map_update_elem(hn.pol_cidr_fd, &k, &id, BPF_ANY),
+			 0);
+	pol_group(GROUP_NET, NSF_PG_F_ENFORCED);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED);
+	pol_rule(GROUP_WEB, GROUP_NET, 0, 0, NSF_POL_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 2);
+	expect_drop_now(&f, NSF_R_DROP_POLICY_HOST);
+	/* A rule for the host applies to the CIDR's addresses too. */
+	pol_rule(NSF_POL_ANY, NSF_POL_GROUP_HOST, IPPROTO_UDP, 0,
+		 NSF_POL_ALLOW);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 3);
+	{
+		struct result r;
+
+		zero_counters();
+		run(&f, IFINDEX_LO, &r);
+		expect_retval(&r, TC_ACT_OK);
+		expect_counter(NSF_R_PASS_NOT_LOCAL, 1, f.len);
+	}
+	/* The CIDR's own rule still wins for the group it names. */
+	ep_group(ADDR_A, GROUP_WEB);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS | NSF_POL_F_CIDRS, 4);
+	expect_drop_now(&f, NSF_R_DROP_POLICY);
 }
 
 /* ---- test_run itself ---------------------------------------------------- */
@@ -1683,6 +1904,12 @@ int main(void)
 		T(test_policy_generation),
 		T(test_policy_host),
 		T(test_policy_cidr),
+		T(test_policy_host_syn_after_ack),
+		T(test_policy_host_ping_after_icmp_error),
+		T(test_policy_revoked_flow_server_first),
+		T(test_policy_revoked_flow_client_first),
+		T(test_policy_icmp_error_no_state),
+		T(test_policy_cidr_keeps_host_deny),
 		T(test_ctx_ifindex),
 		T(test_map_layout),
 	};

@@ -143,6 +143,19 @@ check_fails "tcp $A -> host:7000 is dropped" \
 	pod_exec "$A" timeout 5 "$E2E_PY" "$NT" send --proto tcp "$HOSTIP" 7000 hi
 check_fails "udp $A -> host:7000 is dropped" \
 	pod_exec "$A" timeout 5 "$E2E_PY" "$NT" send --proto udp "$HOSTIP" 7000 hi
+# A bare ACK passes (it may answer the host) but leaves no state behind
+# that would let a connect() from the same port through.
+check_fails "tcp $A -> host:7000 from the port of a bare ACK is dropped" \
+	pod_exec "$A" timeout 10 "$E2E_PY" -c '
+import socket, sys
+from scapy.all import IP, TCP, send
+ip, port, sport = sys.argv[1], int(sys.argv[2]), 41234
+send(IP(dst=ip) / TCP(sport=sport, dport=port, flags="A"), verbose=0)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", sport))
+s.settimeout(3)
+s.connect((ip, port))' "$HOSTIP" 7000
 after=$(stats)
 check_eq "drop-policy-host counted them" ok "$(
 	d=$(reason_delta drop-policy-host "$before" "$after")
