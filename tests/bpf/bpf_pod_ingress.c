@@ -1593,6 +1593,19 @@ static void build_tcp_pair(struct frame *req, struct frame *reply)
 	th->dest = htons(40001);
 }
 
+/* A (no group) -> B (web, ingress deny) tcp/80, allowed by a rule, its
+ * first packet forwarded: @req, and @reply its answer. */
+static void allowed_web_flow(struct frame *req, struct frame *reply)
+{
+	reset();
+	ep_group(ADDR_B, GROUP_WEB);
+	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
+	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
+	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
+	build_tcp_pair(req, reply);
+	expect_fwd_now(req, &ep_b);
+}
+
 /* A flow whose rule is removed stays stopped when the server sends
  * first: B's packets are replies of the revoked flow, not a new flow
  * B -> A that web's egress default would allow. */
@@ -1602,13 +1615,7 @@ static void test_policy_revoked_flow_server_first(void **state)
 	struct result r;
 
 	(void)state;
-	reset();
-	ep_group(ADDR_B, GROUP_WEB);
-	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
-	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
-	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
-	build_tcp_pair(&req, &reply);
-	expect_fwd_now(&req, &ep_b);
+	allowed_web_flow(&req, &reply);
 	zero_counters();
 	run(&reply, IFINDEX_B, &r);
 	expect_forwarded(&reply, &r, &ep_a);
@@ -1639,13 +1646,7 @@ static void test_policy_revoked_flow_client_first(void **state)
 	struct result r;
 
 	(void)state;
-	reset();
-	ep_group(ADDR_B, GROUP_WEB);
-	pol_group(GROUP_WEB, NSF_PG_F_ENFORCED | NSF_PG_F_INGRESS_DENY);
-	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 1);
-	pol_rule(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80, NSF_POL_ALLOW);
-	build_tcp_pair(&req, &reply);
-	expect_fwd_now(&req, &ep_b);
+	allowed_web_flow(&req, &reply);
 	pol_rule_del(NSF_POL_ANY, GROUP_WEB, IPPROTO_TCP, 80);
 	pol_cfg(NSF_POL_F_ACTIVE | NSF_POL_F_PODS, 2);
 	expect_drop_now(&req, NSF_R_DROP_POLICY_INGRESS);
