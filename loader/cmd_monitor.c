@@ -27,6 +27,7 @@
 
 #include "commands.h"
 #include "maps.h"
+#include "util.h"
 
 #define USAGE                                                                 \
 	"usage: nsfast monitor [--pod NAME] [--drops] [--reason NAME]... "    \
@@ -427,21 +428,13 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int64_t realtime_offset(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec -
-	       (int64_t)mono_ns();
+	       (int64_t)nsf_mono_ns();
 }
 
 static int write_cfg(int fd, const struct mon *m, bool on)
@@ -455,7 +448,7 @@ static int write_cfg(int fd, const struct mon *m, bool on)
 		cfg.rate = (uint32_t)m->rate;
 		cfg.ep_id = m->ep_id;
 		cfg.reasons = m->reasons;
-		cfg.expires = mono_ns() + EXPIRY_NS;
+		cfg.expires = nsf_mono_ns() + EXPIRY_NS;
 	}
 	if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
 		return nsf_fail(errno, "map %s", NSF_MAP_MON_CFG);
@@ -520,7 +513,7 @@ static int run(const struct nsf_host *h, struct mon *m)
 		fprintf(stderr, "nsfast: monitoring%s%s (Ctrl-C to stop)\n",
 			m->pod ? " pod " : " all pods", m->pod ? m->pod : "");
 		if (m->duration)
-			end = mono_ns() + (uint64_t)(m->duration * 1e9);
+			end = nsf_mono_ns() + (uint64_t)(m->duration * 1e9);
 	}
 	while (!err && !stop) {
 		int n = ring_buffer__poll(rb, 200);
@@ -530,7 +523,7 @@ static int run(const struct nsf_host *h, struct mon *m)
 			break;
 		}
 		if ((m->count && m->seen >= m->count) ||
-		    (end && mono_ns() >= end))
+		    (end && nsf_mono_ns() >= end))
 			break;
 		err = write_cfg(cfg_fd, m, true); /* extend the expiry */
 	}

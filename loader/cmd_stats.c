@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "maps.h"
+#include "util.h"
 
 #define USAGE "usage: nsfast stats [--json | --prometheus] [--watch [SEC]]"
 
@@ -79,15 +80,6 @@ static cJSON *table_fill(int fd, size_t key_size)
 	return o;
 }
 
-/* bpf_ktime_get_ns()'s clock, which nsf_mon_cfg.expires is in. */
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Whether a monitor has the datapath report events right now. */
 static cJSON *monitor_state(const struct nsf_host *h)
 {
@@ -105,7 +97,7 @@ static cJSON *monitor_state(const struct nsf_host *h)
 	/* Past its expiry a killed monitor's flag is still set until a
 	 * packet clears it, but nothing is reported any more. */
 	cJSON_AddBoolToObject(o, "enabled",
-			      cfg.enabled && cfg.expires > mono_ns());
+			      cfg.enabled && cfg.expires > nsf_mono_ns());
 	return o;
 }
 

@@ -7,7 +7,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "util.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -21,14 +22,6 @@ void nsf_nat_default_timeouts(struct nsf_nat_timeouts *t)
 	t->udp = 30;
 	t->udp_stream = 120;
 	t->icmp = 30;
-}
-
-uint64_t nsf_nat_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 /* The egress key a reply entry belongs to. */
@@ -141,7 +134,7 @@ int nsf_nat_foreach(int map_fd, const struct nsf_nat_timeouts *t,
 		    int (*fn)(const struct nsf_nat_flow *flow, void *arg),
 		    void *arg)
 {
-	uint64_t now = nsf_nat_now();
+	uint64_t now = nsf_mono_ns();
 	struct nsf_nat_flow flow;
 	size_t count;
 	int err;
@@ -182,7 +175,7 @@ static bool stale_orphan(int fd, const struct nsf_nat_key *key,
 int nsf_nat_gc(int map_fd, const struct nsf_nat_timeouts *t,
 	       struct nsf_nat_gc_result *res)
 {
-	uint64_t now = nsf_nat_now();
+	uint64_t now = nsf_mono_ns();
 	struct nsf_nat_flow flow;
 	struct nsf_nat_key rkey;
 	size_t count;

@@ -45,9 +45,6 @@ struct nsf_nat_flow {
 	uint64_t age_ns;   /* since creation */
 };
 
-/* Monotonic clock, as bpf_ktime_get_ns(). */
-uint64_t nsf_nat_now(void);
-
 /* Visit every flow. */
 int nsf_nat_foreach(int map_fd, const struct nsf_nat_timeouts *t,
 		    int (*fn)(const struct nsf_nat_flow *flow, void *arg),

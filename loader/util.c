@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static char last_error[NSF_ERR_MAX];
 
@@ -172,4 +173,12 @@ int nsf_mkdir_p(const char *path, mode_t mode)
 	for (int i = 0; i < 3 && err == -ENOENT; i++)
 		err = mkdir_p_once(path, mode);
 	return err;
+}
+
+uint64_t nsf_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -56,4 +56,8 @@ bool nsf_strlcpy(char *dst, const char *src, size_t size);
  */
 int nsf_mkdir_p(const char *path, mode_t mode);
 
+/* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns()'s clock, which the datapath
+ * stamps NAT entries and the monitor's expiry with. */
+uint64_t nsf_mono_ns(void);
+
 #endif /* NSF_UTIL_H */
