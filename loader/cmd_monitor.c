@@ -144,6 +144,31 @@ static int set_proto(struct mon *m, const char *word, int proto)
 	return 0;
 }
 
+/* host ADDR: at most two, one for each end of a packet. */
+static int add_host(struct mon *m, const char *v)
+{
+	if (m->n_hosts == 2)
+		return nsf_fail(0, "a third host can never match");
+	if (inet_pton(AF_INET, v, &m->host[m->n_hosts]) != 1)
+		return nsf_fail(0, "invalid address '%s'", v);
+	m->n_hosts++;
+	return 0;
+}
+
+/* port N: likewise. */
+static int add_port(struct mon *m, const char *v)
+{
+	long p;
+
+	if (m->n_ports == 2)
+		return nsf_fail(0, "a third port can never match");
+	p = parse_long(v, 1, 65535, "port");
+	if (p < 0)
+		return -EINVAL;
+	m->port[m->n_ports++] = (uint16_t)p;
+	return 0;
+}
+
 /*
  * tcpdump's AND of primitives: "host X and host Y" is a packet between X
  * and Y, likewise two ports; a third can never match, nor can two
@@ -178,25 +203,9 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 			if (i + 1 >= argc)
 				return nsf_fail(0, "%s needs a value (%s)", t,
 						USAGE);
-			if (t[0] == 'h' && m->n_hosts == 2)
-				return nsf_fail(0, "a third host can never "
-						   "match");
-			if (t[0] == 'p' && m->n_ports == 2)
-				return nsf_fail(0, "a third port can never "
-						   "match");
-			if (t[0] == 'h' &&
-			    inet_pton(AF_INET, argv[++i],
-				      &m->host[m->n_hosts++]) != 1)
-				return nsf_fail(0, "invalid address '%s'",
-						argv[i]);
-			if (t[0] == 'p') {
-				long p =
-					parse_long(argv[++i], 1, 65535, "port");
-
-				if (p < 0)
-					return -EINVAL;
-				m->port[m->n_ports++] = (uint16_t)p;
-			}
+			i++;
+			err = t[0] == 'h' ? add_host(m, argv[i])
+					  : add_port(m, argv[i]);
 		} else {
 			return nsf_fail(0, "unknown filter '%s' (%s)", t,
 					USAGE);
@@ -321,17 +330,14 @@ static bool matches(const struct mon *m, const struct pkt *p)
 		return false;
 	if (m->proto >= 0 && (!p->ipv4 || p->proto != m->proto))
 		return false;
-	/* Two hosts (ports): one at each end; the same one twice: either. */
+	/* Each host (port) at either end: two different ones are then one
+	 * at each end. */
 	for (int i = 0; i < m->n_hosts; i++)
 		if (p->saddr != m->host[i] && p->daddr != m->host[i])
 			return false;
-	if (m->n_hosts == 2 && m->host[0] != m->host[1] && p->saddr == p->daddr)
-		return false;
 	for (int i = 0; i < m->n_ports; i++)
 		if (p->sport != m->port[i] && p->dport != m->port[i])
 			return false;
-	if (m->n_ports == 2 && m->port[0] != m->port[1] && p->sport == p->dport)
-		return false;
 	return true;
 }
 
