@@ -8,8 +8,8 @@
  * pinned). Timeouts default to nf_conntrack's.
  */
 #include <bpf/bpf.h>
-#include <errno.h>
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
