@@ -51,10 +51,13 @@ NSFAST := $(BUILD)/nsfast
 
 all: deps $(NSFAST)
 
+# Every compile waits for deps (order-only), so `make -j` on a fresh machine
+# does not compile against headers whose packages are still installing.
+
 deps:
 	@bash scripts/deps.sh
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS)
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | deps
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -62,7 +65,7 @@ $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@mkdir -p $(@D)
 	$(BPFTOOL) gen skeleton $< name $(subst .,_,$*) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDRS)
+$(BUILD)/loader/%.o: loader/%.c $(LOADER_HDRS) | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
