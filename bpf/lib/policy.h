@@ -81,6 +81,14 @@ struct pol_flow {
  */
 #define POL_PASS_STATELESS 0xffffffffu
 
+/*
+ * policy_decide(): allowed only if a host socket takes this UDP datagram
+ * as an answer (host_udp_reply()), else NSF_R_DROP_POLICY_HOST. The socket
+ * lookup needs the skb, which policy_decide() does not get (it is a global
+ * function, shared with XDP); its caller, policy_check(), asks.
+ */
+#define POL_ASK_HOST_UDP 0xfffffffeu
+
 static __always_inline struct nsf_pol_cfg *pol_cfg(void)
 {
 	__u32 zero = 0;
@@ -207,17 +215,16 @@ static __always_inline __u32 pol_rule(__u32 src, __u32 dst,
 /*
  * The verdict of the rules and defaults for a flow @t from group @src to
  * group @dst (flags @sf, @df): 0 to allow, POL_PASS_STATELESS to allow
- * this packet only, else the drop reason. @skb (or NULL) is the packet,
- * for the host's socket lookup of UDP sent to it.
+ * this packet only, else the drop reason. With @ask_host, UDP to the host
+ * that would be dropped is POL_ASK_HOST_UDP instead (host_udp_reply()).
  * @sfb, @dfb: the identities @src and @dst have without their CIDR (host
  * or world), else @src and @dst. A CIDR has no defaults of its own: where
  * no rule names it for this flow, the rules and defaults of host or world
  * decide, so a CIDR named for one group opens nothing for the others.
  */
-static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
-					 __u32 dst, __u32 sf, __u32 df,
-					 __u32 sfb, __u32 dfb,
-					 const struct nsf_ct_key *t,
+static __always_inline __u32 pol_verdict(bool ask_host, __u32 src, __u32 dst,
+					 __u32 sf, __u32 df, __u32 sfb,
+					 __u32 dfb, const struct nsf_ct_key *t,
 					 bool reply_like)
 {
 	__u32 action = pol_rule(src, dst, t);
@@ -252,8 +259,8 @@ static __always_inline __u32 pol_verdict(struct __sk_buff *skb, __u32 src,
 	 */
 	if (reply_like)
 		return POL_PASS_STATELESS;
-	if (skb && t->proto == IPPROTO_UDP && host_udp_reply(skb, t))
-		return POL_PASS_STATELESS;
+	if (ask_host && t->proto == IPPROTO_UDP && t->sport)
+		return POL_ASK_HOST_UDP;
 	return NSF_R_DROP_POLICY_HOST;
 }
 
@@ -294,48 +301,78 @@ static __always_inline void ct_remember(const struct nsf_ct_key *k,
  * with it (as conntrack would), rather than judged as a new flow the
  * other way that could allow it again. Only a TCP SYN, which starts a
  * connection whatever the tuple was, is judged anew.
+ * @gen: nsf_pol_cfg's. POL_ASK_HOST_UDP: see policy_check().
+ *
  * A BPF-to-BPF call rather than inlined: it is reached from five places
  * (pod, host three ways, world), and inlining its up to 24 rule lookups in
  * each made the program five times its size. Unrestricted traffic never
- * gets here (the flag tests before it are inlined). @skb: see pol_verdict().
+ * gets here (the flag tests before it are inlined).
+ * A global function, not a static one: the verifier checks it once, on
+ * its own, and each call only against its signature, where a static
+ * function is walked again on every path that reaches a call, with that
+ * path's state (166,000 of nsf_from_pod's instructions). It is checked
+ * knowing nothing of its callers: no skb (host_udp_reply() is left to
+ * policy_check()), bounds checked here (pol_group_flags()), and @f may
+ * be NULL as far as the verifier knows (callers pass their stack's).
  */
-static __noinline __u32 policy_decide(struct __sk_buff *skb,
-				      const struct nsf_pol_cfg *pc, __u32 src,
-				      __u32 dst, const struct pol_flow *f)
+__noinline __u32 policy_decide(__u32 gen, __u32 src, __u32 dst,
+			       const struct pol_flow *f)
 {
-	__u32 sf = pol_group_flags(src), df = pol_group_flags(dst), reason;
+	__u32 sf, df, reason;
 	struct nsf_ct_entry *e, *r;
 	struct nsf_ct_key rk;
 	__u64 now;
 
+	if (!f)
+		return NSF_R_DROP_POLICY;
+	sf = pol_group_flags(src);
+	df = pol_group_flags(dst);
 	if (!((sf | df) & NSF_PG_F_ENFORCED))
 		return 0;
 	now = nsf_now();
 	e = bpf_map_lookup_elem(&nsf_ct4, &f->key);
-	if (e && e->gen == pc->gen) {
+	if (e && e->gen == gen) {
 		e->last_seen = now;
 		return 0;
 	}
 	ct_reverse(&rk, &f->key);
 	r = bpf_map_lookup_elem(&nsf_ct4, &rk);
 	if (r) {
-		reason = r->gen == pc->gen ? 0
-					   : pol_verdict(NULL, dst, src, df, sf,
-							 f->dst_fb, f->src_fb,
-							 &rk, false);
+		reason = r->gen == gen ? 0
+				       : pol_verdict(false, dst, src, df, sf,
+						     f->dst_fb, f->src_fb, &rk,
+						     false);
 		if (!reason) {
-			r->gen = pc->gen;
+			r->gen = gen;
 			r->last_seen = now;
 			return 0;
 		}
 		if (f->key.proto != IPPROTO_TCP || f->reply_like)
 			return reason;
 	}
-	reason = pol_verdict(skb, src, dst, sf, df, f->src_fb, f->dst_fb,
+	reason = pol_verdict(true, src, dst, sf, df, f->src_fb, f->dst_fb,
 			     &f->key, f->reply_like);
 	if (!reason)
-		ct_remember(&f->key, e, pc->gen, now);
+		ct_remember(&f->key, e, gen, now);
 	return reason == POL_PASS_STATELESS ? 0 : reason;
+}
+
+/*
+ * policy_decide() for flow @f, with the host's socket lookup it asks for
+ * done here, where the packet @skb (or NULL: none) is known.
+ */
+static __always_inline __u32 policy_check(struct __sk_buff *skb,
+					  const struct nsf_pol_cfg *pc,
+					  __u32 src, __u32 dst,
+					  const struct pol_flow *f)
+{
+	__u32 reason = policy_decide(pc->gen, src, dst, f);
+
+	if (reason != POL_ASK_HOST_UDP)
+		return reason;
+	if (skb && host_udp_reply(skb, &f->key))
+		return 0;
+	return NSF_R_DROP_POLICY_HOST;
 }
 
 /* The identity of a destination that is no pod here: its CIDR's, if a
@@ -366,7 +403,7 @@ static __always_inline __u32 policy_pods(const struct iphdr *ip, void *data_end,
 	pol_flow_parse(ip, data_end, &f);
 	f.src_fb = src->group;
 	f.dst_fb = dst->group;
-	return policy_decide(NULL, pc, src->group, dst->group, &f);
+	return policy_check(NULL, pc, src->group, dst->group, &f);
 }
 
 /*
@@ -389,7 +426,7 @@ static __always_inline __u32 policy_groups(struct __sk_buff *skb,
 	pol_flow_parse(ip, data_end, &f);
 	f.src_fb = src_fb;
 	f.dst_fb = dst_fb;
-	return policy_decide(skb, pc, src, dst, &f);
+	return policy_check(skb, pc, src, dst, &f);
 }
 
 /*
