@@ -55,7 +55,7 @@
 #include "frames.h"
 #define TESTLIB_ERROR print_error
 #include "testlib.h"
-#include "pod_ingress.skel.h"
+#include "datapath.h"
 
 #define HOST_IP(a, b, c, d) \
 	((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -1773,6 +1773,80 @@ static void test_map_layout(void **state)
 			 NSF_MAX_REASONS);
 }
 
+/* ---- verifier budget ---------------------------------------------------- */
+
+/*
+ * The kernel refuses a program whose verification walks more than
+ * 1,000,000 instructions (BPF_COMPLEXITY_LIMIT_INSNS): `nsfast init` then
+ * fails on the user's host. The count is not the program's size: it grows
+ * with the paths the verifier must tell apart, so a small change can add
+ * 100,000s (the policy fix for CIDR identities added 124,142 to
+ * nsf_from_pod, which reached 842,279 before policy_decide() and
+ * nat_claim_port() became global functions). The budget is half the limit:
+ * a program over it is caught here, while the kernel would still load it,
+ * and a kernel whose verifier counts up to twice what this one does
+ * (pruning differs between versions) still loads one under it.
+ */
+#define VERIFIER_BUDGET 500000
+
+/* Small: the table's size does not change what the verifier walks. */
+#define BUDGET_NAT_ENTRIES 1024
+
+/* Print and check the count of each program of @obj; false if one is over
+ * the budget. *@seen counts the programs whose count the kernel reports. */
+static bool within_budget(struct bpf_object *obj, int *seen)
+{
+	struct bpf_program *prog;
+	bool ok = true;
+
+	bpf_object__for_each_program(prog, obj) {
+		struct bpf_prog_info info = { 0 };
+		uint32_t len = sizeof(info);
+
+		assert_int_equal(bpf_obj_get_info_by_fd(bpf_program__fd(prog),
+							&info, &len),
+				 0);
+		print_message("# verified_insns %-16s %7u (budget %u)\n",
+			      bpf_program__name(prog), info.verified_insns,
+			      VERIFIER_BUDGET);
+		if (info.verified_insns)
+			(*seen)++;
+		if (info.verified_insns > VERIFIER_BUDGET) {
+			print_error("%s: %u instructions verified, budget %u\n",
+				    bpf_program__name(prog),
+				    info.verified_insns, VERIFIER_BUDGET);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/* Every datapath program verifies within VERIFIER_BUDGET instructions. */
+static void test_verifier_budget(void **state)
+{
+	struct uplink_xdp *xdp = NULL;
+	struct pod_ingress *pod = NULL;
+	struct uplink_tc *tc = NULL;
+	int err, seen = 0;
+	bool ok = false;
+
+	(void)state;
+	err = datapath_load(&pod, &xdp, &tc, BUDGET_NAT_ENTRIES);
+	if (err) {
+		print_error("load: %s\n", strerror(-err));
+	} else {
+		ok = within_budget(pod->obj, &seen);
+		ok = within_budget(xdp->obj, &seen) && ok;
+		ok = within_budget(tc->obj, &seen) && ok;
+	}
+	uplink_tc__destroy(tc);
+	uplink_xdp__destroy(xdp);
+	pod_ingress__destroy(pod);
+	assert_true(ok);
+	if (!seen)
+		skip(); /* before 5.16 the kernel does not report the count */
+}
+
 /* ---- group setup -------------------------------------------------------- */
 
 static int check_unpinned(struct bpf_object *obj)
@@ -1913,6 +1987,7 @@ int main(void)
 		T(test_policy_cidr_keeps_host_deny),
 		T(test_ctx_ifindex),
 		T(test_map_layout),
+		T(test_verifier_budget),
 	};
 
 	return cmocka_run_group_tests_name("bpf_pod_ingress", tests,
