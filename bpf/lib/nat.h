@@ -314,16 +314,6 @@ static __always_inline bool nat_try_port(const struct nsf_nat_key *egress,
 	return nat_reply_is_flows(old, egress); /* ours, still alive */
 }
 
-/*
- * Claim a source port for a new flow: create its ingress entry with
- * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
- * (destination, port) pair and no live mapping is ever reused. Candidates
- * follow a sequence fixed by the flow's tuple (double hashing: start and
- * stride from the hash), so a flow whose egress entry was evicted walks the
- * same ports again and finds its own surviving ingress entry: it gets its
- * old port back. Returns the port (network order) or 0 if none is free
- * for this destination.
- */
 static __always_inline __u32 nat_range_size(__u16 min, __u16 max)
 {
 	return min && min <= max ? (__u32)(max - min) + 1 : 0;
@@ -341,7 +331,16 @@ static __always_inline __be16 nat_port_at(const struct nsf_config *cfg,
 }
 
 /*
- * nat_claim_port() is a global function, so the verifier walks its probe
+ * Claim a source port for a new flow: create its ingress entry with
+ * BPF_NOEXIST, which is atomic, so two CPUs can never take the same
+ * (destination, port) pair and no live mapping is ever reused. Candidates
+ * follow a sequence fixed by the flow's tuple (double hashing: start and
+ * stride from the hash), so a flow whose egress entry was evicted walks the
+ * same ports again and finds its own surviving ingress entry: it gets its
+ * old port back. Returns the port (network order) or 0 if none is free
+ * for this destination.
+ *
+ * A global function, so the verifier walks its probe
  * loop once, knowing nothing of the caller. Inlined (or static), the 32
  * probes were walked again for every path of nsf_from_pod that can make
  * a flow (93 in the 6.18 verifier's log): 610,000 instructions, 3/4 of

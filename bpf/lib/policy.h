@@ -5,9 +5,9 @@
  *
  * Cost: the verdict needs at most 12 hash lookups (rule keys from the most
  * to the least specific) plus one LPM lookup for CIDR peers (24 if no rule
- * for the CIDR matches), whatever the number of rules. Packets of an allowed flow are let through by their
- * connection state (nsf_ct4: one lookup), replies by the reversed tuple's
- * (a second). State is only written for flows a policy applies to, so
+ * for the CIDR matches), whatever the number of rules. Packets of an
+ * allowed flow are let through by their connection state (nsf_ct4: one
+ * lookup), replies by the reversed tuple's (a second). State is only written for flows a policy applies to, so
  * unrestricted traffic pays one inlined array lookup and a flag test
  * (pod to pod: NSF_POL_F_PODS clear) or two more for the groups.
  *
