@@ -529,10 +529,38 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 	return err;
 }
 
-int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+/*
+ * The address and id, if still @rec's: a detach killed after releasing
+ * them is finished later (again, or by gc), by when another endpoint may
+ * hold them.
+ */
+static int release_own(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 {
+	char addr[NSF_ADDR_STRLEN];
 	struct nsf_pool addrs, ids;
 	struct nsf_host_config cfg;
+	int err;
+
+	err = nsf_config_load(h, &cfg);
+	if (!err)
+		err = nsf_pool_addresses(h, &cfg, &addrs);
+	if (!err)
+		err = nsf_pool_ids(h, &ids);
+	if (err)
+		return err;
+	err = nsf_pool_release_owned(&addrs, rec->ip, rec->name);
+	if (err && err != -EBUSY) {
+		nsf_format_ipv4(rec->ip, addr);
+		return nsf_fail(-err, "release address %s", addr);
+	}
+	err = nsf_pool_release_owned(&ids, rec->id, rec->name);
+	if (err && err != -EBUSY)
+		return nsf_fail(-err, "release endpoint id %u", rec->id);
+	return 0;
+}
+
+int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
 	struct nsf_maps maps;
 	struct nsf_link link;
 	struct nsf_nl nl;
@@ -546,7 +574,8 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	nsf_policy_ep_detached(h, rec);
 	err = nsf_maps_open(h, &maps);
 	if (!err) {
-		err = nsf_maps_del_endpoint(&maps, rec->ip);
+		err = nsf_maps_del_endpoint_of(&maps, rec->ip,
+					       rec->host_ifindex);
 		if (!err)
 			err = nsf_maps_del_tx_port(&maps, rec->host_ifindex);
 		nsf_maps_close(&maps);
@@ -569,15 +598,7 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 		if (err)
 			return err;
 	}
-	err = nsf_config_load(h, &cfg);
-	if (!err)
-		err = nsf_pool_addresses(h, &cfg, &addrs);
-	if (!err)
-		err = nsf_pool_release(&addrs, rec->ip);
-	if (!err)
-		err = nsf_pool_ids(h, &ids);
-	if (!err)
-		err = nsf_pool_release(&ids, rec->id);
+	err = release_own(h, rec);
 	if (err)
 		return err;
 	nsf_fault("detach-ipam");

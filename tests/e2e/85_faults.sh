@@ -165,6 +165,31 @@ for p in detach-maps detach-veth detach-ipam; do
 	same_as "[$p] no leftovers" "$BASE" "$H"
 done
 
+# A detach killed after it released the address leaves a record (stale:
+# its netns and veth are gone) for an address the pool hands out again.
+# Finishing that detach later, by hand or through gc, must not take the
+# new holder's map entry, address or id with it.
+D=$(nsf -n "$H" attach "$P-d")
+killed_at "detach killed at detach-ipam (address reused after)" \
+	detach-ipam nsf -n "$H" detach "$P-d"
+ip=$(nsf -n "$H" attach "$P-n" --ip "$D" 2>&1)
+check_eq "$P-n takes the released address $D" "$D" "$ip"
+nid=$(ep_field "$H" "$P-n" .id)
+check "the dead detach's record is finished (detach again)" \
+	nsf -n "$H" detach "$P-d"
+check "$P-n still reaches the world" \
+	pod_exec "$P-n" ping -c1 -W2 -q "$WAN_W"
+check_eq "$P-n keeps its map entry (ifindex)" \
+	"$(ep_field "$H" "$P-n" .host_ifindex)" \
+	"$(bpftool -j map lookup pinned "$(pin_dir "$H")/nsf_ep4" \
+		key $(tr . ' ' <<<"$D") | jq -r .formatted.value.ifindex)"
+check_eq "$P-n keeps its address allocation" "$P-n" \
+	"$(cat "$(state_dir "$H")/ipam/$D" 2>&1)"
+check_eq "$P-n keeps its id allocation" "$P-n" \
+	"$(cat "$(state_dir "$H")/ids/$nid" 2>&1)"
+check "detach $P-n" nsf -n "$H" detach "$P-n"
+same_as "no leftovers after the reused address" "$BASE" "$H"
+
 # ---- pods broken behind nsfast's back ----
 
 S1=$(nsf -n "$H" attach "$P-s1")
