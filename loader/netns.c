@@ -4,8 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -36,6 +38,34 @@ int nsf_netns_open(const char *ref)
 	if (fd < 0)
 		return nsf_fail(errno, "netns %s", ref);
 	return fd;
+}
+
+int nsf_netns_abspath(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char dir[PATH_MAX], *real;
+	int n;
+
+	if (path[0] == '/' || !*base)
+		n = snprintf(out, len, "%s", path);
+	else if (!strcmp(base, ".") || !strcmp(base, ".."))
+		return -EISDIR; /* a directory is never a namespace */
+	else {
+		/* The directory resolved, the file itself not: a magic link
+		 * such as ns/net does not resolve to a path. */
+		snprintf(dir, sizeof(dir), "%.*s",
+			 slash ? (int)(slash - path) : 1, slash ? path : ".");
+		if (!dir[0])
+			snprintf(dir, sizeof(dir), "/");
+		real = realpath(dir, NULL);
+		if (!real)
+			return -errno;
+		n = snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "",
+			     base);
+		free(real);
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 bool nsf_netns_exists(const char *name)

@@ -190,6 +190,24 @@ check "detach $P-e" nsf -n "$HOST" detach "$P-e"
 check "detach left $EXT in place" test -e "/run/netns/$EXT"
 check "$EXT is still a usable namespace" ip -n "$EXT" link show lo
 check_fails "its eth0 is gone" ip -n "$EXT" link show eth0
+
+# A relative --netns-path is the caller's, relative to its working
+# directory: recorded as given, status and gc read it relative to theirs
+# (or as a name in /run/netns), called the live pod stale and removed it.
+IPR=$(cd /run && nsf -n "$HOST" attach "$P-r" --netns-path "netns/$EXT")
+check_match "attach --netns-path netns/$EXT (relative, from /run)" \
+	'^10\.244\.[0-9]+\.[0-9]+$' "$IPR"
+check_eq "status shows the absolute path" "/run/netns/$EXT" \
+	"$(ep_field "$HOST" "$P-r" .netns)"
+check_eq "status: attached, healthy" "true ok" \
+	"$(ep_field "$HOST" "$P-r" '"\(.attached) \(.health)"')"
+check_eq "the same attach from elsewhere is the same endpoint" "$IPR" \
+	"$(cd /run/netns && nsf -n "$HOST" attach "$P-r" --netns-path \
+		"../netns/$EXT" 2>&1)"
+check_match "gc keeps it" "endpoints: 0 stale" "$(nsf -n "$HOST" gc 2>&1)"
+check "ping $EXT -> $B (relative path)" \
+	pod_exec "$EXT" ping -c 2 -i 0.2 -W 2 "$IPB"
+check "detach $P-r" nsf -n "$HOST" detach "$P-r"
 ip netns del "$EXT"
 
 # ---- a namespace with a default route of its own ----
