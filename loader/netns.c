@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -37,6 +39,11 @@ int nsf_netns_open(const char *ref)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return nsf_fail(errno, "netns %s", ref);
+	/* Else setns() says only EINVAL, long after, naming nothing. */
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		return nsf_fail(0, "netns %s: not a network namespace", ref);
+	}
 	return fd;
 }
 

@@ -172,6 +172,21 @@ expect_error "attach name '..'" "invalid name" \
 	nsf -n "$HOST" attach ..
 expect_error "attach --netns-path that does not exist" "No such file" \
 	nsf -n "$HOST" attach "$P-a" --netns-path "/run/netns/$P-absent"
+# A file that is no network namespace: the error names it, not a bare
+# "setns: Invalid argument" (a /run/netns entry whose bind mount is gone
+# is one, left by a crashed `ip netns add` or an unmount).
+touch "$E2E_TMPDIR/plain"
+expect_error "attach --netns-path of a plain file" \
+	"netns $E2E_TMPDIR/plain: not a network namespace" \
+	nsf -n "$HOST" attach "$P-a" --netns-path "$E2E_TMPDIR/plain"
+expect_error "attach --netns-path of a mount namespace" \
+	"netns /proc/self/ns/mnt: not a network namespace" \
+	nsf -n "$HOST" attach "$P-a" --netns-path /proc/self/ns/mnt
+touch "/run/netns/$P-unmounted"
+expect_error "attach NAME whose /run/netns entry is not mounted" \
+	"netns $P-unmounted: not a network namespace" \
+	nsf -n "$HOST" attach "$P-unmounted"
+rm -f "/run/netns/$P-unmounted"
 # The host's own namespace as the pod's: it would lose its default route.
 ip -n "$HOST" link add "${P}d" type veth peer name "${P}e" &&
 	ip -n "$HOST" link set "${P}d" up &&
