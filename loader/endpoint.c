@@ -434,8 +434,32 @@ static void tx_close(struct attach_tx *tx)
 		close(tx->pod_sock);
 }
 
+/*
+ * The pod back in the maps if it is missing there (a detach killed after
+ * taking it off): the record says it is attached, so the same attach
+ * again makes it so, as it would a half-made one.
+ */
+static int remap(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
+	struct nsf_maps maps;
+	int err;
+
+	err = nsf_maps_open(h, &maps);
+	if (err || nsf_maps_has_endpoint(&maps, rec))
+		goto out;
+	err = nsf_maps_add_tx_port(&maps, rec->host_ifindex);
+	if (!err)
+		err = nsf_maps_add_endpoint(&maps, rec);
+	if (!err)
+		err = nsf_policy_ep_attached(h, rec);
+out:
+	nsf_maps_close(&maps);
+	return err;
+}
+
 /* A repeated attach of the same endpoint is fine; a different one is not. */
-static int check_existing(const struct nsf_attach_req *req,
+static int check_existing(const struct nsf_host *h,
+			  const struct nsf_attach_req *req,
 			  const struct nsf_ep_rec *old)
 {
 	char addr[NSF_ADDR_STRLEN];
@@ -461,7 +485,7 @@ static int check_existing(const struct nsf_attach_req *req,
 				"stale: veth %s is gone (run 'nsfast detach "
 				"%s')",
 				old->host_ifname, old->name);
-	return 0;
+	return remap(h, old);
 }
 
 int nsf_endpoint_attach(const struct nsf_host *h,
@@ -477,7 +501,7 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 	err = nsf_ep_load(h, req->name, rec);
 	if (!err) {
 		*res = NSF_ATTACH_EXISTS;
-		return check_existing(req, rec);
+		return check_existing(h, req, rec);
 	}
 	if (err != -ENOENT)
 		return err;

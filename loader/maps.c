@@ -365,6 +365,16 @@ int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip)
 	return 0;
 }
 
+bool nsf_maps_has_endpoint(const struct nsf_maps *m,
+			   const struct nsf_ep_rec *rec)
+{
+	__be32 key = htonl(rec->ip);
+	struct nsf_endpoint ep;
+
+	return !bpf_map_lookup_elem(m->ep4, &key, &ep) &&
+	       ep.ifindex == (__u32)rec->host_ifindex;
+}
+
 int nsf_maps_del_endpoint_of(const struct nsf_maps *m, uint32_t ip, int ifindex)
 {
 	__be32 key = htonl(ip);

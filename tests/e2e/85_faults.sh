@@ -165,6 +165,29 @@ for p in detach-maps detach-veth detach-ipam; do
 	same_as "[$p] no leftovers" "$BASE" "$H"
 done
 
+# A detach killed right after it took the pod off the maps leaves a pod
+# whose veth and program are in place but which the fast path no longer
+# knows: status must not call it attached and healthy, and attaching it
+# again (the same request) must put it back.
+nsf -n "$H" attach "$P-m" >/dev/null
+killed_at "detach killed at detach-maps (then attach again)" \
+	detach-maps nsf -n "$H" detach "$P-m"
+check_eq "status --json: not attached, map entry missing" \
+	"false map entry missing" \
+	"$(ep_field "$H" "$P-m" '"\(.attached) \(.health)"')"
+check_match "status (text) says it is off the fast path" \
+	"endpoint $P-m is off the fast path: map entry missing \(run 'nsfast attach $P-m' again or 'nsfast detach $P-m'\)" \
+	"$(nsf -n "$H" status)"
+check_match "gc leaves it alone" "endpoints: 0 stale" \
+	"$(nsf -n "$H" gc 2>&1)"
+check "attach $P-m again" nsf -n "$H" attach "$P-m"
+check_eq "it is attached and healthy again" "true ok" \
+	"$(ep_field "$H" "$P-m" '"\(.attached) \(.health)"')"
+check "$P-m reaches the world again" \
+	pod_exec "$P-m" ping -c1 -W2 -q "$WAN_W"
+check "detach $P-m" nsf -n "$H" detach "$P-m"
+same_as "no leftovers after the repaired pod" "$BASE" "$H"
+
 # A detach killed after it released the address leaves a record (stale:
 # its netns and veth are gone) for an address the pool hands out again.
 # Finishing that detach later, by hand or through gc, must not take the
