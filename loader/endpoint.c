@@ -583,10 +583,26 @@ static int release_own(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	return 0;
 }
 
+/*
+ * @rec's host veth is still there: by name and index, or renamed (by hand,
+ * or by udev) and then known by index and MAC. Left behind, it would keep
+ * the pod's eth0, address and routes alive in a namespace that stays.
+ */
+static bool own_veth(struct nsf_nl *nl, const struct nsf_ep_rec *rec)
+{
+	struct nsf_link link;
+
+	if (!nsf_nl_link_get(nl, rec->host_ifname, &link) &&
+	    link.ifindex == rec->host_ifindex)
+		return true;
+	return !nsf_nl_link_get_index(nl, rec->host_ifindex, &link) &&
+	       !memcmp(link.mac, rec->host_mac, sizeof(link.mac)) &&
+	       !strcmp(link.kind, "veth");
+}
+
 int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 {
 	struct nsf_maps maps;
-	struct nsf_link link;
 	struct nsf_nl nl;
 	int err;
 
@@ -610,9 +626,8 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	err = nsf_nl_open(&nl);
 	if (err)
 		return nsf_fail(-err, "netlink");
-	if (!nsf_nl_link_get(&nl, rec->host_ifname, &link) &&
-	    link.ifindex == rec->host_ifindex)
-		err = nsf_nl_link_del(&nl, link.ifindex);
+	if (own_veth(&nl, rec))
+		err = nsf_nl_link_del(&nl, rec->host_ifindex);
 	nsf_nl_close(&nl);
 	if (err && err != -ENODEV)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);

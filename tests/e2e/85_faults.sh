@@ -242,6 +242,18 @@ nsf -n "$H" detach "$P-s3" >/dev/null
 check "the intact pod still reaches the world" \
 	pod_exec "$P-a" ping -c1 -W2 -q "$WAN_W"
 
+# A host veth renamed behind nsfast's back is still the pod's: detach
+# finds it by index (and MAC) and removes it, and with it the pod's eth0
+# and address in a namespace that stays.
+ip netns add "$P-x"
+nsf -n "$H" attach "$P-rn" --netns-path "/run/netns/$P-x" >/dev/null
+ip -n "$H" link set "$(ep_field "$H" "$P-rn" .host_ifname)" name "${P}r"
+check "detach $P-rn (host veth renamed to ${P}r)" nsf -n "$H" detach "$P-rn"
+check_fails "the renamed veth is gone" ip -n "$H" link show "${P}r"
+check_fails "the pod's eth0 is gone from $P-x" ip -n "$P-x" link show eth0
+ip netns del "$P-x"
+same_as "no leftovers after the renamed veth" "$BASE" "$H"
+
 # ---- reload under live TCP: pod->pod and pod->world ----
 
 B=$(nsf -n "$H" attach "$P-b")
