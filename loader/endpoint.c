@@ -2,6 +2,8 @@
 #include "endpoint.h"
 #include "policy.h"
 
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "nat.h"
 #include "netlink.h"
 #include "netns.h"
 #include "publish.h"
@@ -584,6 +587,25 @@ static int release_own(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 }
 
 /*
+ * The pod's masqueraded flows, once it can make no new ones (off the
+ * map): a reply to one of them would reach the next pod with its address.
+ * Not while another endpoint holds the address already (a detach
+ * finished late): the flows are that one's.
+ */
+static int del_flows(const struct nsf_maps *maps, const struct nsf_ep_rec *rec)
+{
+	struct nsf_endpoint ep;
+	__be32 key = htonl(rec->ip);
+	uint64_t n;
+	int err;
+
+	if (!bpf_map_lookup_elem(maps->ep4, &key, &ep))
+		return 0;
+	err = nsf_nat_del_addr(maps->nat4, rec->ip, &n);
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_NAT4) : 0;
+}
+
+/*
  * @rec's host veth is still there: by name and index, or renamed (by hand,
  * or by udev) and then known by index and MAC. Left behind, it would keep
  * the pod's eth0, address and routes alive in a namespace that stays.
@@ -618,6 +640,8 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 					       rec->host_ifindex);
 		if (!err)
 			err = nsf_maps_del_tx_port(&maps, rec->host_ifindex);
+		if (!err)
+			err = del_flows(&maps, rec);
 		nsf_maps_close(&maps);
 	}
 	if (err && err != -ENOENT)
