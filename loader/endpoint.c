@@ -403,10 +403,13 @@ int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
 	return err;
 }
 
-static void rollback(struct attach_tx *tx, const struct nsf_ep_rec *rec)
+static void rollback(const struct nsf_host *h, struct attach_tx *tx,
+		     const struct nsf_ep_rec *rec)
 {
-	if (tx->in_map)
+	if (tx->in_map) {
 		nsf_maps_del_endpoint(&tx->maps, rec->ip);
+		nsf_policy_ep_unindex(h, rec->host_ifindex);
+	}
 	if (tx->maps.tx_ports >= 0 && rec->host_ifindex)
 		nsf_maps_del_tx_port(&tx->maps, rec->host_ifindex);
 	/* Deleting one end of a veth deletes its peer in the pod too. */
@@ -550,7 +553,7 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 		err = nsf_ep_save(h, rec);
 	nsf_fault("attach-saved");
 	if (err)
-		rollback(&tx, rec);
+		rollback(h, &tx, rec);
 	nsf_pending_end(h, req->name);
 	tx_close(&tx);
 	return err;

@@ -445,18 +445,24 @@ int nsf_policy_ep_attached(const struct nsf_host *h,
 	return err;
 }
 
-void nsf_policy_ep_detached(const struct nsf_host *h,
-			    const struct nsf_ep_rec *rec)
+void nsf_policy_ep_unindex(const struct nsf_host *h, int ifindex)
 {
 	int ifx = nsf_map_open(h, NSF_MAP_EP_IFX);
-	__u32 key = (__u32)rec->host_ifindex;
-	cJSON *doc;
+	__u32 key = (__u32)ifindex;
 
 	if (ifx >= 0) {
 		bpf_map_delete_elem(ifx, &key);
 		close(ifx);
 	}
 	nsf_clear_error();
+}
+
+void nsf_policy_ep_detached(const struct nsf_host *h,
+			    const struct nsf_ep_rec *rec)
+{
+	cJSON *doc;
+
+	nsf_policy_ep_unindex(h, rec->host_ifindex);
 	doc = nsf_policy_load(h);
 	if (doc && nsf_policy_member_group(doc, rec->name)) {
 		nsf_policy_assign(doc, rec->name, "none");

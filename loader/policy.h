@@ -35,6 +35,9 @@ const char *nsf_policy_member_group(const struct cJSON *doc, const char *pod);
 int nsf_policy_ep_attached(const struct nsf_host *h,
 			   const struct nsf_ep_rec *rec);
 /* Endpoint @rec is going away: forget its veth and membership. */
+/* Only the veth's nsf_ep_ifx entry: an attach undone, or a dead one's
+ * veth removed. Absent is fine. */
+void nsf_policy_ep_unindex(const struct nsf_host *h, int ifindex);
 void nsf_policy_ep_detached(const struct nsf_host *h,
 			    const struct nsf_ep_rec *rec);
 

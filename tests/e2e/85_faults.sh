@@ -9,8 +9,8 @@
 #
 # "No leftovers" is checked against a fingerprint of the host taken
 # before: its links, the run's namespaces, the state files (IPAM and id
-# allocations, records, markers) and the pod entries of nsf_ep4 and
-# nsf_tx_ports.
+# allocations, records, markers) and the pod entries of nsf_ep4,
+# nsf_tx_ports and nsf_ep_ifx.
 #
 # Topology: pods --veth-- H (nsfast) wan0 ==== wan0 W (the world,
 # 10.99.0.1); a second host H2/W2 for the init faults.
@@ -55,6 +55,8 @@ fingerprint() {
 			jq -r '.[] | "ep4 \(.key | tostring)"'
 		bpftool -j map dump pinned "$pins/nsf_tx_ports" |
 			jq -r '.[] | "tx_port \(.key | tostring)"'
+		bpftool -j map dump pinned "$pins/nsf_ep_ifx" |
+			jq -r '.[] | "ep_ifx \(.key | tostring)"'
 	fi
 	[[ -d $pins ]] && ls "$pins" | sed 's/^/pin /'
 	return 0
