@@ -67,7 +67,8 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 	if (!nsf_valid_ifname(req->ifname))
 		return nsf_fail(0,
 				"invalid interface name '%s' (1-15 "
-				"characters, no '/', ':' or spaces)",
+				"characters, no '/', ':', '%%' or spaces, "
+				"not all or default)",
 				req->ifname);
 	if (ip && nsf_parse_ipv4(ip, &req->ip))
 		return nsf_fail(0, "invalid address '%s'", ip);

@@ -163,6 +163,9 @@ expect_error "attach --ip broadcast address" "network or broadcast" \
 	nsf -n "$HOST" attach "$P-a" --ip 10.244.255.255
 expect_error "attach --ifname of 16 characters" "invalid interface name" \
 	nsf -n "$HOST" attach "$P-a" --ifname eth0123456789abc
+expect_error "attach --ifname all (reserved by the kernel)" \
+	"invalid interface name 'all'" \
+	nsf -n "$HOST" attach "$P-a" --ifname all
 expect_error "attach name 'a/b'" "invalid name" \
 	nsf -n "$HOST" attach a/b
 long=$(printf 'n%.0s' {1..64})
