@@ -680,7 +680,7 @@ try:
     print(s.recvfrom(100)[0].decode())
 except socket.timeout:
     print("nothing")' >"$got"
-	sleep 0.5
+	wait_until 5 udp_bound "$P-d1" 5000
 	pod_exec "$W" "$E2E_PY" -c 'import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("'"$WAN_W"'", 7000))

@@ -204,7 +204,7 @@ try:
     print(s.recvfrom(100)[0].decode())
 except socket.timeout:
     print("nothing")' >"$2"
-	sleep 0.5
+	wait_until 5 udp_bound "$1" 7100
 }
 check "group add ra, rb --ingress deny" bash -c "$NSFAST -n $HOST policy \
 	group add ra --ingress deny && $NSFAST -n $HOST policy group add rb \
