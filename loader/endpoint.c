@@ -625,6 +625,72 @@ static bool own_veth(struct nsf_nl *nl, const struct nsf_ep_rec *rec)
 	       !strcmp(link.kind, "veth");
 }
 
+/* The name under /run/netns of the namespace attach created: the
+ * record holds it as given, a name or (an heir's) its path there. */
+static const char *netns_name(const struct nsf_ep_rec *rec)
+{
+	static const char dir[] = NSF_NETNS_RUN_DIR "/";
+
+	if (!strncmp(rec->netns, dir, sizeof(dir) - 1))
+		return rec->netns + sizeof(dir) - 1;
+	return rec->netns;
+}
+
+struct heir_ctx {
+	const struct nsf_host *h;
+	const struct nsf_ep_rec *dying;
+	bool found;
+};
+
+/* Another endpoint in the dying one's namespace inherits it, and with it
+ * the duty to remove it when it goes. */
+static int find_heir(const struct nsf_ep_rec *rec, void *arg)
+{
+	struct heir_ctx *x = arg;
+	struct nsf_ep_rec heir;
+
+	if (x->found || !strcmp(rec->name, x->dying->name) ||
+	    strcmp(netns_name(rec), netns_name(x->dying)) != 0)
+		return 0;
+	x->found = true;
+	heir = *rec;
+	heir.netns_created = true;
+	return nsf_ep_save(x->h, &heir);
+}
+
+/*
+ * The namespace attach created, unless another endpoint lives in it too
+ * (attached there with --netns-path): it would lose its interface. The
+ * records are searched only when links other than lo are left, which a
+ * namespace with none but the dying pod's has not.
+ */
+static int remove_netns(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
+	struct heir_ctx x = { .h = h, .dying = rec };
+	const char *name = netns_name(rec);
+	struct nsf_nl nl;
+	int fd, n = 0, err;
+
+	if (!nsf_netns_exists(name))
+		return 0;
+	fd = nsf_netns_open(name);
+	if (fd < 0)
+		return fd;
+	err = nsf_nl_open_in(&nl, fd);
+	close(fd);
+	if (!err) {
+		err = nsf_nl_link_count(&nl, &n);
+		nsf_nl_close(&nl);
+	}
+	if (!err && n)
+		err = nsf_ep_foreach(h, find_heir, &x);
+	if (err)
+		return err < 0 && !nsf_last_error()[0]
+			       ? nsf_fail(-err, "netns %s", name)
+			       : err;
+	return x.found ? 0 : nsf_netns_del(name);
+}
+
 int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 {
 	struct nsf_maps maps;
@@ -659,8 +725,8 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	if (err && err != -ENODEV)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);
 	nsf_fault("detach-veth");
-	if (rec->netns_created && nsf_netns_exists(rec->netns)) {
-		err = nsf_netns_del(rec->netns);
+	if (rec->netns_created) {
+		err = remove_netns(h, rec);
 		if (err)
 			return err;
 	}

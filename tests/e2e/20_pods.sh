@@ -238,6 +238,24 @@ check_match "$EXT2's default route survives the detach" \
 	"$(ip -n "$EXT2" route show default)"
 ip netns del "$EXT2"
 
+# ---- a second endpoint in a namespace attach created ----
+# Detaching the pod whose attach made the namespace must not delete it
+# under the other: the other inherits it, and it goes with the last.
+S=$P-s
+IPS=$(nsf -n "$HOST" attach "$S")
+IPS2=$(nsf -n "$HOST" attach "$S-2" --netns-path "/run/netns/$S" \
+	--ifname eth1)
+check_match "attach $S-2 into $S's namespace (eth1)" \
+	'^10\.244\.[0-9]+\.[0-9]+$' "$IPS2"
+check "detach $S" nsf -n "$HOST" detach "$S"
+check "netns $S stays while $S-2 lives in it" test -e "/run/netns/$S"
+check_eq "$S-2 is attached and healthy" "true ok" \
+	"$(ep_field "$HOST" "$S-2" '"\(.attached) \(.health)"')"
+check "ping $S-2 -> $B" pod_exec "$S" ping -c 2 -i 0.2 -W 2 "$IPB"
+check "detach $S-2" nsf -n "$HOST" detach "$S-2"
+check_fails "netns $S goes with the last of them" test -e "/run/netns/$S"
+comment "$S was $IPS"
+
 # ---- two hosts side by side ----
 
 HOST2="$P-h2"
