@@ -2,12 +2,14 @@
 /* nsfast attach NAME: put a pod on the fast path; prints its address. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
 
 #include "commands.h"
 #include "endpoint.h"
+#include "netns.h"
 #include "policy.h"
 
 #define USAGE                                                                \
@@ -15,6 +17,18 @@
 	"PATH] [--group GROUP]"
 
 static const char *group;
+
+/* status and gc test the recorded path from their own directory. */
+static int netns_abspath(struct nsf_attach_req *req)
+{
+	static char path[PATH_MAX];
+	int err = nsf_netns_abspath(req->netns_path, path, sizeof(path));
+
+	if (err)
+		return nsf_fail(-err, "netns %s", req->netns_path);
+	req->netns_path = path;
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 {
@@ -53,11 +67,12 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 	if (!nsf_valid_ifname(req->ifname))
 		return nsf_fail(0,
 				"invalid interface name '%s' (1-15 "
-				"characters, no '/', ':' or spaces)",
+				"characters, no '/', ':', '%%' or spaces, "
+				"not all or default)",
 				req->ifname);
 	if (ip && nsf_parse_ipv4(ip, &req->ip))
 		return nsf_fail(0, "invalid address '%s'", ip);
-	return 0;
+	return req->netns_path ? netns_abspath(req) : 0;
 }
 
 /*

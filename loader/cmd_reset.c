@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "endpoint.h"
+#include "maps.h"
+#include "nat.h"
 #include "publish.h"
 #include "routes.h"
 #include "recover.h"
@@ -28,6 +31,21 @@ static int reset_endpoint(const struct nsf_ep_rec *rec, void *arg)
 		ctx->detached++;
 	}
 	return 0;
+}
+
+/* The NAT table goes with the pins anyway: emptied first, so that each
+ * pod's detach finds none of its flows to look for in a full table. */
+static void flush_nat(const struct nsf_host *h)
+{
+	int fd = nsf_map_open(h, NSF_MAP_NAT4);
+	uint64_t n;
+
+	if (fd < 0) {
+		nsf_clear_error();
+		return;
+	}
+	nsf_nat_flush(fd, &n);
+	close(fd);
 }
 
 int cmd_reset(int argc, char **argv)
@@ -55,8 +73,10 @@ int cmd_reset(int argc, char **argv)
 	err = nsf_host_lock(&h);
 	if (!err) /* attaches that died midway, endpoints already broken */
 		err = nsf_ep_gc(&h, &(struct nsf_ep_gc_result){ 0 });
-	if (!err)
+	if (!err) {
+		flush_nat(&h);
 		err = nsf_ep_foreach(&h, reset_endpoint, &ctx);
+	}
 	if (!err && nsf_config_load(&h, &cfg) == 0)
 		err = nsf_uplink_detach(&cfg);
 	if (!err)

@@ -23,6 +23,9 @@
 static const char *const reason_names[] = { NSF_REASONS(REASON_NAME) };
 #undef REASON_NAME
 
+/* Namespace and veth in place, but not in the endpoint map. */
+#define NSF_HEALTH_UNMAPPED "map entry missing"
+
 struct status_ctx {
 	struct nsf_maps maps;
 	struct nsf_nl nl;
@@ -58,7 +61,7 @@ static cJSON *ep_counters(const struct nsf_ep_stats *s)
 
 /* Whether the veth is still there and which program sits on it. */
 static void add_link_state(struct status_ctx *ctx, const struct nsf_ep_rec *rec,
-			   cJSON *o)
+			   bool in_map, cJSON *o)
 {
 	struct nsf_link link;
 	uint32_t prog_id = 0;
@@ -74,7 +77,8 @@ static void add_link_state(struct status_ctx *ctx, const struct nsf_ep_rec *rec,
 						   : "down");
 	cJSON_AddNumberToObject(o, "prog_id", prog_id);
 	cJSON_AddBoolToObject(o, "attached",
-			      present && prog_id && prog_id == ctx->prog_id);
+			      present && prog_id && prog_id == ctx->prog_id &&
+				      in_map);
 }
 
 static int add_endpoint(const struct nsf_ep_rec *rec, void *arg)
@@ -84,6 +88,7 @@ static int add_endpoint(const struct nsf_ep_rec *rec, void *arg)
 	struct nsf_ep_stats stats;
 	cJSON *o = cJSON_CreateObject();
 	const char *stale;
+	bool in_map;
 
 	nsf_format_ipv4(rec->ip, ip);
 	nsf_format_mac(rec->pod_mac, mac);
@@ -95,9 +100,15 @@ static int add_endpoint(const struct nsf_ep_rec *rec, void *arg)
 	cJSON_AddStringToObject(o, "host_ifname", rec->host_ifname);
 	cJSON_AddNumberToObject(o, "host_ifindex", rec->host_ifindex);
 	cJSON_AddNumberToObject(o, "id", rec->id);
-	add_link_state(ctx, rec, o);
+	/* A detach killed midway takes the pod off the maps first and
+	 * leaves the rest: veth and program alone do not make it attached. */
+	in_map = nsf_maps_has_endpoint(&ctx->maps, rec);
+	add_link_state(ctx, rec, in_map, o);
 	stale = nsf_ep_stale_reason(rec);
-	cJSON_AddStringToObject(o, "health", stale ? stale : "ok");
+	cJSON_AddStringToObject(o, "health",
+				stale	  ? stale
+				: !in_map ? NSF_HEALTH_UNMAPPED
+					  : "ok");
 	if (nsf_maps_ep_stats(&ctx->maps, rec->id, &stats)) {
 		ctx->err = -EIO;
 		memset(&stats, 0, sizeof(stats));
@@ -262,10 +273,18 @@ static void print_endpoints(const cJSON *eps)
 		       num(c, "fallback", "packets"),
 		       num(c, "drop", "packets"));
 	}
-	cJSON_ArrayForEach(ep, eps)
-		if (strcmp(str(ep, "health"), "ok") != 0)
+	cJSON_ArrayForEach(ep, eps) {
+		const char *health = str(ep, "health"), *name = str(ep, "name");
+
+		if (!strcmp(health, NSF_HEALTH_UNMAPPED))
+			printf("endpoint %s is off the fast path: %s (run "
+			       "'nsfast attach %s' again or 'nsfast detach "
+			       "%s')\n",
+			       name, health, name, name);
+		else if (strcmp(health, "ok") != 0)
 			printf("endpoint %s is stale: %s (run 'nsfast gc')\n",
-			       str(ep, "name"), str(ep, "health"));
+			       name, health);
+	}
 }
 
 static void print_uplink(const cJSON *up)

@@ -2,6 +2,8 @@
 #include "endpoint.h"
 #include "policy.h"
 
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "nat.h"
 #include "netlink.h"
 #include "netns.h"
 #include "publish.h"
@@ -400,10 +403,13 @@ int nsf_endpoint_reattach(const struct nsf_host *h, int prog_fd,
 	return err;
 }
 
-static void rollback(struct attach_tx *tx, const struct nsf_ep_rec *rec)
+static void rollback(const struct nsf_host *h, struct attach_tx *tx,
+		     const struct nsf_ep_rec *rec)
 {
-	if (tx->in_map)
+	if (tx->in_map) {
 		nsf_maps_del_endpoint(&tx->maps, rec->ip);
+		nsf_policy_ep_unindex(h, rec->host_ifindex);
+	}
 	if (tx->maps.tx_ports >= 0 && rec->host_ifindex)
 		nsf_maps_del_tx_port(&tx->maps, rec->host_ifindex);
 	/* Deleting one end of a veth deletes its peer in the pod too. */
@@ -434,8 +440,32 @@ static void tx_close(struct attach_tx *tx)
 		close(tx->pod_sock);
 }
 
+/*
+ * The pod back in the maps if it is missing there (a detach killed after
+ * taking it off): the record says it is attached, so the same attach
+ * again makes it so, as it would a half-made one.
+ */
+static int remap(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
+	struct nsf_maps maps;
+	int err;
+
+	err = nsf_maps_open(h, &maps);
+	if (err || nsf_maps_has_endpoint(&maps, rec))
+		goto out;
+	err = nsf_maps_add_tx_port(&maps, rec->host_ifindex);
+	if (!err)
+		err = nsf_maps_add_endpoint(&maps, rec);
+	if (!err)
+		err = nsf_policy_ep_attached(h, rec);
+out:
+	nsf_maps_close(&maps);
+	return err;
+}
+
 /* A repeated attach of the same endpoint is fine; a different one is not. */
-static int check_existing(const struct nsf_attach_req *req,
+static int check_existing(const struct nsf_host *h,
+			  const struct nsf_attach_req *req,
 			  const struct nsf_ep_rec *old)
 {
 	char addr[NSF_ADDR_STRLEN];
@@ -461,7 +491,7 @@ static int check_existing(const struct nsf_attach_req *req,
 				"stale: veth %s is gone (run 'nsfast detach "
 				"%s')",
 				old->host_ifname, old->name);
-	return 0;
+	return remap(h, old);
 }
 
 int nsf_endpoint_attach(const struct nsf_host *h,
@@ -477,7 +507,7 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 	err = nsf_ep_load(h, req->name, rec);
 	if (!err) {
 		*res = NSF_ATTACH_EXISTS;
-		return check_existing(req, rec);
+		return check_existing(h, req, rec);
 	}
 	if (err != -ENOENT)
 		return err;
@@ -523,18 +553,147 @@ int nsf_endpoint_attach(const struct nsf_host *h,
 		err = nsf_ep_save(h, rec);
 	nsf_fault("attach-saved");
 	if (err)
-		rollback(&tx, rec);
+		rollback(h, &tx, rec);
 	nsf_pending_end(h, req->name);
 	tx_close(&tx);
 	return err;
 }
 
-int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+/*
+ * The address and id, if still @rec's: a detach killed after releasing
+ * them is finished later (again, or by gc), by when another endpoint may
+ * hold them.
+ */
+static int release_own(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 {
+	char addr[NSF_ADDR_STRLEN];
 	struct nsf_pool addrs, ids;
 	struct nsf_host_config cfg;
-	struct nsf_maps maps;
+	int err;
+
+	err = nsf_config_load(h, &cfg);
+	if (!err)
+		err = nsf_pool_addresses(h, &cfg, &addrs);
+	if (!err)
+		err = nsf_pool_ids(h, &ids);
+	if (err)
+		return err;
+	err = nsf_pool_release_owned(&addrs, rec->ip, rec->name);
+	if (err && err != -EBUSY) {
+		nsf_format_ipv4(rec->ip, addr);
+		return nsf_fail(-err, "release address %s", addr);
+	}
+	err = nsf_pool_release_owned(&ids, rec->id, rec->name);
+	if (err && err != -EBUSY)
+		return nsf_fail(-err, "release endpoint id %u", rec->id);
+	return 0;
+}
+
+/*
+ * The pod's masqueraded flows, once it can make no new ones (off the
+ * map): a reply to one of them would reach the next pod with its address.
+ * Not while another endpoint holds the address already (a detach
+ * finished late): the flows are that one's.
+ */
+static int del_flows(const struct nsf_maps *maps, const struct nsf_ep_rec *rec)
+{
+	struct nsf_endpoint ep;
+	__be32 key = htonl(rec->ip);
+	uint64_t n;
+	int err;
+
+	if (!bpf_map_lookup_elem(maps->ep4, &key, &ep))
+		return 0;
+	err = nsf_nat_del_addr(maps->nat4, rec->ip, &n);
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_NAT4) : 0;
+}
+
+/*
+ * @rec's host veth is still there: by name and index, or renamed (by hand,
+ * or by udev) and then known by index and MAC. Left behind, it would keep
+ * the pod's eth0, address and routes alive in a namespace that stays.
+ */
+static bool own_veth(struct nsf_nl *nl, const struct nsf_ep_rec *rec)
+{
 	struct nsf_link link;
+
+	if (!nsf_nl_link_get(nl, rec->host_ifname, &link) &&
+	    link.ifindex == rec->host_ifindex)
+		return true;
+	return !nsf_nl_link_get_index(nl, rec->host_ifindex, &link) &&
+	       !memcmp(link.mac, rec->host_mac, sizeof(link.mac)) &&
+	       !strcmp(link.kind, "veth");
+}
+
+/* The name under /run/netns of the namespace attach created: the
+ * record holds it as given, a name or (an heir's) its path there. */
+static const char *netns_name(const struct nsf_ep_rec *rec)
+{
+	static const char dir[] = NSF_NETNS_RUN_DIR "/";
+
+	if (!strncmp(rec->netns, dir, sizeof(dir) - 1))
+		return rec->netns + sizeof(dir) - 1;
+	return rec->netns;
+}
+
+struct heir_ctx {
+	const struct nsf_host *h;
+	const struct nsf_ep_rec *dying;
+	bool found;
+};
+
+/* Another endpoint in the dying one's namespace inherits it, and with it
+ * the duty to remove it when it goes. */
+static int find_heir(const struct nsf_ep_rec *rec, void *arg)
+{
+	struct heir_ctx *x = arg;
+	struct nsf_ep_rec heir;
+
+	if (x->found || !strcmp(rec->name, x->dying->name) ||
+	    strcmp(netns_name(rec), netns_name(x->dying)) != 0)
+		return 0;
+	x->found = true;
+	heir = *rec;
+	heir.netns_created = true;
+	return nsf_ep_save(x->h, &heir);
+}
+
+/*
+ * The namespace attach created, unless another endpoint lives in it too
+ * (attached there with --netns-path): it would lose its interface. The
+ * records are searched only when links other than lo are left, which a
+ * namespace with none but the dying pod's has not.
+ */
+static int remove_netns(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
+	struct heir_ctx x = { .h = h, .dying = rec };
+	const char *name = netns_name(rec);
+	struct nsf_nl nl;
+	int fd, n = 0, err;
+
+	if (!nsf_netns_exists(name))
+		return 0;
+	fd = nsf_netns_open(name);
+	if (fd < 0)
+		return fd;
+	err = nsf_nl_open_in(&nl, fd);
+	close(fd);
+	if (!err) {
+		err = nsf_nl_link_count(&nl, &n);
+		nsf_nl_close(&nl);
+	}
+	if (!err && n)
+		err = nsf_ep_foreach(h, find_heir, &x);
+	if (err)
+		return err < 0 && !nsf_last_error()[0]
+			       ? nsf_fail(-err, "netns %s", name)
+			       : err;
+	return x.found ? 0 : nsf_netns_del(name);
+}
+
+int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
+{
+	struct nsf_maps maps;
 	struct nsf_nl nl;
 	int err;
 
@@ -546,9 +705,12 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	nsf_policy_ep_detached(h, rec);
 	err = nsf_maps_open(h, &maps);
 	if (!err) {
-		err = nsf_maps_del_endpoint(&maps, rec->ip);
+		err = nsf_maps_del_endpoint_of(&maps, rec->ip,
+					       rec->host_ifindex);
 		if (!err)
 			err = nsf_maps_del_tx_port(&maps, rec->host_ifindex);
+		if (!err)
+			err = del_flows(&maps, rec);
 		nsf_maps_close(&maps);
 	}
 	if (err && err != -ENOENT)
@@ -557,27 +719,18 @@ int nsf_endpoint_detach(const struct nsf_host *h, const struct nsf_ep_rec *rec)
 	err = nsf_nl_open(&nl);
 	if (err)
 		return nsf_fail(-err, "netlink");
-	if (!nsf_nl_link_get(&nl, rec->host_ifname, &link) &&
-	    link.ifindex == rec->host_ifindex)
-		err = nsf_nl_link_del(&nl, link.ifindex);
+	if (own_veth(&nl, rec))
+		err = nsf_nl_link_del(&nl, rec->host_ifindex);
 	nsf_nl_close(&nl);
 	if (err && err != -ENODEV)
 		return nsf_fail(-err, "veth %s", rec->host_ifname);
 	nsf_fault("detach-veth");
-	if (rec->netns_created && nsf_netns_exists(rec->netns)) {
-		err = nsf_netns_del(rec->netns);
+	if (rec->netns_created) {
+		err = remove_netns(h, rec);
 		if (err)
 			return err;
 	}
-	err = nsf_config_load(h, &cfg);
-	if (!err)
-		err = nsf_pool_addresses(h, &cfg, &addrs);
-	if (!err)
-		err = nsf_pool_release(&addrs, rec->ip);
-	if (!err)
-		err = nsf_pool_ids(h, &ids);
-	if (!err)
-		err = nsf_pool_release(&ids, rec->id);
+	err = release_own(h, rec);
 	if (err)
 		return err;
 	nsf_fault("detach-ipam");

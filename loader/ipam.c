@@ -177,6 +177,22 @@ int nsf_pool_release(const struct nsf_pool *pool, uint32_t value)
 	return 0;
 }
 
+int nsf_pool_release_owned(const struct nsf_pool *pool, uint32_t value,
+			   const char *owner)
+{
+	char who[NSF_OWNER_MAX];
+	int err = nsf_pool_owner(pool, value, who, sizeof(who));
+
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	who[strcspn(who, "\n")] = '\0';
+	if (strcmp(who, owner) != 0)
+		return -EBUSY;
+	return nsf_pool_release(pool, value);
+}
+
 int nsf_pool_owner(const struct nsf_pool *pool, uint32_t value, char *owner,
 		   size_t len)
 {

@@ -57,6 +57,11 @@ int nsf_pool_alloc_in(const struct nsf_pool *pool, uint32_t lo, uint32_t hi,
 uint32_t nsf_pool_last(const struct nsf_pool *pool);
 /* Give @value back. Releasing a free value is not an error. */
 int nsf_pool_release(const struct nsf_pool *pool, uint32_t value);
+/* Give @value back only if @owner holds it: free already is fine (0),
+ * held by another is -EBUSY and left alone. A detach replayed after a
+ * crash (or by gc) must not free a value another took meanwhile. */
+int nsf_pool_release_owned(const struct nsf_pool *pool, uint32_t value,
+			   const char *owner);
 /* Who holds @value: 0 and the owner, or -ENOENT when free. */
 int nsf_pool_owner(const struct nsf_pool *pool, uint32_t value, char *owner,
 		   size_t len);

@@ -365,6 +365,31 @@ int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip)
 	return 0;
 }
 
+bool nsf_maps_has_endpoint(const struct nsf_maps *m,
+			   const struct nsf_ep_rec *rec)
+{
+	__be32 key = htonl(rec->ip);
+	struct nsf_endpoint ep;
+
+	return !bpf_map_lookup_elem(m->ep4, &key, &ep) &&
+	       ep.ifindex == (__u32)rec->host_ifindex;
+}
+
+int nsf_maps_del_endpoint_of(const struct nsf_maps *m, uint32_t ip, int ifindex)
+{
+	__be32 key = htonl(ip);
+	struct nsf_endpoint ep;
+	int err = bpf_map_lookup_elem(m->ep4, &key, &ep);
+
+	if (!err && ep.ifindex != (__u32)ifindex)
+		return 0;
+	if (!err)
+		err = bpf_map_delete_elem(m->ep4, &key);
+	if (err && err != -ENOENT)
+		return nsf_fail(-err, "map %s", NSF_MAP_EP4);
+	return 0;
+}
+
 void *nsf_percpu_lookup(int fd, __u32 key, size_t size, int *ncpu, int *err)
 {
 	void *vals;

@@ -72,6 +72,13 @@ int nsf_maps_add_tx_port(const struct nsf_maps *m, int ifindex);
 int nsf_maps_del_tx_port(const struct nsf_maps *m, int ifindex);
 /* Removing an absent endpoint is not an error. */
 int nsf_maps_del_endpoint(const struct nsf_maps *m, uint32_t ip);
+/* @rec's address maps to @rec's veth: the fast path knows the pod. */
+bool nsf_maps_has_endpoint(const struct nsf_maps *m,
+			   const struct nsf_ep_rec *rec);
+/* Same, but only while the entry still points at @ifindex: the address
+ * may belong to another endpoint by now (a detach finished after a crash). */
+int nsf_maps_del_endpoint_of(const struct nsf_maps *m, uint32_t ip,
+			     int ifindex);
 /* Sum of all CPUs' counters of endpoint @id. */
 int nsf_maps_ep_stats(const struct nsf_maps *m, uint32_t id,
 		      struct nsf_ep_stats *out);

@@ -59,6 +59,9 @@ struct nsf_nat_gc_result {
 /* Remove expired flows and idle orphaned reply entries. */
 int nsf_nat_gc(int map_fd, const struct nsf_nat_timeouts *t,
 	       struct nsf_nat_gc_result *res);
+/* Remove the flows of pod address @addr (host order): its egress entries
+ * and the reply entries that lead back to it; *removed counts entries. */
+int nsf_nat_del_addr(int map_fd, uint32_t addr, uint64_t *removed);
 /* Remove everything; *removed counts entries. */
 int nsf_nat_flush(int map_fd, uint64_t *removed);
 

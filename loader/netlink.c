@@ -454,6 +454,33 @@ int nsf_nl_routes(struct nsf_nl *nl, nsf_nl_route_cb cb, void *arg)
 	return talk(nl, nlh, route_msg_cb, &d);
 }
 
+static int count_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
+	int *n = data;
+
+	if (ifm->ifi_index != 1) /* lo is 1 in every namespace */
+		(*n)++;
+	return MNL_CB_OK;
+}
+
+int nsf_nl_link_count(struct nsf_nl *nl, int *n)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifm;
+
+	*n = 0;
+	memset(buf, 0, sizeof(buf));
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++nl->seq;
+	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+	ifm->ifi_family = AF_UNSPEC;
+	return talk(nl, nlh, count_msg_cb, n);
+}
+
 static void default_route_cb(const struct nsf_nl_route *r, void *arg)
 {
 	bool *found = arg;

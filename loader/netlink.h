@@ -77,6 +77,8 @@ typedef void (*nsf_nl_route_cb)(const struct nsf_nl_route *r, void *arg);
 
 /* Call @cb for every unicast route of the main table. */
 int nsf_nl_routes(struct nsf_nl *nl, nsf_nl_route_cb cb, void *arg);
+/* How many links the socket's namespace has besides lo. */
+int nsf_nl_link_count(struct nsf_nl *nl, int *n);
 /* Whether the main table has a default route (any device, any metric). */
 int nsf_nl_has_default_route(struct nsf_nl *nl, bool *found);
 /* Remove the route to @dst/@prefix (via @gw if non-zero); host order. */

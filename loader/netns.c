@@ -4,9 +4,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/nsfs.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,7 +39,40 @@ int nsf_netns_open(const char *ref)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return nsf_fail(errno, "netns %s", ref);
+	/* Else setns() says only EINVAL, long after, naming nothing. */
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		return nsf_fail(0, "netns %s: not a network namespace", ref);
+	}
 	return fd;
+}
+
+int nsf_netns_abspath(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	char dir[PATH_MAX], *real;
+	int n;
+
+	if (path[0] == '/' || !*base)
+		n = snprintf(out, len, "%s", path);
+	else if (!strcmp(base, ".") || !strcmp(base, ".."))
+		return -EISDIR; /* a directory is never a namespace */
+	else {
+		/* The directory resolved, the file itself not: a magic link
+		 * such as ns/net does not resolve to a path. */
+		snprintf(dir, sizeof(dir), "%.*s",
+			 slash ? (int)(slash - path) : 1, slash ? path : ".");
+		if (!dir[0])
+			snprintf(dir, sizeof(dir), "/");
+		real = realpath(dir, NULL);
+		if (!real)
+			return -errno;
+		n = snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "",
+			     base);
+		free(real);
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
 bool nsf_netns_exists(const char *name)

@@ -8,6 +8,7 @@
 #define NSF_NETNS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NSF_NETNS_RUN_DIR "/run/netns"
@@ -15,6 +16,10 @@
 /* Open a namespace by iproute2 name or, if @ref contains '/', by path
  * (e.g. /proc/PID/ns/net or a runtime's bind mount). Returns an fd. */
 int nsf_netns_open(const char *ref);
+/* A relative namespace path as an absolute one, its directory resolved
+ * from the working directory: a record must mean the same file to every
+ * later command, wherever it runs. Absolute paths are kept as given. */
+int nsf_netns_abspath(const char *path, char *out, size_t len);
 /* Create named namespace @name; -EEXIST if it exists. */
 int nsf_netns_add(const char *name);
 /* Remove named namespace @name; -ENOENT if there is none. */

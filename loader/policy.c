@@ -419,6 +419,29 @@ int nsf_policy_sync_host(const struct nsf_host *h)
 	return err;
 }
 
+/*
+ * Connection state is keyed by addresses, and an address may have been
+ * another pod's, with other rules, a moment ago (or nobody's, judged as
+ * host or world): a new generation makes every flow's state be checked
+ * against the rules again, as after a policy change.
+ */
+static int bump_gen(const struct nsf_host *h)
+{
+	int fd = nsf_map_open(h, NSF_MAP_POL_CFG), err = 0;
+	struct nsf_pol_cfg cfg;
+	uint32_t zero = 0;
+
+	if (fd < 0)
+		return fd;
+	if (!bpf_map_lookup_elem(fd, &zero, &cfg)) {
+		cfg.gen++;
+		if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY))
+			err = nsf_fail(errno, "map %s", NSF_MAP_POL_CFG);
+	}
+	close(fd);
+	return err;
+}
+
 int nsf_policy_ep_attached(const struct nsf_host *h,
 			   const struct nsf_ep_rec *rec)
 {
@@ -442,21 +465,27 @@ int nsf_policy_ep_attached(const struct nsf_host *h,
 	if (ep4 >= 0)
 		close(ep4);
 	cJSON_Delete(doc);
-	return err;
+	return err ? err : bump_gen(h);
 }
 
-void nsf_policy_ep_detached(const struct nsf_host *h,
-			    const struct nsf_ep_rec *rec)
+void nsf_policy_ep_unindex(const struct nsf_host *h, int ifindex)
 {
 	int ifx = nsf_map_open(h, NSF_MAP_EP_IFX);
-	__u32 key = (__u32)rec->host_ifindex;
-	cJSON *doc;
+	__u32 key = (__u32)ifindex;
 
 	if (ifx >= 0) {
 		bpf_map_delete_elem(ifx, &key);
 		close(ifx);
 	}
 	nsf_clear_error();
+}
+
+void nsf_policy_ep_detached(const struct nsf_host *h,
+			    const struct nsf_ep_rec *rec)
+{
+	cJSON *doc;
+
+	nsf_policy_ep_unindex(h, rec->host_ifindex);
 	doc = nsf_policy_load(h);
 	if (doc && nsf_policy_member_group(doc, rec->name)) {
 		nsf_policy_assign(doc, rec->name, "none");

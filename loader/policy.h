@@ -30,11 +30,16 @@ int nsf_policy_assign(struct cJSON *doc, const char *pod, const char *group);
 /* Group of @pod in @doc, or NULL. */
 const char *nsf_policy_member_group(const struct cJSON *doc, const char *pod);
 
-/* Endpoint @rec got its map entry: record its veth for anti-spoofing and
- * give it its group. Before the program is attached to the veth. */
+/* Endpoint @rec got its map entry: record its veth for anti-spoofing,
+ * give it its group and have every flow's connection state checked again
+ * (its address may have been another's). Before the program is attached
+ * to the veth. */
 int nsf_policy_ep_attached(const struct nsf_host *h,
 			   const struct nsf_ep_rec *rec);
 /* Endpoint @rec is going away: forget its veth and membership. */
+/* Only the veth's nsf_ep_ifx entry: an attach undone, or a dead one's
+ * veth removed. Absent is fine. */
+void nsf_policy_ep_unindex(const struct nsf_host *h, int ifindex);
 void nsf_policy_ep_detached(const struct nsf_host *h,
 			    const struct nsf_ep_rec *rec);
 

@@ -17,6 +17,7 @@
 #include "maps.h"
 #include "netlink.h"
 #include "netns.h"
+#include "policy.h"
 
 /*
  * One journal per host names the attach under way: attaches hold the host
@@ -199,6 +200,7 @@ static int remove_veth(const struct nsf_host *h, const struct nsf_maps *m,
 		return nsf_fail(-err, "netlink");
 	if (!nsf_nl_link_get(&nl, ifname, &link)) {
 		*unmapped += unmap_ifindex(m, link.ifindex);
+		nsf_policy_ep_unindex(h, link.ifindex);
 		err = nsf_nl_link_del(&nl, link.ifindex);
 		if (err == -ENODEV)
 			err = 0;
@@ -466,6 +468,33 @@ static void gc_tx_ports(const struct gc_ctx *ctx, const struct nsf_maps *m,
 	nsf_nl_close(&nl);
 }
 
+/* Veth index entries of no endpoint: left by attaches killed before
+ * this version removed them with the veth. */
+static void gc_ep_ifx(const struct nsf_host *h, const struct gc_ctx *ctx,
+		      struct nsf_ep_gc_result *res)
+{
+	int fd = nsf_map_open(h, NSF_MAP_EP_IFX);
+	__u32 key, next, *prev = NULL;
+	bool kept;
+
+	if (fd < 0) {
+		nsf_clear_error();
+		return;
+	}
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		kept = false;
+		for (size_t i = 0; !kept && i < ctx->n; i++)
+			kept = ctx->ifindexes[i] == (int)key;
+		if (!kept && !bpf_map_delete_elem(fd, &key)) {
+			res->map_entries++;
+			prev = NULL;
+		}
+	}
+	close(fd);
+}
+
 int nsf_ep_gc(const struct nsf_host *h, struct nsf_ep_gc_result *res)
 {
 	struct gc_ctx ctx = { .h = h, .res = res };
@@ -486,6 +515,7 @@ int nsf_ep_gc(const struct nsf_host *h, struct nsf_ep_gc_result *res)
 	if (!err && m.ep4 >= 0 && m.tx_ports >= 0) {
 		gc_ep_map(h, &m, res);
 		gc_tx_ports(&ctx, &m, res);
+		gc_ep_ifx(h, &ctx, res);
 	}
 	free(ctx.ifindexes);
 	nsf_maps_close(&m);

@@ -91,6 +91,11 @@ bool nsf_valid_ifname(const char *ifname)
 		return false;
 	if (!strcmp(ifname, ".") || !strcmp(ifname, ".."))
 		return false;
+	/* The names of net.ipv4.conf.all and .default: the kernel refuses
+	 * a device so named with a bare EINVAL, which attach would report
+	 * against the host veth. */
+	if (!strcmp(ifname, "all") || !strcmp(ifname, "default"))
+		return false;
 	for (const unsigned char *p = (const unsigned char *)ifname; *p; p++)
 		/* As the kernel's dev_valid_name(), whose isspace() also
 		 * counts 0xa0 (Latin-1 no-break space); and no '%', which

@@ -36,7 +36,8 @@ int nsf_print_json(const struct cJSON *json);
 /* Endpoint and namespace names: 1..NSF_NAME_MAX of [A-Za-z0-9_.-], not "."
  * or "..", so they are safe as file names and as iproute2 netns names. */
 bool nsf_valid_name(const char *name);
-/* Interface names: 1..15 bytes, no '/', ':' or white space (dev_valid_name). */
+/* Interface names: 1..15 bytes, no '/', ':', '%' or white space
+ * (dev_valid_name), not "all" or "default" (sysctl directories). */
 bool nsf_valid_ifname(const char *ifname);
 /* Host-side veth name for an endpoint: "nsf" + 8 hex digits of a hash of the
  * endpoint name, stable across runs (like Cilium's "lxc" + hash). */

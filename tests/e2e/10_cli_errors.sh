@@ -163,6 +163,9 @@ expect_error "attach --ip broadcast address" "network or broadcast" \
 	nsf -n "$HOST" attach "$P-a" --ip 10.244.255.255
 expect_error "attach --ifname of 16 characters" "invalid interface name" \
 	nsf -n "$HOST" attach "$P-a" --ifname eth0123456789abc
+expect_error "attach --ifname all (reserved by the kernel)" \
+	"invalid interface name 'all'" \
+	nsf -n "$HOST" attach "$P-a" --ifname all
 expect_error "attach name 'a/b'" "invalid name" \
 	nsf -n "$HOST" attach a/b
 long=$(printf 'n%.0s' {1..64})
@@ -172,6 +175,21 @@ expect_error "attach name '..'" "invalid name" \
 	nsf -n "$HOST" attach ..
 expect_error "attach --netns-path that does not exist" "No such file" \
 	nsf -n "$HOST" attach "$P-a" --netns-path "/run/netns/$P-absent"
+# A file that is no network namespace: the error names it, not a bare
+# "setns: Invalid argument" (a /run/netns entry whose bind mount is gone
+# is one, left by a crashed `ip netns add` or an unmount).
+touch "$E2E_TMPDIR/plain"
+expect_error "attach --netns-path of a plain file" \
+	"netns $E2E_TMPDIR/plain: not a network namespace" \
+	nsf -n "$HOST" attach "$P-a" --netns-path "$E2E_TMPDIR/plain"
+expect_error "attach --netns-path of a mount namespace" \
+	"netns /proc/self/ns/mnt: not a network namespace" \
+	nsf -n "$HOST" attach "$P-a" --netns-path /proc/self/ns/mnt
+touch "/run/netns/$P-unmounted"
+expect_error "attach NAME whose /run/netns entry is not mounted" \
+	"netns $P-unmounted: not a network namespace" \
+	nsf -n "$HOST" attach "$P-unmounted"
+rm -f "/run/netns/$P-unmounted"
 # The host's own namespace as the pod's: it would lose its default route.
 ip -n "$HOST" link add "${P}d" type veth peer name "${P}e" &&
 	ip -n "$HOST" link set "${P}d" up &&

@@ -190,6 +190,24 @@ check "detach $P-e" nsf -n "$HOST" detach "$P-e"
 check "detach left $EXT in place" test -e "/run/netns/$EXT"
 check "$EXT is still a usable namespace" ip -n "$EXT" link show lo
 check_fails "its eth0 is gone" ip -n "$EXT" link show eth0
+
+# A relative --netns-path is the caller's, relative to its working
+# directory: recorded as given, status and gc read it relative to theirs
+# (or as a name in /run/netns), called the live pod stale and removed it.
+IPR=$(cd /run && nsf -n "$HOST" attach "$P-r" --netns-path "netns/$EXT")
+check_match "attach --netns-path netns/$EXT (relative, from /run)" \
+	'^10\.244\.[0-9]+\.[0-9]+$' "$IPR"
+check_eq "status shows the absolute path" "/run/netns/$EXT" \
+	"$(ep_field "$HOST" "$P-r" .netns)"
+check_eq "status: attached, healthy" "true ok" \
+	"$(ep_field "$HOST" "$P-r" '"\(.attached) \(.health)"')"
+check_eq "the same attach from elsewhere is the same endpoint" "$IPR" \
+	"$(cd /run/netns && nsf -n "$HOST" attach "$P-r" --netns-path \
+		"../netns/$EXT" 2>&1)"
+check_match "gc keeps it" "endpoints: 0 stale" "$(nsf -n "$HOST" gc 2>&1)"
+check "ping $EXT -> $B (relative path)" \
+	pod_exec "$EXT" ping -c 2 -i 0.2 -W 2 "$IPB"
+check "detach $P-r" nsf -n "$HOST" detach "$P-r"
 ip netns del "$EXT"
 
 # ---- a namespace with a default route of its own ----
@@ -219,6 +237,24 @@ check_match "$EXT2's default route survives the detach" \
 	'^default via 203\.0\.113\.1 dev v0 *$' \
 	"$(ip -n "$EXT2" route show default)"
 ip netns del "$EXT2"
+
+# ---- a second endpoint in a namespace attach created ----
+# Detaching the pod whose attach made the namespace must not delete it
+# under the other: the other inherits it, and it goes with the last.
+S=$P-s
+IPS=$(nsf -n "$HOST" attach "$S")
+IPS2=$(nsf -n "$HOST" attach "$S-2" --netns-path "/run/netns/$S" \
+	--ifname eth1)
+check_match "attach $S-2 into $S's namespace (eth1)" \
+	'^10\.244\.[0-9]+\.[0-9]+$' "$IPS2"
+check "detach $S" nsf -n "$HOST" detach "$S"
+check "netns $S stays while $S-2 lives in it" test -e "/run/netns/$S"
+check_eq "$S-2 is attached and healthy" "true ok" \
+	"$(ep_field "$HOST" "$S-2" '"\(.attached) \(.health)"')"
+check "ping $S-2 -> $B" pod_exec "$S" ping -c 2 -i 0.2 -W 2 "$IPB"
+check "detach $S-2" nsf -n "$HOST" detach "$S-2"
+check_fails "netns $S goes with the last of them" test -e "/run/netns/$S"
+comment "$S was $IPS"
 
 # ---- two hosts side by side ----
 

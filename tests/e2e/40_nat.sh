@@ -638,9 +638,65 @@ run_gc_reinit() {
 	ip netns del "$H"
 }
 
+# A detached pod's flows go with it. Left in the NAT table, a reply to
+# one of them reached whichever pod got the address next: here a datagram
+# the world sends to pod $P-d0's translated port arrives in $P-d1.
+udp_from() { # udp_from POD: one datagram from POD's port 5000 to W:7000
+	pod_exec "$1" "$E2E_PY" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5000))
+s.sendto(b"hi", ("'"$WAN_W"'", 7000))'
+}
+run_detach_flows() {
+	local H="$P-d" W="$P-dw" a port got
+
+	comment "==== a detached pod's NAT flows: host $H ===="
+	uplink_host "$H" "$W"
+	a=$(nsf -n "$H" attach "$P-d0")
+	e2e_require $? "pod $P-d0"
+	check "$P-d0 pings the world" pod_exec "$P-d0" ping -c 1 -W 2 "$WAN_W"
+	check "$P-d0 sends a UDP datagram to the world" udp_from "$P-d0"
+	port=$(nsf -n "$H" nat list --json | jq -r --arg a "$a" '.[] |
+		select(.original.src == $a and .proto == "udp") |
+		.translated.sport')
+	check "detach $P-d0" nsf -n "$H" detach "$P-d0"
+	check_eq "no flow of $a left in nat list" "" \
+		"$(nsf -n "$H" nat list --json | jq -r --arg a "$a" '.[] |
+		select(.original.src == $a) | .proto')"
+	check_eq "no NAT entry names $a" "" \
+		"$(bpftool -j map dump pinned "${E2E_PINS[-1]}/nsf_nat4" |
+			jq -c --arg k "$(printf '0x%02x ' ${a//./ })" '
+			($k | rtrimstr(" ") | split(" ")) as $b | .[] |
+			select(.key[0:4] == $b or .value[0:4] == $b) | .key' \
+			2>&1)"
+	check_eq "$P-d1 attaches with $a" "$a" \
+		"$(nsf -n "$H" attach "$P-d1" --ip "$a" 2>&1)"
+	got=$E2E_TMPDIR/d1.got
+	bg_pod "$P-d1" 10 "$E2E_PY" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5000))
+s.settimeout(3)
+try:
+    print(s.recvfrom(100)[0].decode())
+except socket.timeout:
+    print("nothing")' >"$got"
+	wait_until 5 udp_bound "$P-d1" 5000
+	pod_exec "$W" "$E2E_PY" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("'"$WAN_W"'", 7000))
+s.sendto(b"for '"$P"'-d0", ("'"$WAN_H"'", '"${port:-9}"'))'
+	wait "$E2E_LAST_PID"
+	check_eq "a reply to $P-d0's flow does not reach $P-d1" "nothing" \
+		"$(cat "$got")"
+	check "reset $H" nsf -n "$H" reset
+	ip netns del "$W"
+	ip netns del "$H"
+}
+
 for m in $MODES; do
 	run_mode "$m"
 done
+run_detach_flows
 run_gc_reinit
 run_exhaustion
 run_late_uplink

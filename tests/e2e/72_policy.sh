@@ -183,4 +183,47 @@ check "detach $DB" nsf -n "$HOST" detach "$DB"
 check_eq "db has no members left" "" "$(pol group list --json |
 	jq -r '.[] | select(.name == "db") | .members | join(" ")')"
 
+# ---- an address that changes hands takes no connection state along ----
+# Pod ra1 (group ra) is allowed UDP 7100 from anyone; the client's flow to
+# it has connection state. ra1 goes, rb1 (group rb: ingress denied, no
+# rule) gets its address: the client's next datagram on the same tuple is
+# a new flow to rb1 and is denied, not passed on ra1's state.
+udp_fixed() { # udp_fixed IP MESSAGE: from the client's port 5100
+	pod_exec "$CLI" "$E2E_PY" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 5100))
+s.sendto(sys.argv[2].encode(), (sys.argv[1], 7100))' "$1" "$2"
+}
+udp_recv() { # udp_recv POD OUT: what POD receives on 7100 within 3 s
+	bg_pod "$1" 10 "$E2E_PY" -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 7100))
+s.settimeout(3)
+try:
+    print(s.recvfrom(100)[0].decode())
+except socket.timeout:
+    print("nothing")' >"$2"
+	wait_until 5 udp_bound "$1" 7100
+}
+check "group add ra, rb --ingress deny" bash -c "$NSFAST -n $HOST policy \
+	group add ra --ingress deny && $NSFAST -n $HOST policy group add rb \
+	--ingress deny"
+check "rule add allow from any to ra proto udp port 7100" \
+	pol rule add allow from any to ra proto udp port 7100
+IPR=$(nsf -n "$HOST" attach "$P-ra1" --group ra)
+e2e_require $? "pod $P-ra1"
+udp_recv "$P-ra1" "$TMP/ra1.got"
+udp_fixed "$IPR" "to ra1"
+wait "$E2E_LAST_PID"
+check_eq "client -> ra1 udp 7100 passes (rule)" "to ra1" "$(cat "$TMP/ra1.got")"
+check "detach $P-ra1" nsf -n "$HOST" detach "$P-ra1"
+check_eq "attach $P-rb1 --group rb with $IPR" "$IPR" \
+	"$(nsf -n "$HOST" attach "$P-rb1" --group rb --ip "$IPR" 2>&1)"
+udp_recv "$P-rb1" "$TMP/rb1.got"
+udp_fixed "$IPR" "to rb1 on ra1's state"
+wait "$E2E_LAST_PID"
+check_eq "the same tuple to rb1 is denied" "nothing" "$(cat "$TMP/rb1.got")"
+check "detach $P-rb1" nsf -n "$HOST" detach "$P-rb1"
+
 e2e_finish

@@ -9,8 +9,8 @@
 #
 # "No leftovers" is checked against a fingerprint of the host taken
 # before: its links, the run's namespaces, the state files (IPAM and id
-# allocations, records, markers) and the pod entries of nsf_ep4 and
-# nsf_tx_ports.
+# allocations, records, markers) and the pod entries of nsf_ep4,
+# nsf_tx_ports and nsf_ep_ifx.
 #
 # Topology: pods --veth-- H (nsfast) wan0 ==== wan0 W (the world,
 # 10.99.0.1); a second host H2/W2 for the init faults.
@@ -55,6 +55,8 @@ fingerprint() {
 			jq -r '.[] | "ep4 \(.key | tostring)"'
 		bpftool -j map dump pinned "$pins/nsf_tx_ports" |
 			jq -r '.[] | "tx_port \(.key | tostring)"'
+		bpftool -j map dump pinned "$pins/nsf_ep_ifx" |
+			jq -r '.[] | "ep_ifx \(.key | tostring)"'
 	fi
 	[[ -d $pins ]] && ls "$pins" | sed 's/^/pin /'
 	return 0
@@ -165,6 +167,54 @@ for p in detach-maps detach-veth detach-ipam; do
 	same_as "[$p] no leftovers" "$BASE" "$H"
 done
 
+# A detach killed right after it took the pod off the maps leaves a pod
+# whose veth and program are in place but which the fast path no longer
+# knows: status must not call it attached and healthy, and attaching it
+# again (the same request) must put it back.
+nsf -n "$H" attach "$P-m" >/dev/null
+killed_at "detach killed at detach-maps (then attach again)" \
+	detach-maps nsf -n "$H" detach "$P-m"
+check_eq "status --json: not attached, map entry missing" \
+	"false map entry missing" \
+	"$(ep_field "$H" "$P-m" '"\(.attached) \(.health)"')"
+check_match "status (text) says it is off the fast path" \
+	"endpoint $P-m is off the fast path: map entry missing \(run 'nsfast attach $P-m' again or 'nsfast detach $P-m'\)" \
+	"$(nsf -n "$H" status)"
+check_match "gc leaves it alone" "endpoints: 0 stale" \
+	"$(nsf -n "$H" gc 2>&1)"
+check "attach $P-m again" nsf -n "$H" attach "$P-m"
+check_eq "it is attached and healthy again" "true ok" \
+	"$(ep_field "$H" "$P-m" '"\(.attached) \(.health)"')"
+check "$P-m reaches the world again" \
+	pod_exec "$P-m" ping -c1 -W2 -q "$WAN_W"
+check "detach $P-m" nsf -n "$H" detach "$P-m"
+same_as "no leftovers after the repaired pod" "$BASE" "$H"
+
+# A detach killed after it released the address leaves a record (stale:
+# its netns and veth are gone) for an address the pool hands out again.
+# Finishing that detach later, by hand or through gc, must not take the
+# new holder's map entry, address or id with it.
+D=$(nsf -n "$H" attach "$P-d")
+killed_at "detach killed at detach-ipam (address reused after)" \
+	detach-ipam nsf -n "$H" detach "$P-d"
+ip=$(nsf -n "$H" attach "$P-n" --ip "$D" 2>&1)
+check_eq "$P-n takes the released address $D" "$D" "$ip"
+nid=$(ep_field "$H" "$P-n" .id)
+check "the dead detach's record is finished (detach again)" \
+	nsf -n "$H" detach "$P-d"
+check "$P-n still reaches the world" \
+	pod_exec "$P-n" ping -c1 -W2 -q "$WAN_W"
+check_eq "$P-n keeps its map entry (ifindex)" \
+	"$(ep_field "$H" "$P-n" .host_ifindex)" \
+	"$(bpftool -j map lookup pinned "$(pin_dir "$H")/nsf_ep4" \
+		key $(tr . ' ' <<<"$D") | jq -r .formatted.value.ifindex)"
+check_eq "$P-n keeps its address allocation" "$P-n" \
+	"$(cat "$(state_dir "$H")/ipam/$D" 2>&1)"
+check_eq "$P-n keeps its id allocation" "$P-n" \
+	"$(cat "$(state_dir "$H")/ids/$nid" 2>&1)"
+check "detach $P-n" nsf -n "$H" detach "$P-n"
+same_as "no leftovers after the reused address" "$BASE" "$H"
+
 # ---- pods broken behind nsfast's back ----
 
 S1=$(nsf -n "$H" attach "$P-s1")
@@ -193,6 +243,18 @@ check_eq "the freed address can be attached again" "$S2" "$ip"
 nsf -n "$H" detach "$P-s3" >/dev/null
 check "the intact pod still reaches the world" \
 	pod_exec "$P-a" ping -c1 -W2 -q "$WAN_W"
+
+# A host veth renamed behind nsfast's back is still the pod's: detach
+# finds it by index (and MAC) and removes it, and with it the pod's eth0
+# and address in a namespace that stays.
+ip netns add "$P-x"
+nsf -n "$H" attach "$P-rn" --netns-path "/run/netns/$P-x" >/dev/null
+ip -n "$H" link set "$(ep_field "$H" "$P-rn" .host_ifname)" name "${P}r"
+check "detach $P-rn (host veth renamed to ${P}r)" nsf -n "$H" detach "$P-rn"
+check_fails "the renamed veth is gone" ip -n "$H" link show "${P}r"
+check_fails "the pod's eth0 is gone from $P-x" ip -n "$P-x" link show eth0
+ip netns del "$P-x"
+same_as "no leftovers after the renamed veth" "$BASE" "$H"
 
 # ---- reload under live TCP: pod->pod and pod->world ----
 

@@ -295,6 +295,26 @@ static void test_release_free(void **state)
 	assert_int_equal(count_values(fx->dir, NSF_POOL_IPV4), 0);
 }
 
+/* A detach replayed after a crash may name a value another has taken
+ * since: only its own owner's claim goes. */
+static void test_release_owned(void **state)
+{
+	struct fixture *fx = *state;
+	struct nsf_pool *pool = pool29(fx);
+	char owner[NSF_OWNER_MAX];
+
+	assert_int_equal(nsf_pool_release_owned(pool, NET29(3), "a"), 0);
+	assert_int_equal(nsf_pool_reserve(pool, NET29(3), "b"), 0);
+	assert_int_equal(nsf_pool_release_owned(pool, NET29(3), "a"), -EBUSY);
+	assert_int_equal(nsf_pool_owner(pool, NET29(3), owner, sizeof(owner)),
+			 0);
+	assert_string_equal(owner, "b");
+	/* A prefix of the owner is someone else. */
+	assert_int_equal(nsf_pool_release_owned(pool, NET29(3), "bb"), -EBUSY);
+	assert_int_equal(nsf_pool_release_owned(pool, NET29(3), "b"), 0);
+	assert_int_equal(count_values(fx->dir, NSF_POOL_IPV4), 0);
+}
+
 static void test_id_pool(void **state)
 {
 	struct fixture *fx = *state;
@@ -486,9 +506,9 @@ int main(void)
 		T(test_reserve_taken),	   T(test_reserve_out_of_range),
 		T(test_full_then_release), T(test_owner),
 		T(test_file_layout),	   T(test_release_free),
-		T(test_id_pool),	   T(test_id_pool_single),
-		T(test_id_pool_bad_range), T(test_last_garbage),
-		T(test_concurrent_alloc),
+		T(test_release_owned),	   T(test_id_pool),
+		T(test_id_pool_single),	   T(test_id_pool_bad_range),
+		T(test_last_garbage),	   T(test_concurrent_alloc),
 	};
 #undef T
 

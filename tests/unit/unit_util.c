@@ -129,6 +129,11 @@ static void test_valid_ifname_rejects(void **state)
 	/* The kernel takes '%' for a template ("e%d" becomes e0, e1...). */
 	check_ifname("e%d", false);
 	check_ifname("%", false);
+	/* Taken by net.ipv4.conf.{all,default}: the kernel refuses them
+	 * with a bare EINVAL. */
+	check_ifname("all", false);
+	check_ifname("default", false);
+	check_ifname("all0", true);
 }
 
 /* dev_valid_name() rejects every isspace() character. */

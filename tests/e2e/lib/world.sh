@@ -71,6 +71,11 @@ listening() {
 	[[ -n $(ip netns exec "$1" ss -Hltn "sport = :$2") ]]
 }
 
+# udp_bound NS PORT: a UDP socket is bound to PORT in namespace NS.
+udp_bound() {
+	[[ -n $(ip netns exec "$1" ss -Hlun "sport = :$2") ]]
+}
+
 # status_json HOST: HOST's `nsfast status --json`.
 status_json() {
 	nsf -n "$1" status --json
