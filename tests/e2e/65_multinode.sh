@@ -329,10 +329,67 @@ run_errors() {
 	ip netns del "$H"
 }
 
+# route_entry HOST A.B.C.D/LEN: the node of that exact nsf_routes4 entry
+# and its flags ("10.99.0.3 1"), or "none".
+route_entry() {
+	local pins cidr=${2%/*} len=${2#*/} v
+	pins=$(status_json "$1" | jq -r .pin_dir)
+	# shellcheck disable=SC2046 # the address's bytes, one word each
+	v=$(bpftool map lookup pinned "$pins/nsf_routes4" -j \
+		key "$len" 0 0 0 $(tr . ' ' <<<"$cidr") 2>/dev/null |
+		jq -r '.value[0:5] | join(" ")' 2>/dev/null)
+	[[ -n "$v" ]] || { echo none; return; }
+	# shellcheck disable=SC2086 # node's 4 bytes and the flags' first
+	printf '%d.%d.%d.%d %d\n' $v
+}
+
+# A route of a node's own /32 (how to reach node N) and a route via N
+# share one LPM entry: each one's add, del and init must leave what the
+# other needs. N is reached through node B first, then comes onto a link
+# of the host's (the kernel wants a route's via on a link).
+run_shared_node() {
+	local H="$P-s" N=10.98.0.5
+	comment "==== a node's /32 route and routes via that node: host $H ===="
+	host_create "$H"
+	e2e_require $? "host namespace $H"
+	ip -n "$H" link add wan0 type veth peer name wan0p &&
+		ip -n "$H" addr add "$NODE_A/24" dev wan0 &&
+		ip -n "$H" link set wan0 up && ip -n "$H" link set wan0p up
+	e2e_require $? "wan0 in $H"
+	check "init --pod-cidr $CIDR_A --uplink wan0" \
+		nsf -n "$H" init --pod-cidr "$CIDR_A" --uplink wan0
+	check "route add $N/32 via $NODE_B" \
+		nsf -n "$H" route add "$N/32" via "$NODE_B"
+	ip -n "$H" link add stor0 type veth peer name stor0p &&
+		ip -n "$H" addr add 10.98.0.1/16 dev stor0 &&
+		ip -n "$H" link set stor0 up && ip -n "$H" link set stor0p up
+	e2e_require $? "stor0 (10.98.0.0/16) in $H"
+	check "route add $CIDR_B via $N" \
+		nsf -n "$H" route add "$CIDR_B" via "$N"
+	check_eq "$N/32 keeps its route's node, flagged as a node" \
+		"$NODE_B 1" "$(route_entry "$H" "$N/32")"
+	check "init (re-run) writes the routes again" nsf -n "$H" init
+	check_eq "... $N/32 as route add left it" "$NODE_B 1" \
+		"$(route_entry "$H" "$N/32")"
+	check_eq "... and $CIDR_B via $N" "$N 0" \
+		"$(route_entry "$H" "$CIDR_B")"
+	check "route del $CIDR_B" nsf -n "$H" route del "$CIDR_B"
+	check_eq "$N/32 is still routed via $NODE_B" "$NODE_B 0" \
+		"$(route_entry "$H" "$N/32")"
+	check "route add $CIDR_B via $N again" \
+		nsf -n "$H" route add "$CIDR_B" via "$N"
+	check "route del $N/32" nsf -n "$H" route del "$N/32"
+	check_eq "$N keeps its node entry for $CIDR_B" "$N 1" \
+		"$(route_entry "$H" "$N/32")"
+	check "reset" nsf -n "$H" reset
+	ip netns del "$H"
+}
+
 n=0
 for r in $ROUNDS; do
 	run_round "$r" "$n"
 	n=$((n + 1))
 done
 run_errors
+run_shared_node
 e2e_finish
