@@ -262,6 +262,7 @@ static int check_route(const struct nsf_host_config *cfg,
 		       const struct nsf_route *r)
 {
 	char cidr[NSF_CIDR_STRLEN], pods[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
+	const char *reserved = nsf_cidr4_reserved(&r->cidr);
 
 	nsf_format_cidr4(&r->cidr, cidr);
 	nsf_format_cidr4(&cfg->pod_cidr, pods);
@@ -271,6 +272,17 @@ static int check_route(const struct nsf_host_config *cfg,
 				"%s: a default route would send every pod "
 				"packet to one node",
 				cidr);
+	/*
+	 * A route is another node's pod CIDR, and no pod CIDR lies in these
+	 * ranges (init refuses them). The datapath looks routes up before it
+	 * sets broadcast, multicast and the pods' gateway aside, so a route
+	 * there would send those to a node. This also refuses each half of
+	 * a split default (0.0.0.0/1 + 128.0.0.0/1, a default route in two
+	 * pieces): every /1 covers one of them.
+	 */
+	if (reserved)
+		return nsf_fail(0, "%s overlaps %s: no pod CIDR can be there",
+				cidr, reserved);
 	if (overlaps(&r->cidr, &cfg->pod_cidr))
 		return nsf_fail(0, "%s overlaps the local pod CIDR %s", cidr,
 				pods);

@@ -277,6 +277,22 @@ run_errors() {
 	fails_one_line "bad via refused" \
 		"^nsfast: route add: invalid node address '10.99.0.300'" \
 		nsf -n "$H" route add "$CIDR_B" via 10.99.0.300
+	# Routes are other nodes' pod CIDRs: none lies where no pod can be.
+	# The datapath looks routes up before it sets broadcast, multicast
+	# and the pods' gateway aside, so such a route would send those to a
+	# node; a split default (0/1 + 128/1) is a default route as surely.
+	fails_one_line "the upper half of a split default refused" \
+		'^nsfast: route add: 128.0.0.0/1 overlaps 169.254.0.0/16 \(link-local' \
+		nsf -n "$H" route add 128.0.0.0/1 via "$NODE_B"
+	fails_one_line "the lower half of a split default refused" \
+		'^nsfast: route add: 0.0.0.0/1 overlaps' \
+		nsf -n "$H" route add 0.0.0.0/1 via "$NODE_B"
+	fails_one_line "a multicast CIDR refused" \
+		'^nsfast: route add: 224.0.0.0/8 overlaps 224.0.0.0/4 \(multicast\)' \
+		nsf -n "$H" route add 224.0.0.0/8 via "$NODE_B"
+	fails_one_line "the limited broadcast refused" \
+		'^nsfast: route add: 255.255.255.255/32 overlaps 240.0.0.0/4' \
+		nsf -n "$H" route add 255.255.255.255/32 via "$NODE_B"
 	fails_one_line "a node the kernel cannot route to refused" \
 		'^nsfast: route add: kernel route 10.245.0.0/24 via 192.0.2.1: Network is unreachable' \
 		nsf -n "$H" route add "$CIDR_B" via 192.0.2.1
