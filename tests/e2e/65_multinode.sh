@@ -31,6 +31,7 @@ NODE_B=10.99.0.3
 CIDR_A=10.244.0.0/24
 CIDR_B=10.245.0.0/24
 ROUNDS=${MULTI_MODES:-native:generic off:off}
+N_TAGGED=5
 
 # send_fails NS PROTO IP PORT MSG: no answer within a second.
 send_fails() {
@@ -132,6 +133,31 @@ run_round() {
 		fwd-route "$bB" "$aB" 8
 	check_rises "node A: fwd-from-node delivered them" fwd-from-node \
 		"$bA" "$aA" 8
+	# -- a tagged frame is for the host's VLAN devices, not a pod --
+	# The kernel moves an 802.1Q tag into the skb before tc: the tc
+	# uplink program took the frame for an untagged one from node B and
+	# delivered it, tag and all (XDP sees the tag and passes it).
+	bA=$(status_json "$A")
+	check "the LAN sends $N_TAGGED frames from $ipb to $ipa in VLAN 100" \
+		pod_exec "$W" "$E2E_PY" -c "$(printf '%s\n' \
+			'import sys' \
+			'from scapy.all import Dot1Q, Ether, IP, UDP, conf, sendp' \
+			'conf.verb = 0' \
+			'sendp(Ether(dst=sys.argv[1]) / Dot1Q(vlan=100) /' \
+			'      IP(src=sys.argv[2], dst=sys.argv[3]) /' \
+			'      UDP(sport=4444, dport=7009), iface="br0",' \
+			'      count=int(sys.argv[4]))')" \
+		"$(ip -n "$A" -br link show wan0 | awk '{print $3}')" \
+		"$ipb" "$ipa" "$N_TAGGED"
+	sleep 0.3
+	aA=$(status_json "$A")
+	check_eq "node A: none delivered to $pa (to_pod +0)" 0 \
+		"$(($(jq -r --arg n "$pa" '.endpoints[] | select(.name == $n) |
+			.counters.to_pod.packets' <<<"$aA") -
+			$(jq -r --arg n "$pa" '.endpoints[] | select(.name == $n) |
+			.counters.to_pod.packets' <<<"$bA")))"
+	check_rises "node A: passed to the host (pass-host)" pass-host \
+		"$bA" "$aA" "$N_TAGGED"
 	check_eq "node A: no NAT flow to node B's pods" "0" \
 		"$(nsf -n "$A" nat list --json | jq --arg p "${ipb%.*}." \
 			'[.[] | select(.original.dst | startswith($p))] | length')"
