@@ -256,6 +256,31 @@ run_round() {
 		send "$pa" tcp "$ipb" 7000 "again" --want-tag B \
 		--want-peer "$ipa"
 
+	# -- too big for the link to node B, DF clear: the kernel fragments
+	# it, as a router does (it used to be dropped as drop-mtu, the
+	# masquerading rule, though routed traffic has no NAT to lose) --
+	ip -n "$A" link set wan0 mtu 1200
+	bA=$(status_json "$A")
+	bg_pod "$pb" 20 tcpdump -l -n -i eth0 -c 2 \
+		"src host $ipa and ip[6:2] & 0x3fff != 0" \
+		>"$E2E_TMPDIR/frag.txt" 2>/dev/null
+	out=$E2E_LAST_PID
+	sleep 1
+	check "$pa sends a 1400-byte UDP datagram without DF to $ipb" \
+		pod_exec "$pa" "$E2E_PY" -c "$(printf '%s\n' \
+			'import sys' \
+			'from scapy.all import IP, UDP, Raw, conf, send' \
+			'conf.verb = 0' \
+			'send(IP(src=sys.argv[1], dst=sys.argv[2], flags=0) /' \
+			'     UDP(sport=4444, dport=7009) / Raw(b"x" * 1372))')" \
+		"$ipa" "$ipb"
+	wait "$out"
+	check_eq "$pb got it in 2 fragments" 2 \
+		"$(grep -c "$ipa" "$E2E_TMPDIR/frag.txt")"
+	check_rises "node A: pass-fragment counted it" pass-fragment \
+		"$bA" "$(status_json "$A")"
+	ip -n "$A" link set wan0 mtu 1500
+
 	kill "$srv1" "$srv2" "$srv3" 2>/dev/null
 	wait "$srv1" "$srv2" "$srv3" 2>/dev/null
 	check "reset node A" nsf -n "$A" reset
