@@ -138,6 +138,17 @@ static __always_inline int from_pod(struct __sk_buff *skb)
 	struct iphdr *ip;
 	int verdict;
 
+	/*
+	 * An 802.1Q/802.1ad frame: the kernel moved its tag into the skb
+	 * before tc (skb_vlan_untag()), so the headers below look untagged,
+	 * and a redirect would send it on with its tag, into that VLAN of
+	 * the uplink or to another pod. Pods have no VLANs: any other
+	 * EtherType, dropped as below, priority tags (VLAN 0) included.
+	 */
+	if (unlikely(skb->vlan_present)) {
+		count_reason(NSF_R_DROP_NOT_IPV4, len);
+		return TC_ACT_SHOT;
+	}
 	if (pull_headers(skb))
 		return drop_on_veth(skb, NSF_R_DROP_MALFORMED, len);
 	data = (void *)(long)skb->data;

@@ -10,6 +10,21 @@
 #include "lib/rnat.h"
 #include "lib/monitor.h"
 
+#define VLAN_VID_MASK 0x0fff
+
+/*
+ * A frame of VLAN n is the host's (its VLAN device's), as XDP, which sees
+ * the tag, leaves it. Here the kernel has moved the tag into the skb
+ * already (skb_vlan_untag(), before tc), so the headers look untagged and
+ * a redirect would hand the pod the frame, tag and all. A priority tag
+ * (VLAN 0) is no VLAN: the kernel takes such a frame as untagged, so
+ * do we.
+ */
+static __always_inline bool uplink_vlan(const struct __sk_buff *skb)
+{
+	return skb->vlan_present && (skb->vlan_tci & VLAN_VID_MASK);
+}
+
 static __always_inline int uplink_tc(struct __sk_buff *skb)
 {
 	struct nsf_config *cfg = config();
@@ -19,6 +34,10 @@ static __always_inline int uplink_tc(struct __sk_buff *skb)
 
 	if (!cfg || !cfg->snat4 || pull_headers(skb))
 		return TC_ACT_OK;
+	if (unlikely(uplink_vlan(skb))) {
+		count_reason(NSF_R_PASS_HOST, len);
+		return TC_ACT_OK;
+	}
 	if (!rnat_find((void *)(long)skb->data, (void *)(long)skb->data_end,
 		       len, cfg, &r, &reason)) {
 		count_reason(reason, len);

@@ -109,52 +109,50 @@ static struct nsf_route *set_find(const struct route_set *s,
 	return NULL;
 }
 
-static void map_key(const struct nsf_cidr4 *c, struct nsf_route4_key *k)
-{
-	k->prefixlen = c->prefix;
-	k->addr = htonl(c->net);
-}
-
-static int map_put(int fd, const struct nsf_route *r)
-{
-	struct nsf_route4_val v = { .node = htonl(r->via) };
-	struct nsf_route4_key k;
-	int err;
-
-	map_key(&r->cidr, &k);
-	err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-	return err ? nsf_fail(-err, "map %s", NSF_MAP_ROUTES4) : 0;
-}
-
-static int map_del(int fd, const struct nsf_cidr4 *c)
-{
-	struct nsf_route4_key k;
-	int err;
-
-	map_key(c, &k);
-	err = bpf_map_delete_elem(fd, &k);
-	if (err && err != -ENOENT)
-		return nsf_fail(-err, "map %s", NSF_MAP_ROUTES4);
-	return 0;
-}
-
-/* The /32 entry of node @via (NSF_ROUTE_F_NODE). */
-static int node_put(int fd, uint32_t via)
-{
-	struct nsf_route4_val v = { .node = htonl(via),
-				    .flags = NSF_ROUTE_F_NODE };
-	struct nsf_route4_key k = { .prefixlen = 32, .addr = htonl(via) };
-	int err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
-
-	return err ? nsf_fail(-err, "map %s", NSF_MAP_ROUTES4) : 0;
-}
-
 static bool via_used(const struct route_set *s, uint32_t via)
 {
 	for (size_t i = 0; i < s->count; i++)
 		if (s->list[i].via == via)
 			return true;
 	return false;
+}
+
+/*
+ * Make the map entry of @c what the route set @s says: the route of
+ * exactly @c, or, for a /32, the node entry of an address some route goes
+ * via (NSF_ROUTE_F_NODE), or nothing. A node's own /32 can be both (a
+ * route says how to reach node N, another goes via N): one LPM entry then
+ * serves both, with the route's next hop, and stays while either does.
+ * Writing each key from the whole set, rather than per route, keeps
+ * add, del and init's restore from undoing each other's entries.
+ */
+static int entry_sync(int fd, const struct route_set *s,
+		      const struct nsf_cidr4 *c)
+{
+	const struct nsf_route *r = set_find(s, c);
+	bool node = c->prefix == 32 && via_used(s, c->net);
+	struct nsf_route4_key k = { .prefixlen = c->prefix,
+				    .addr = htonl(c->net) };
+	struct nsf_route4_val v = {
+		.node = htonl(r ? r->via : c->net),
+		.flags = node ? NSF_ROUTE_F_NODE : 0,
+	};
+	int err;
+
+	if (r || node)
+		err = bpf_map_update_elem(fd, &k, &v, BPF_ANY);
+	else if ((err = bpf_map_delete_elem(fd, &k)) == -ENOENT)
+		err = 0;
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_ROUTES4) : 0;
+}
+
+/* The entries of route @r: its CIDR and its node's /32. */
+static int route_sync(int fd, const struct route_set *s,
+		      const struct nsf_route *r)
+{
+	int err = entry_sync(fd, s, &r->cidr);
+
+	return err ? err : entry_sync(fd, s, &(struct nsf_cidr4){ r->via, 32 });
 }
 
 /*
@@ -264,6 +262,7 @@ static int check_route(const struct nsf_host_config *cfg,
 		       const struct nsf_route *r)
 {
 	char cidr[NSF_CIDR_STRLEN], pods[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
+	const char *reserved = nsf_cidr4_reserved(&r->cidr);
 
 	nsf_format_cidr4(&r->cidr, cidr);
 	nsf_format_cidr4(&cfg->pod_cidr, pods);
@@ -273,6 +272,17 @@ static int check_route(const struct nsf_host_config *cfg,
 				"%s: a default route would send every pod "
 				"packet to one node",
 				cidr);
+	/*
+	 * A route is another node's pod CIDR, and no pod CIDR lies in these
+	 * ranges (init refuses them). The datapath looks routes up before it
+	 * sets broadcast, multicast and the pods' gateway aside, so a route
+	 * there would send those to a node. This also refuses each half of
+	 * a split default (0.0.0.0/1 + 128.0.0.0/1, a default route in two
+	 * pieces): every /1 covers one of them.
+	 */
+	if (reserved)
+		return nsf_fail(0, "%s overlaps %s: no pod CIDR can be there",
+				cidr, reserved);
 	if (overlaps(&r->cidr, &cfg->pod_cidr))
 		return nsf_fail(0, "%s overlaps the local pod CIDR %s", cidr,
 				pods);
@@ -292,7 +302,7 @@ int nsf_route_add(const struct nsf_host *h, const struct nsf_route *r)
 	char cidr[NSF_CIDR_STRLEN], via[NSF_ADDR_STRLEN];
 	struct nsf_host_config cfg;
 	struct nsf_route *old, *grown;
-	bool new_node, kernel = false;
+	bool kernel = false;
 	struct route_set s;
 	int fd, err;
 
@@ -321,22 +331,18 @@ int nsf_route_add(const struct nsf_host *h, const struct nsf_route *r)
 		return nsf_fail(ENOMEM, "route");
 	}
 	s.list = grown;
-	new_node = !via_used(&s, r->via);
 	s.list[s.count++] = *r;
 	fd = nsf_map_open(h, NSF_MAP_ROUTES4);
 	err = fd < 0 ? fd : kernel_route(r, true);
 	if (!err) {
 		kernel = true;
-		err = map_put(fd, r);
+		err = route_sync(fd, &s, r);
 	}
 	if (!err)
-		err = node_put(fd, r->via);
-	if (!err)
 		err = set_save(h, &s);
-	if (err && fd >= 0) { /* roll back */
-		map_del(fd, &r->cidr);
-		if (new_node)
-			map_del(fd, &(struct nsf_cidr4){ r->via, 32 });
+	if (err && fd >= 0) { /* roll back: the entries as before */
+		s.count--;
+		route_sync(fd, &s, r);
 	}
 	if (err && kernel)
 		kernel_route(r, false);
@@ -365,9 +371,7 @@ int nsf_route_del(const struct nsf_host *h, const struct nsf_cidr4 *cidr)
 	gone = *old;
 	*old = s.list[--s.count];
 	fd = nsf_map_open(h, NSF_MAP_ROUTES4);
-	err = fd < 0 ? fd : map_del(fd, cidr);
-	if (!err && !via_used(&s, gone.via))
-		err = map_del(fd, &(struct nsf_cidr4){ gone.via, 32 });
+	err = fd < 0 ? fd : route_sync(fd, &s, &gone);
 	if (fd >= 0)
 		close(fd);
 	if (!err)
@@ -424,9 +428,7 @@ int nsf_route_restore(const struct nsf_host *h)
 		err = fd < 0 ? fd : 0;
 	}
 	for (size_t i = 0; !err && i < s.count; i++) {
-		err = map_put(fd, &s.list[i]);
-		if (!err)
-			err = node_put(fd, s.list[i].via);
+		err = route_sync(fd, &s, &s.list[i]);
 		/* A node unreachable now (uplink down?) must not stop init:
 		 * the BPF route stands, the kernel's comes with the next
 		 * init. Say so. */

@@ -22,7 +22,8 @@ struct nsf_route {
  * Add a route: the BPF route, a /32 entry for the node's own address (so
  * pods reach other nodes without NAT too) and the same route in the
  * kernel's main table (the host's own traffic). Refused: a node the
- * kernel cannot route to, a CIDR that overlaps the local pod CIDR, a CIDR
+ * kernel cannot route to, a default route, a CIDR that overlaps a range
+ * no pod CIDR can be in (nsf_cidr4_reserved) or the local pod CIDR, a CIDR
  * routed already (the same route again is a no-op), a via that is not a
  * unicast address, lies in the local pod CIDR or the routed CIDR, or is
  * this host's own uplink address.

@@ -103,13 +103,13 @@ static __always_inline bool remote_forward(struct __sk_buff *skb,
 	rc = remote_fib(skb, ip, rt->node, &fib,
 			snat_l3_len(skb, ip, data_end));
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
-		if (!(ip->frag_off & bpf_htons(IP_DF))) {
-			*reason = NSF_R_DROP_MTU;
-			*verdict = TC_ACT_SHOT;
-		} else {
-			*reason = NSF_R_PASS_FRAG_NEEDED;
-			*verdict = TC_ACT_OK;
-		}
+		/* The kernel answers "fragmentation needed" (DF) or
+		 * fragments it (no DF), as a router does: routed traffic
+		 * keeps its addresses, so its fragments lose no NAT. */
+		*reason = ip->frag_off & bpf_htons(IP_DF)
+				  ? NSF_R_PASS_FRAG_NEEDED
+				  : NSF_R_PASS_FRAGMENT;
+		*verdict = TC_ACT_OK;
 		return true;
 	}
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH) {

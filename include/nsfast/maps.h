@@ -200,7 +200,8 @@ struct nsf_route4_key {
 /*
  * Value of nsf_routes4: the node that owns the CIDR. Every node that is
  * the via of a route also gets a /32 entry of its own (NSF_ROUTE_F_NODE),
- * so pods reach other nodes' host addresses without NAT as well.
+ * so pods reach other nodes' host addresses without NAT as well; where a
+ * route of that very /32 exists too, the entry has its next hop.
  */
 struct nsf_route4_val {
 	__be32 node; /* the node's address (next hop), network order */

@@ -90,7 +90,10 @@
 	  "to handle, never routed or masqueraded")                            \
 	X(DROP_PUBLISH_CLASH, "drop-publish-clash", DROP,                      \
 	  "new flow to a published port whose pod-side tuple is another "      \
-	  "flow's (same client address and port through another host port)")
+	  "flow's (same client address and port through another host port)")   \
+	X(PASS_FRAGMENT, "pass-fragment", PASS,                                \
+	  "too big for the route to another node, DF clear: the kernel "       \
+	  "fragments it (routed traffic has no NAT to lose)")
 
 enum nsf_reason_kind {
 	NSF_KIND_FWD,

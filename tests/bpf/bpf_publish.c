@@ -29,7 +29,8 @@
  *   pod1 / pod1p   the same for pod B (10.244.0.3)
  *   wan0 / wan0p   the uplink, 10.99.0.2/24; default via 10.99.0.1;
  *                  node 10.99.0.3 (permanent neighbour), node 10.99.0.4
- *                  (no neighbour entry); 172.31.0.0/16 unreachable
+ *                  (no neighbour entry), node 10.99.0.5 (permanent
+ *                  neighbour, route MTU 300); 172.31.0.0/16 unreachable
  * and the three objects loaded without pins, sharing pod_ingress's maps.
  * test_run records redirect targets without sending anything.
  */
@@ -76,6 +77,9 @@
 #define REMOTE_POD HOST_IP(10, 245, 0, 7)   /* in 10.245.0.0/24 (node B) */
 #define REMOTE_C   HOST_IP(10, 245, 0, 200) /* in 10.245.0.128/25 (C) */
 #define REMOTE_X   HOST_IP(10, 246, 0, 7)   /* in 10.246.0.0/24 (X) */
+#define NODE_M	   HOST_IP(10, 99, 0, 5)    /* route MTU 300 */
+#define REMOTE_M   HOST_IP(10, 247, 0, 7)   /* in 10.247.0.0/24 (M) */
+#define NODE_M_MTU 300
 
 #define PORT_MIN 10000
 #define PORT_MAX 10099
@@ -137,6 +141,14 @@ static int make_netns(void)
 			    mac_str(mac_gw));
 	err = err
 		      ?: sh("ip neigh add 10.99.0.3 lladdr %s dev wan0 nud "
+			    "permanent",
+			    mac_str(mac_node_b));
+	/* Locked: bpf_fib_lookup() honours a route's MTU only then. */
+	err = err
+		      ?: sh("ip route add 10.99.0.5/32 dev wan0 mtu lock %d",
+			    NODE_M_MTU);
+	err = err
+		      ?: sh("ip neigh add 10.99.0.5 lladdr %s dev wan0 nud "
 			    "permanent",
 			    mac_str(mac_node_b));
 	err = err ?: write_file("/proc/sys/net/ipv4/conf/pod0/forwarding", "1");
@@ -1123,6 +1135,51 @@ static void test_route_unreachable(void **state)
 	assert_int_equal(nat_count(), 0);
 }
 
+/*
+ * Too big for the route to the node. With DF the kernel must answer
+ * "fragmentation needed"; without DF it fragments the packet, as a router
+ * does: routed traffic keeps its addresses, so unlike masqueraded traffic
+ * (drop-mtu) there is nothing fragments would lose. Either way the kernel
+ * gets the packet unchanged; one that fits is forwarded (control).
+ */
+static void test_route_mtu(void **state)
+{
+	struct ipv4_spec s = {
+		.saddr = htonl(POD_A),
+		.daddr = htonl(REMOTE_M),
+		.proto = IPPROTO_UDP,
+		.ttl = 64,
+	};
+	static const uint16_t df[] = { 0x4000, 0 };
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	route(HOST_IP(10, 247, 0, 0), 24, NODE_M);
+	for (size_t i = 0; i < sizeof(df) / sizeof(df[0]); i++) {
+		s.frag_off = df[i];
+		s.payload = NODE_M_MTU; /* IP length: 20 + 8 + 300 */
+		frame_eth(&in, mac_pod0, mac_pod0p, ETH_P_IP);
+		frame_ipv4(&in, &s);
+		run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+		assert_int_equal(r.retval, TC_ACT_OK);
+		assert_int_equal(frame_diff(&in, &r.out), -1);
+		assert_int_equal(counter(df[i] ? NSF_R_PASS_FRAG_NEEDED
+					       : NSF_R_PASS_FRAGMENT),
+				 1);
+		assert_int_equal(counter(NSF_R_DROP_MTU), 0);
+
+		s.payload = NODE_M_MTU - 28; /* exactly the MTU */
+		frame_eth(&in, mac_pod0, mac_pod0p, ETH_P_IP);
+		frame_ipv4(&in, &s);
+		run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+		assert_int_equal(r.retval, TC_ACT_REDIRECT);
+		assert_int_equal(counter(NSF_R_FWD_ROUTE), i + 1);
+	}
+	assert_int_equal(nat_count(), 0);
+}
+
 /* Without a route the same destination is masqueraded (control). */
 static void test_route_absent_snat(void **state)
 {
@@ -1300,6 +1357,7 @@ int main(void)
 		T(test_route_lpm_no_neigh),
 		T(test_route_published_reply),
 		T(test_route_unreachable),
+		T(test_route_mtu),
 		T(test_route_absent_snat),
 		T(test_from_node_xdp),
 		T(test_from_node_tc),

@@ -31,6 +31,7 @@ NODE_B=10.99.0.3
 CIDR_A=10.244.0.0/24
 CIDR_B=10.245.0.0/24
 ROUNDS=${MULTI_MODES:-native:generic off:off}
+N_TAGGED=5
 
 # send_fails NS PROTO IP PORT MSG: no answer within a second.
 send_fails() {
@@ -132,6 +133,31 @@ run_round() {
 		fwd-route "$bB" "$aB" 8
 	check_rises "node A: fwd-from-node delivered them" fwd-from-node \
 		"$bA" "$aA" 8
+	# -- a tagged frame is for the host's VLAN devices, not a pod --
+	# The kernel moves an 802.1Q tag into the skb before tc: the tc
+	# uplink program took the frame for an untagged one from node B and
+	# delivered it, tag and all (XDP sees the tag and passes it).
+	bA=$(status_json "$A")
+	check "the LAN sends $N_TAGGED frames from $ipb to $ipa in VLAN 100" \
+		pod_exec "$W" "$E2E_PY" -c "$(printf '%s\n' \
+			'import sys' \
+			'from scapy.all import Dot1Q, Ether, IP, UDP, conf, sendp' \
+			'conf.verb = 0' \
+			'sendp(Ether(dst=sys.argv[1]) / Dot1Q(vlan=100) /' \
+			'      IP(src=sys.argv[2], dst=sys.argv[3]) /' \
+			'      UDP(sport=4444, dport=7009), iface="br0",' \
+			'      count=int(sys.argv[4]))')" \
+		"$(ip -n "$A" -br link show wan0 | awk '{print $3}')" \
+		"$ipb" "$ipa" "$N_TAGGED"
+	sleep 0.3
+	aA=$(status_json "$A")
+	check_eq "node A: none delivered to $pa (to_pod +0)" 0 \
+		"$(($(jq -r --arg n "$pa" '.endpoints[] | select(.name == $n) |
+			.counters.to_pod.packets' <<<"$aA") -
+			$(jq -r --arg n "$pa" '.endpoints[] | select(.name == $n) |
+			.counters.to_pod.packets' <<<"$bA")))"
+	check_rises "node A: passed to the host (pass-host)" pass-host \
+		"$bA" "$aA" "$N_TAGGED"
 	check_eq "node A: no NAT flow to node B's pods" "0" \
 		"$(nsf -n "$A" nat list --json | jq --arg p "${ipb%.*}." \
 			'[.[] | select(.original.dst | startswith($p))] | length')"
@@ -230,6 +256,31 @@ run_round() {
 		send "$pa" tcp "$ipb" 7000 "again" --want-tag B \
 		--want-peer "$ipa"
 
+	# -- too big for the link to node B, DF clear: the kernel fragments
+	# it, as a router does (it used to be dropped as drop-mtu, the
+	# masquerading rule, though routed traffic has no NAT to lose) --
+	ip -n "$A" link set wan0 mtu 1200
+	bA=$(status_json "$A")
+	bg_pod "$pb" 20 tcpdump -l -n -i eth0 -c 2 \
+		"src host $ipa and ip[6:2] & 0x3fff != 0" \
+		>"$E2E_TMPDIR/frag.txt" 2>/dev/null
+	out=$E2E_LAST_PID
+	sleep 1
+	check "$pa sends a 1400-byte UDP datagram without DF to $ipb" \
+		pod_exec "$pa" "$E2E_PY" -c "$(printf '%s\n' \
+			'import sys' \
+			'from scapy.all import IP, UDP, Raw, conf, send' \
+			'conf.verb = 0' \
+			'send(IP(src=sys.argv[1], dst=sys.argv[2], flags=0) /' \
+			'     UDP(sport=4444, dport=7009) / Raw(b"x" * 1372))')" \
+		"$ipa" "$ipb"
+	wait "$out"
+	check_eq "$pb got it in 2 fragments" 2 \
+		"$(grep -c "$ipa" "$E2E_TMPDIR/frag.txt")"
+	check_rises "node A: pass-fragment counted it" pass-fragment \
+		"$bA" "$(status_json "$A")"
+	ip -n "$A" link set wan0 mtu 1500
+
 	kill "$srv1" "$srv2" "$srv3" 2>/dev/null
 	wait "$srv1" "$srv2" "$srv3" 2>/dev/null
 	check "reset node A" nsf -n "$A" reset
@@ -277,6 +328,22 @@ run_errors() {
 	fails_one_line "bad via refused" \
 		"^nsfast: route add: invalid node address '10.99.0.300'" \
 		nsf -n "$H" route add "$CIDR_B" via 10.99.0.300
+	# Routes are other nodes' pod CIDRs: none lies where no pod can be.
+	# The datapath looks routes up before it sets broadcast, multicast
+	# and the pods' gateway aside, so such a route would send those to a
+	# node; a split default (0/1 + 128/1) is a default route as surely.
+	fails_one_line "the upper half of a split default refused" \
+		'^nsfast: route add: 128.0.0.0/1 overlaps 169.254.0.0/16 \(link-local' \
+		nsf -n "$H" route add 128.0.0.0/1 via "$NODE_B"
+	fails_one_line "the lower half of a split default refused" \
+		'^nsfast: route add: 0.0.0.0/1 overlaps' \
+		nsf -n "$H" route add 0.0.0.0/1 via "$NODE_B"
+	fails_one_line "a multicast CIDR refused" \
+		'^nsfast: route add: 224.0.0.0/8 overlaps 224.0.0.0/4 \(multicast\)' \
+		nsf -n "$H" route add 224.0.0.0/8 via "$NODE_B"
+	fails_one_line "the limited broadcast refused" \
+		'^nsfast: route add: 255.255.255.255/32 overlaps 240.0.0.0/4' \
+		nsf -n "$H" route add 255.255.255.255/32 via "$NODE_B"
 	fails_one_line "a node the kernel cannot route to refused" \
 		'^nsfast: route add: kernel route 10.245.0.0/24 via 192.0.2.1: Network is unreachable' \
 		nsf -n "$H" route add "$CIDR_B" via 192.0.2.1
@@ -329,10 +396,67 @@ run_errors() {
 	ip netns del "$H"
 }
 
+# route_entry HOST A.B.C.D/LEN: the node of that exact nsf_routes4 entry
+# and its flags ("10.99.0.3 1"), or "none".
+route_entry() {
+	local pins cidr=${2%/*} len=${2#*/} v
+	pins=$(status_json "$1" | jq -r .pin_dir)
+	# shellcheck disable=SC2046 # the address's bytes, one word each
+	v=$(bpftool map lookup pinned "$pins/nsf_routes4" -j \
+		key "$len" 0 0 0 $(tr . ' ' <<<"$cidr") 2>/dev/null |
+		jq -r '.value[0:5] | join(" ")' 2>/dev/null)
+	[[ -n "$v" ]] || { echo none; return; }
+	# shellcheck disable=SC2086 # node's 4 bytes and the flags' first
+	printf '%d.%d.%d.%d %d\n' $v
+}
+
+# A route of a node's own /32 (how to reach node N) and a route via N
+# share one LPM entry: each one's add, del and init must leave what the
+# other needs. N is reached through node B first, then comes onto a link
+# of the host's (the kernel wants a route's via on a link).
+run_shared_node() {
+	local H="$P-s" N=10.98.0.5
+	comment "==== a node's /32 route and routes via that node: host $H ===="
+	host_create "$H"
+	e2e_require $? "host namespace $H"
+	ip -n "$H" link add wan0 type veth peer name wan0p &&
+		ip -n "$H" addr add "$NODE_A/24" dev wan0 &&
+		ip -n "$H" link set wan0 up && ip -n "$H" link set wan0p up
+	e2e_require $? "wan0 in $H"
+	check "init --pod-cidr $CIDR_A --uplink wan0" \
+		nsf -n "$H" init --pod-cidr "$CIDR_A" --uplink wan0
+	check "route add $N/32 via $NODE_B" \
+		nsf -n "$H" route add "$N/32" via "$NODE_B"
+	ip -n "$H" link add stor0 type veth peer name stor0p &&
+		ip -n "$H" addr add 10.98.0.1/16 dev stor0 &&
+		ip -n "$H" link set stor0 up && ip -n "$H" link set stor0p up
+	e2e_require $? "stor0 (10.98.0.0/16) in $H"
+	check "route add $CIDR_B via $N" \
+		nsf -n "$H" route add "$CIDR_B" via "$N"
+	check_eq "$N/32 keeps its route's node, flagged as a node" \
+		"$NODE_B 1" "$(route_entry "$H" "$N/32")"
+	check "init (re-run) writes the routes again" nsf -n "$H" init
+	check_eq "... $N/32 as route add left it" "$NODE_B 1" \
+		"$(route_entry "$H" "$N/32")"
+	check_eq "... and $CIDR_B via $N" "$N 0" \
+		"$(route_entry "$H" "$CIDR_B")"
+	check "route del $CIDR_B" nsf -n "$H" route del "$CIDR_B"
+	check_eq "$N/32 is still routed via $NODE_B" "$NODE_B 0" \
+		"$(route_entry "$H" "$N/32")"
+	check "route add $CIDR_B via $N again" \
+		nsf -n "$H" route add "$CIDR_B" via "$N"
+	check "route del $N/32" nsf -n "$H" route del "$N/32"
+	check_eq "$N keeps its node entry for $CIDR_B" "$N 1" \
+		"$(route_entry "$H" "$N/32")"
+	check "reset" nsf -n "$H" reset
+	ip netns del "$H"
+}
+
 n=0
 for r in $ROUNDS; do
 	run_round "$r" "$n"
 	n=$((n + 1))
 done
 run_errors
+run_shared_node
 e2e_finish

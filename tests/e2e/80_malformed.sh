@@ -186,6 +186,14 @@ check_match "pod -> $T: TTL 1 is answered with ICMP time exceeded" \
 	"^icmp type 11 from" "$out"
 # Frames not addressed to the gateway MAC are not routed.
 pod_case l2-broadcast "$T" "$N" refused
+# 802.1Q tagged (VLAN 100, and a priority tag): the kernel moves the tag
+# into the skb before tc sees the frame, which then looked untagged and
+# was forwarded with its tag, into VLAN 100 of the uplink (masqueraded)
+# or to T. Pods have no VLANs: another EtherType, drop-not-ipv4.
+for c in vlan vlan-prio; do
+	pod_case "$c" "$T" "$N" refused
+	pod_case "$c" "$WAN_W" "$N" refused
+done
 # Spoofed source (C's address, sent by A): dropped (drop-spoofed-ip),
 # charged to A, never delivered.
 SRC=$C pod_case plain "$T" "$N" dropped

@@ -19,8 +19,8 @@ import struct
 import sys
 import time
 
-from scapy.all import (ARP, ICMP, IP, TCP, UDP, Ether, Raw,  # noqa: E402
-                       conf, get_if_hwaddr, sendp, AsyncSniffer)
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether,  # noqa: E402
+                       Raw, conf, get_if_hwaddr, sendp, AsyncSniffer)
 
 conf.verb = 0
 
@@ -137,6 +137,10 @@ def build(case, a):
     if case == "l2-broadcast":
         return [bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=a.src_mac) / ip /
                       udp / data)]
+    if case == "vlan":  # 802.1Q, VLAN 100
+        return [bytes(eth / Dot1Q(vlan=100) / ip / udp / data)]
+    if case == "vlan-prio":  # 802.1Q priority tag (VLAN 0)
+        return [bytes(eth / Dot1Q(vlan=0, prio=5) / ip / udp / data)]
     if case == "plain":  # a well-formed datagram, for comparison
         return [raw]
     raise SystemExit("unknown case " + case)
@@ -147,7 +151,7 @@ CASES = ["trunc-ip", "trunc-l4", "bad-ihl-4", "bad-ihl-15", "totlen-long",
          "frag-middle", "frag-overlap", "ttl1", "ttl0", "bad-l4csum",
          "udp-zero", "udp-odd", "udp-badlen", "tcp-synfin", "tcp-null",
          "tcp-xmas", "tcp-synrst", "icmp-err-noflow", "icmp-redirect",
-         "arp-flood", "l2-broadcast", "plain"]
+         "arp-flood", "l2-broadcast", "vlan", "vlan-prio", "plain"]
 
 
 def parser():
