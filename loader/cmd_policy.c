@@ -2,8 +2,9 @@
 /*
  * nsfast policy: groups of endpoints, allow/deny rules between groups,
  * the host, the world and CIDRs, and per-group defaults. Every change is
- * saved to <state>/policy.json and synced into the maps at once: live
- * traffic follows it without reattaching anything (docs/policy.md).
+ * synced into the maps and then saved to <state>/policy.json, all or
+ * nothing: live traffic follows it without reattaching anything
+ * (docs/policy.md).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -497,22 +498,11 @@ static bool want_json(int argc, char **argv, int from)
 
 /* ---- dispatch ---- */
 
-static int flush(cJSON **doc, const struct nsf_host *h)
+/* Back to the defaults; the file is replaced only once the maps are. */
+static int flush(cJSON **doc)
 {
-	cJSON *fresh;
-
 	cJSON_Delete(*doc);
-	*doc = NULL;
-	{
-		char path[NSF_PATH_MAX * 2];
-
-		snprintf(path, sizeof(path), "%s/policy.json", h->state_dir);
-		remove(path);
-	}
-	fresh = nsf_policy_load(h);
-	if (!fresh)
-		return -EIO;
-	*doc = fresh;
+	*doc = nsf_policy_default();
 	return 0;
 }
 
@@ -536,7 +526,7 @@ static int change(const struct nsf_host *h, cJSON **doc, int argc, char **argv,
 	if (!strcmp(obj, "rule") && !strcmp(verb, "del") && argc == 3)
 		return rule_del(*doc, argv[2]);
 	if (!strcmp(obj, "flush") && argc == 1)
-		return flush(doc, h);
+		return flush(doc);
 	*changed = false;
 	if (!strcmp(obj, "group") &&
 	    (!strcmp(verb, "list") || !strcmp(verb, "show")))
@@ -552,8 +542,8 @@ static int change(const struct nsf_host *h, cJSON **doc, int argc, char **argv,
 int cmd_policy(int argc, char **argv)
 {
 	struct nsf_host h = { .lock_fd = -1 };
+	cJSON *doc = NULL, *old = NULL;
 	bool changed = false;
-	cJSON *doc = NULL;
 	int err;
 
 	argc--;
@@ -565,14 +555,14 @@ int cmd_policy(int argc, char **argv)
 	err = cli_host_open(&h, true, false);
 	if (!err) {
 		doc = nsf_policy_load(&h);
-		err = doc ? 0 : -EIO;
+		old = doc ? cJSON_Duplicate(doc, true) : NULL;
+		err = old ? 0 : -EIO;
 	}
 	if (!err)
 		err = change(&h, &doc, argc, argv, &changed);
 	if (!err && changed)
-		err = nsf_policy_save(&h, doc);
-	if (!err && changed)
-		err = nsf_policy_sync(&h, doc);
+		err = nsf_policy_commit(&h, old, doc);
+	cJSON_Delete(old);
 	cJSON_Delete(doc);
 	nsf_host_close(&h);
 	if (err) {
