@@ -120,7 +120,7 @@ static long parse_long(const char *s, long min, long max, const char *what)
 	long v = strtol(s, &end, 10);
 
 	if (*end || end == s || v < min || v > max) {
-		nsf_fail(0, "invalid %s '%s'", what, s);
+		nsf_usage("invalid %s '%s'", what, s);
 		return -1;
 	}
 	return v;
@@ -135,8 +135,8 @@ static int set_proto(struct mon *m, const char *word, int proto)
 	int cur = m->want_arp ? ETH_P_ARP : m->proto;
 
 	if (cur >= 0 && cur != proto)
-		return nsf_fail(0, "%s and %s can never match",
-				cur == ETH_P_ARP ? "arp" : names[cur], word);
+		return nsf_usage("%s and %s can never match",
+				 cur == ETH_P_ARP ? "arp" : names[cur], word);
 	if (proto == ETH_P_ARP)
 		m->want_arp = true;
 	else
@@ -148,9 +148,9 @@ static int set_proto(struct mon *m, const char *word, int proto)
 static int add_host(struct mon *m, const char *v)
 {
 	if (m->n_hosts == 2)
-		return nsf_fail(0, "a third host can never match");
+		return nsf_usage("a third host can never match");
 	if (inet_pton(AF_INET, v, &m->host[m->n_hosts]) != 1)
-		return nsf_fail(0, "invalid address '%s'", v);
+		return nsf_usage("invalid address '%s'", v);
 	m->n_hosts++;
 	return 0;
 }
@@ -161,7 +161,7 @@ static int add_port(struct mon *m, const char *v)
 	long p;
 
 	if (m->n_ports == 2)
-		return nsf_fail(0, "a third port can never match");
+		return nsf_usage("a third port can never match");
 	p = parse_long(v, 1, 65535, "port");
 	if (p < 0)
 		return -EINVAL;
@@ -184,10 +184,9 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 
 		if (!strcmp(t, "and") || !strcmp(t, "&&")) {
 			if (!any || after_and)
-				return nsf_fail(0,
-						"'%s' must stand between "
-						"two filters (%s)",
-						t, USAGE);
+				return nsf_usage("'%s' must stand between "
+						 "two filters (%s)",
+						 t, USAGE);
 			after_and = true;
 			continue;
 		}
@@ -201,14 +200,13 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 			err = set_proto(m, t, ETH_P_ARP);
 		else if (!strcmp(t, "host") || !strcmp(t, "port")) {
 			if (i + 1 >= argc)
-				return nsf_fail(0, "%s needs a value (%s)", t,
-						USAGE);
+				return nsf_usage("%s needs a value (%s)", t,
+						 USAGE);
 			i++;
 			err = t[0] == 'h' ? add_host(m, argv[i])
 					  : add_port(m, argv[i]);
 		} else {
-			return nsf_fail(0, "unknown filter '%s' (%s)", t,
-					USAGE);
+			return nsf_usage("unknown filter '%s' (%s)", t, USAGE);
 		}
 		if (err)
 			return err;
@@ -216,8 +214,8 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 		after_and = false;
 	}
 	if (after_and)
-		return nsf_fail(0, "'and' must stand between two filters (%s)",
-				USAGE);
+		return nsf_usage("'and' must stand between two filters (%s)",
+				 USAGE);
 	return 0;
 }
 
@@ -241,7 +239,7 @@ static int parse_args(struct mon *m, int argc, char **argv)
 			continue;
 		}
 		if (!v)
-			return nsf_fail(0, "%s needs a value (%s)", a, USAGE);
+			return nsf_usage("%s needs a value (%s)", a, USAGE);
 		i++;
 		if (!strcmp(a, "--pod")) {
 			m->pod = v;
@@ -250,7 +248,7 @@ static int parse_args(struct mon *m, int argc, char **argv)
 		} else if (!strcmp(a, "--reason")) {
 			r = reason_by_name(v);
 			if (r < 0)
-				return nsf_fail(0, "unknown reason '%s'", v);
+				return nsf_usage("unknown reason '%s'", v);
 			m->reasons |= 1ull << r;
 		} else if (!strcmp(a, "--count") || !strcmp(a, "-c")) {
 			m->count = parse_long(v, 1, 1L << 40, "count");
@@ -261,13 +259,13 @@ static int parse_args(struct mon *m, int argc, char **argv)
 			m->duration = strtod(v, &end);
 			if (end == v || *end || !(m->duration > 0) ||
 			    m->duration > 1e9)
-				return nsf_fail(0, "invalid duration '%s'", v);
+				return nsf_usage("invalid duration '%s'", v);
 		} else if (!strcmp(a, "--sample")) {
 			m->sample = parse_long(v, 1, 1 << 30, "sample");
 		} else if (!strcmp(a, "--rate")) {
 			m->rate = parse_long(v, 0, 1 << 30, "rate");
 		} else {
-			return nsf_fail(0, "bad option '%s' (%s)", a, USAGE);
+			return nsf_usage("bad option '%s' (%s)", a, USAGE);
 		}
 		if (m->count < 0 || m->sample < 0 || m->rate < 0)
 			return -EINVAL;
@@ -594,7 +592,7 @@ int cmd_monitor(int argc, char **argv)
 	nsf_host_close(&h);
 	if (err) {
 		nsf_report("monitor");
-		return 1;
+		return nsf_exit_status();
 	}
 	return 0;
 }

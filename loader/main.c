@@ -99,6 +99,8 @@ static void usage(FILE *out)
 		"With CNI_COMMAND set (or run as nsfast-cni), nsfast is a CNI plugin\n"
 		"reading the network config on stdin (see docs/cni.md).\n"
 		"\n"
+		"Exit status: 0 done, 1 failed, 2 usage error (the command line is wrong).\n"
+		"\n"
 		"State: pins in /sys/fs/bpf/nsfast/<netns-cookie>/ (NSFAST_BPFFS), files in\n"
 		"/run/nsfast/<netns-cookie>/ (NSFAST_STATE_DIR), one set per host netns.\n");
 }
