@@ -29,10 +29,10 @@
 #include "maps.h"
 #include "util.h"
 
-#define USAGE                                                                 \
-	"usage: nsfast monitor [--pod NAME] [--drops] [--reason NAME]... "    \
-	"[--pcap FILE] [--count N] [--duration SEC] [--sample N] [--rate N] " \
-	"[tcp|udp|icmp|arp] [host ADDR] [port N]"
+#define USAGE                                                              \
+	"usage: nsfast monitor [--pod NAME] [--drops] [--reason NAME]... " \
+	"[--pcap FILE|-] [-U] [--count N] [--duration SEC] [--sample N] "  \
+	"[--rate N] [tcp|udp|icmp|arp] [host ADDR] [port N]"
 
 #define REASON_ROW(name, str, kind, help) { str, NSF_KIND_##kind },
 static const struct {
@@ -69,8 +69,9 @@ struct mon {
 	double duration;
 	int proto; /* IPPROTO_*, -1 = any; ETH_P_ARP as 0x806 */
 	bool want_arp;
-	uint32_t host[2]; /* network order; each in the packet */
-	uint16_t port[2]; /* host order; each in the packet */
+	bool packet_buffered; /* -U: flush the capture after each packet */
+	uint32_t host[2];     /* network order; each in the packet */
+	uint16_t port[2];     /* host order; each in the packet */
 	int n_hosts, n_ports;
 	/* state */
 	struct ep_name *eps;
@@ -238,6 +239,10 @@ static int parse_args(struct mon *m, int argc, char **argv)
 			drops = true;
 			continue;
 		}
+		if (!strcmp(a, "-U") || !strcmp(a, "--packet-buffered")) {
+			m->packet_buffered = true;
+			continue;
+		}
 		if (!v)
 			return nsf_usage("%s needs a value (%s)", a, USAGE);
 		i++;
@@ -386,6 +391,15 @@ static void pcap_record(FILE *f, const struct nsf_mon_event *ev, int64_t rt_ns)
 	fwrite(ev->data, ev->cap_len, 1, f);
 }
 
+/* A write failed. The reader went away (`monitor | head`, `--pcap - |
+ * tcpdump -c 1 -r -`): the end, not an error. Anything else is. */
+static void out_failed(struct mon *m)
+{
+	if (errno != EPIPE)
+		m->out_err = errno;
+	stop = 1;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct nsf_mon_event *ev = data;
@@ -408,6 +422,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	rt = (int64_t)ev->ts + m->rt_offset_ns;
 	if (m->pcap) {
 		pcap_record(m->pcap, ev, rt);
+		if ((m->packet_buffered && fflush(m->pcap)) || ferror(m->pcap))
+			out_failed(m);
 		return 0;
 	}
 	sec = (time_t)(rt / 1000000000);
@@ -422,13 +438,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	       ev->src_ep ? ep_name(m, ev->src_ep) : "", ev->len);
 	if (ev->dst_ep)
 		printf("%*s-> %s\n", 16, "", ep_name(m, ev->dst_ep));
-	if (fflush(stdout) || ferror(stdout)) {
-		/* The reader went away (`monitor | head`): the end, not an
-		 * error. Anything else is. */
-		if (errno != EPIPE)
-			m->out_err = errno;
-		stop = 1;
-	}
+	if (fflush(stdout) || ferror(stdout))
+		out_failed(m);
 	return 0;
 }
 
@@ -532,7 +543,10 @@ static int run(const struct nsf_host *h, struct mon *m)
 		err = write_cfg(cfg_fd, m, true); /* extend the expiry */
 	}
 	if (!err && m->out_err)
-		err = nsf_fail(m->out_err, "standard output");
+		err = nsf_fail(m->out_err, "%s",
+			       m->pcap && m->pcap != stdout
+				       ? m->pcap_path
+				       : "standard output");
 	if (cfg_fd >= 0)
 		write_cfg(cfg_fd, m,
 			  false); /* off: the datapath pays nothing */
@@ -568,11 +582,17 @@ int cmd_monitor(int argc, char **argv)
 			err = lock_fd;
 	}
 	if (!err && m.pcap_path) {
-		m.pcap = fopen(m.pcap_path, "we");
+		/* "-": standard output, as tcpdump -w - */
+		m.pcap = strcmp(m.pcap_path, "-") ? fopen(m.pcap_path, "we")
+						  : stdout;
 		if (!m.pcap)
 			err = nsf_fail(errno, "%s", m.pcap_path);
 		else
 			pcap_header(m.pcap);
+		/* -U: a reader of a pipe sees the header and each packet
+		 * at once, not a stdio buffer's worth (4 KiB) at a time. */
+		if (m.pcap && m.packet_buffered)
+			fflush(m.pcap);
 	}
 	if (!err) {
 		/* No SA_RESTART: poll returns at once and the loop ends.
@@ -584,7 +604,8 @@ int cmd_monitor(int argc, char **argv)
 		signal(SIGPIPE, SIG_IGN);
 		err = run(&h, &m);
 	}
-	if (m.pcap && fclose(m.pcap) && !err)
+	/* (EPIPE: the reader of --pcap - went away, the end as above) */
+	if (m.pcap && fclose(m.pcap) && !err && errno != EPIPE)
 		err = nsf_fail(errno, "%s", m.pcap_path);
 	if (lock_fd >= 0)
 		close(lock_fd);
