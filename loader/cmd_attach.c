@@ -53,25 +53,23 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 		else if (c == 'g')
 			group = optarg;
 		else
-			return nsf_fail(0, "bad option '%s' (%s)",
-					argv[optind - 1], USAGE);
+			return nsf_usage("bad option '%s' (%s)",
+					 argv[optind - 1], USAGE);
 	}
 	if (optind + 1 != argc)
-		return nsf_fail(0, USAGE);
+		return nsf_usage(USAGE);
 	req->name = argv[optind];
 	if (!nsf_valid_name(req->name))
-		return nsf_fail(0,
-				"invalid name '%s' (1-%d characters of "
-				"A-Z a-z 0-9 _ . -)",
-				req->name, NSF_NAME_MAX);
+		return nsf_usage("invalid name '%s' (1-%d characters of "
+				 "A-Z a-z 0-9 _ . -)",
+				 req->name, NSF_NAME_MAX);
 	if (!nsf_valid_ifname(req->ifname))
-		return nsf_fail(0,
-				"invalid interface name '%s' (1-15 "
-				"characters, no '/', ':', '%%' or spaces, "
-				"not all or default)",
-				req->ifname);
+		return nsf_usage("invalid interface name '%s' (1-15 "
+				 "characters, no '/', ':', '%%' or spaces, "
+				 "not all or default)",
+				 req->ifname);
 	if (ip && nsf_parse_ipv4(ip, &req->ip))
-		return nsf_fail(0, "invalid address '%s'", ip);
+		return nsf_usage("invalid address '%s'", ip);
 	return req->netns_path ? netns_abspath(req) : 0;
 }
 
@@ -123,7 +121,7 @@ int cmd_attach(int argc, char **argv)
 	err = parse_args(argc, argv, &req);
 	if (err) {
 		nsf_report("attach");
-		return 1;
+		return nsf_exit_status();
 	}
 	err = cli_host_open(&h, true, false);
 	if (!err)
@@ -133,7 +131,7 @@ int cmd_attach(int argc, char **argv)
 	nsf_host_close(&h);
 	if (err) {
 		nsf_report("attach %s", req.name);
-		return 1;
+		return nsf_exit_status();
 	}
 	nsf_format_ipv4(rec.ip, addr);
 	printf("%s\n", addr);

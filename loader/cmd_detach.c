@@ -20,7 +20,7 @@ int cmd_detach(int argc, char **argv)
 	name = argv[1];
 	if (!nsf_valid_name(name)) {
 		fprintf(stderr, "nsfast: detach: invalid name '%s'\n", name);
-		return 1;
+		return 2;
 	}
 	err = cli_host_open(&h, true, false);
 	if (!err) {

@@ -79,11 +79,12 @@ static int parse_args(int argc, char **argv, uint32_t *interval,
 			target = NULL;
 		}
 		if (!target || parse_u32(optarg, target))
-			return nsf_fail(0, "bad option '%s' (%s)",
-					argv[optind - 1], USAGE);
+			return nsf_usage("bad option '%s' (%s)",
+					 argv[optind - 1], USAGE);
 	}
 	if (optind != argc)
-		return nsf_fail(0, "unexpected argument '%s'", argv[optind]);
+		return nsf_usage("unexpected argument '%s' (%s)", argv[optind],
+				 USAGE);
 	/* --udp-timeout covers unreplied and replied UDP alike. */
 	if (udp_given)
 		t->udp_stream = t->udp;
@@ -202,7 +203,7 @@ int cmd_gc(int argc, char **argv)
 		close(nat_fd);
 	if (err) {
 		nsf_report("gc");
-		return 1;
+		return nsf_exit_status();
 	}
 	return 0;
 }

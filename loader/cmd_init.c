@@ -208,15 +208,15 @@ static int parse_args(int argc, char **argv, struct init_args *a)
 			a->nat_entries = optarg;
 			break;
 		default:
-			return nsf_fail(0, "bad option '%s' (%s)",
-					argv[optind - 1], USAGE);
+			return nsf_usage("bad option '%s' (%s)",
+					 argv[optind - 1], USAGE);
 		}
 	}
 	if (optind != argc)
-		return nsf_fail(0, "unexpected argument '%s'", argv[optind]);
+		return nsf_usage("unexpected argument '%s' (%s)", argv[optind],
+				 USAGE);
 	if (a->uplink && a->no_uplink)
-		return nsf_fail(0,
-				"--uplink and --no-uplink exclude each other");
+		return nsf_usage("--uplink and --no-uplink exclude each other");
 	return 0;
 }
 
@@ -225,13 +225,12 @@ static int apply_cidr(const struct init_args *a, struct nsf_host_config *cfg)
 	if (!a->pod_cidr)
 		return 0;
 	if (nsf_parse_cidr4(a->pod_cidr, &cfg->pod_cidr, false))
-		return nsf_fail(0,
-				"invalid pod CIDR '%s' (want a.b.c.d/len with "
-				"no host bits)",
-				a->pod_cidr);
+		return nsf_usage("invalid pod CIDR '%s' (want a.b.c.d/len with "
+				 "no host bits)",
+				 a->pod_cidr);
 	if (cfg->pod_cidr.prefix < 8 || cfg->pod_cidr.prefix > 30)
-		return nsf_fail(0, "pod CIDR %s: prefix must be /8 to /30",
-				a->pod_cidr);
+		return nsf_usage("pod CIDR %s: prefix must be /8 to /30",
+				 a->pod_cidr);
 	return 0;
 }
 
@@ -279,31 +278,28 @@ static int apply_args(const struct init_args *a, struct nsf_host_config *cfg)
 	if (err)
 		return err;
 	if (a->xdp_mode && nsf_xdp_mode_parse(a->xdp_mode, &cfg->xdp_mode))
-		return nsf_fail(0,
-				"invalid --xdp-mode '%s' (auto, native, "
-				"generic or off)",
-				a->xdp_mode);
+		return nsf_usage("invalid --xdp-mode '%s' (auto, native, "
+				 "generic or off)",
+				 a->xdp_mode);
 	if (a->nat_ports && parse_ports(a->nat_ports, cfg))
-		return nsf_fail(0,
-				"invalid --nat-ports '%s' (MIN-MAX or "
-				"MIN-MAX,MIN-MAX within 1024-65535, apart)",
-				a->nat_ports);
+		return nsf_usage("invalid --nat-ports '%s' (MIN-MAX or "
+				 "MIN-MAX,MIN-MAX within 1024-65535, apart)",
+				 a->nat_ports);
 	if (a->nat_entries) {
 		n = strtoul(a->nat_entries, &end, 10);
 		if (*end || n < 1024 || n > (1ul << 25))
-			return nsf_fail(0,
-					"invalid --nat-entries '%s' (1024 "
-					"to 33554432)",
-					a->nat_entries);
+			return nsf_usage("invalid --nat-entries '%s' (1024 "
+					 "to 33554432)",
+					 a->nat_entries);
 		cfg->nat_entries = (uint32_t)n;
 	}
 	if (a->no_uplink)
 		cfg->uplink[0] = '\0';
 	if (a->uplink &&
 	    !nsf_strlcpy(cfg->uplink, a->uplink, sizeof(cfg->uplink)))
-		return nsf_fail(0, "invalid uplink name '%s'", a->uplink);
+		return nsf_usage("invalid uplink name '%s'", a->uplink);
 	if (a->snat_ip && !cfg->uplink[0])
-		return nsf_fail(0, "--snat-ip needs an uplink");
+		return nsf_usage("--snat-ip needs an uplink");
 	if (cfg->uplink[0] && (a->uplink || a->snat_ip || cfg->snat_learned))
 		return nsf_uplink_resolve(cfg, a->snat_ip);
 	return 0;
@@ -365,7 +361,7 @@ int cmd_init(int argc, char **argv)
 		err = nsf_host_check_bpffs(&h);
 	if (err) {
 		nsf_report("init");
-		return 1;
+		return nsf_exit_status();
 	}
 	/* Whether this run makes the host is decided under the lock: an init
 	 * that waited on another's lock finds its config, and a failure
@@ -393,6 +389,7 @@ int cmd_init(int argc, char **argv)
 		err = configure(&h, &cfg);
 	if (err) {
 		nsf_report("init");
+		err = nsf_exit_status(); /* before the cleanup records more */
 		/* A first init that failed leaves nothing behind. */
 		if (fresh) {
 			nsf_uplink_detach(&cfg);
@@ -400,7 +397,7 @@ int cmd_init(int argc, char **argv)
 			nsf_host_remove_state(&h);
 		}
 		nsf_host_close(&h);
-		return 1;
+		return err;
 	}
 	print_result(&h, &cfg, fresh);
 	nsf_host_close(&h);

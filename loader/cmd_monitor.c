@@ -29,10 +29,10 @@
 #include "maps.h"
 #include "util.h"
 
-#define USAGE                                                                 \
-	"usage: nsfast monitor [--pod NAME] [--drops] [--reason NAME]... "    \
-	"[--pcap FILE] [--count N] [--duration SEC] [--sample N] [--rate N] " \
-	"[tcp|udp|icmp|arp] [host ADDR] [port N]"
+#define USAGE                                                              \
+	"usage: nsfast monitor [--pod NAME] [--drops] [--reason NAME]... " \
+	"[--pcap FILE|-] [-U] [--count N] [--duration SEC] [--sample N] "  \
+	"[--rate N] [tcp|udp|icmp|arp] [host ADDR] [port N]"
 
 #define REASON_ROW(name, str, kind, help) { str, NSF_KIND_##kind },
 static const struct {
@@ -69,8 +69,9 @@ struct mon {
 	double duration;
 	int proto; /* IPPROTO_*, -1 = any; ETH_P_ARP as 0x806 */
 	bool want_arp;
-	uint32_t host[2]; /* network order; each in the packet */
-	uint16_t port[2]; /* host order; each in the packet */
+	bool packet_buffered; /* -U: flush the capture after each packet */
+	uint32_t host[2];     /* network order; each in the packet */
+	uint16_t port[2];     /* host order; each in the packet */
 	int n_hosts, n_ports;
 	/* state */
 	struct ep_name *eps;
@@ -120,7 +121,7 @@ static long parse_long(const char *s, long min, long max, const char *what)
 	long v = strtol(s, &end, 10);
 
 	if (*end || end == s || v < min || v > max) {
-		nsf_fail(0, "invalid %s '%s'", what, s);
+		nsf_usage("invalid %s '%s'", what, s);
 		return -1;
 	}
 	return v;
@@ -135,8 +136,8 @@ static int set_proto(struct mon *m, const char *word, int proto)
 	int cur = m->want_arp ? ETH_P_ARP : m->proto;
 
 	if (cur >= 0 && cur != proto)
-		return nsf_fail(0, "%s and %s can never match",
-				cur == ETH_P_ARP ? "arp" : names[cur], word);
+		return nsf_usage("%s and %s can never match",
+				 cur == ETH_P_ARP ? "arp" : names[cur], word);
 	if (proto == ETH_P_ARP)
 		m->want_arp = true;
 	else
@@ -148,9 +149,9 @@ static int set_proto(struct mon *m, const char *word, int proto)
 static int add_host(struct mon *m, const char *v)
 {
 	if (m->n_hosts == 2)
-		return nsf_fail(0, "a third host can never match");
+		return nsf_usage("a third host can never match");
 	if (inet_pton(AF_INET, v, &m->host[m->n_hosts]) != 1)
-		return nsf_fail(0, "invalid address '%s'", v);
+		return nsf_usage("invalid address '%s'", v);
 	m->n_hosts++;
 	return 0;
 }
@@ -161,7 +162,7 @@ static int add_port(struct mon *m, const char *v)
 	long p;
 
 	if (m->n_ports == 2)
-		return nsf_fail(0, "a third port can never match");
+		return nsf_usage("a third port can never match");
 	p = parse_long(v, 1, 65535, "port");
 	if (p < 0)
 		return -EINVAL;
@@ -184,10 +185,9 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 
 		if (!strcmp(t, "and") || !strcmp(t, "&&")) {
 			if (!any || after_and)
-				return nsf_fail(0,
-						"'%s' must stand between "
-						"two filters (%s)",
-						t, USAGE);
+				return nsf_usage("'%s' must stand between "
+						 "two filters (%s)",
+						 t, USAGE);
 			after_and = true;
 			continue;
 		}
@@ -201,14 +201,13 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 			err = set_proto(m, t, ETH_P_ARP);
 		else if (!strcmp(t, "host") || !strcmp(t, "port")) {
 			if (i + 1 >= argc)
-				return nsf_fail(0, "%s needs a value (%s)", t,
-						USAGE);
+				return nsf_usage("%s needs a value (%s)", t,
+						 USAGE);
 			i++;
 			err = t[0] == 'h' ? add_host(m, argv[i])
 					  : add_port(m, argv[i]);
 		} else {
-			return nsf_fail(0, "unknown filter '%s' (%s)", t,
-					USAGE);
+			return nsf_usage("unknown filter '%s' (%s)", t, USAGE);
 		}
 		if (err)
 			return err;
@@ -216,8 +215,8 @@ static int parse_filter(struct mon *m, int argc, char **argv, int i)
 		after_and = false;
 	}
 	if (after_and)
-		return nsf_fail(0, "'and' must stand between two filters (%s)",
-				USAGE);
+		return nsf_usage("'and' must stand between two filters (%s)",
+				 USAGE);
 	return 0;
 }
 
@@ -240,8 +239,12 @@ static int parse_args(struct mon *m, int argc, char **argv)
 			drops = true;
 			continue;
 		}
+		if (!strcmp(a, "-U") || !strcmp(a, "--packet-buffered")) {
+			m->packet_buffered = true;
+			continue;
+		}
 		if (!v)
-			return nsf_fail(0, "%s needs a value (%s)", a, USAGE);
+			return nsf_usage("%s needs a value (%s)", a, USAGE);
 		i++;
 		if (!strcmp(a, "--pod")) {
 			m->pod = v;
@@ -250,7 +253,7 @@ static int parse_args(struct mon *m, int argc, char **argv)
 		} else if (!strcmp(a, "--reason")) {
 			r = reason_by_name(v);
 			if (r < 0)
-				return nsf_fail(0, "unknown reason '%s'", v);
+				return nsf_usage("unknown reason '%s'", v);
 			m->reasons |= 1ull << r;
 		} else if (!strcmp(a, "--count") || !strcmp(a, "-c")) {
 			m->count = parse_long(v, 1, 1L << 40, "count");
@@ -261,13 +264,13 @@ static int parse_args(struct mon *m, int argc, char **argv)
 			m->duration = strtod(v, &end);
 			if (end == v || *end || !(m->duration > 0) ||
 			    m->duration > 1e9)
-				return nsf_fail(0, "invalid duration '%s'", v);
+				return nsf_usage("invalid duration '%s'", v);
 		} else if (!strcmp(a, "--sample")) {
 			m->sample = parse_long(v, 1, 1 << 30, "sample");
 		} else if (!strcmp(a, "--rate")) {
 			m->rate = parse_long(v, 0, 1 << 30, "rate");
 		} else {
-			return nsf_fail(0, "bad option '%s' (%s)", a, USAGE);
+			return nsf_usage("bad option '%s' (%s)", a, USAGE);
 		}
 		if (m->count < 0 || m->sample < 0 || m->rate < 0)
 			return -EINVAL;
@@ -388,6 +391,15 @@ static void pcap_record(FILE *f, const struct nsf_mon_event *ev, int64_t rt_ns)
 	fwrite(ev->data, ev->cap_len, 1, f);
 }
 
+/* A write failed. The reader went away (`monitor | head`, `--pcap - |
+ * tcpdump -c 1 -r -`): the end, not an error. Anything else is. */
+static void out_failed(struct mon *m)
+{
+	if (errno != EPIPE)
+		m->out_err = errno;
+	stop = 1;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	const struct nsf_mon_event *ev = data;
@@ -410,6 +422,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	rt = (int64_t)ev->ts + m->rt_offset_ns;
 	if (m->pcap) {
 		pcap_record(m->pcap, ev, rt);
+		if ((m->packet_buffered && fflush(m->pcap)) || ferror(m->pcap))
+			out_failed(m);
 		return 0;
 	}
 	sec = (time_t)(rt / 1000000000);
@@ -424,13 +438,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	       ev->src_ep ? ep_name(m, ev->src_ep) : "", ev->len);
 	if (ev->dst_ep)
 		printf("%*s-> %s\n", 16, "", ep_name(m, ev->dst_ep));
-	if (fflush(stdout) || ferror(stdout)) {
-		/* The reader went away (`monitor | head`): the end, not an
-		 * error. Anything else is. */
-		if (errno != EPIPE)
-			m->out_err = errno;
-		stop = 1;
-	}
+	if (fflush(stdout) || ferror(stdout))
+		out_failed(m);
 	return 0;
 }
 
@@ -534,7 +543,10 @@ static int run(const struct nsf_host *h, struct mon *m)
 		err = write_cfg(cfg_fd, m, true); /* extend the expiry */
 	}
 	if (!err && m->out_err)
-		err = nsf_fail(m->out_err, "standard output");
+		err = nsf_fail(m->out_err, "%s",
+			       m->pcap && m->pcap != stdout
+				       ? m->pcap_path
+				       : "standard output");
 	if (cfg_fd >= 0)
 		write_cfg(cfg_fd, m,
 			  false); /* off: the datapath pays nothing */
@@ -570,11 +582,17 @@ int cmd_monitor(int argc, char **argv)
 			err = lock_fd;
 	}
 	if (!err && m.pcap_path) {
-		m.pcap = fopen(m.pcap_path, "we");
+		/* "-": standard output, as tcpdump -w - */
+		m.pcap = strcmp(m.pcap_path, "-") ? fopen(m.pcap_path, "we")
+						  : stdout;
 		if (!m.pcap)
 			err = nsf_fail(errno, "%s", m.pcap_path);
 		else
 			pcap_header(m.pcap);
+		/* -U: a reader of a pipe sees the header and each packet
+		 * at once, not a stdio buffer's worth (4 KiB) at a time. */
+		if (m.pcap && m.packet_buffered)
+			fflush(m.pcap);
 	}
 	if (!err) {
 		/* No SA_RESTART: poll returns at once and the loop ends.
@@ -586,7 +604,8 @@ int cmd_monitor(int argc, char **argv)
 		signal(SIGPIPE, SIG_IGN);
 		err = run(&h, &m);
 	}
-	if (m.pcap && fclose(m.pcap) && !err)
+	/* (EPIPE: the reader of --pcap - went away, the end as above) */
+	if (m.pcap && fclose(m.pcap) && !err && errno != EPIPE)
 		err = nsf_fail(errno, "%s", m.pcap_path);
 	if (lock_fd >= 0)
 		close(lock_fd);
@@ -594,7 +613,7 @@ int cmd_monitor(int argc, char **argv)
 	nsf_host_close(&h);
 	if (err) {
 		nsf_report("monitor");
-		return 1;
+		return nsf_exit_status();
 	}
 	return 0;
 }

@@ -30,7 +30,7 @@ static int ns_add_del(const char *verb, const char *name)
 			"nsfast: ns %s: invalid name '%s' (1-%d characters "
 			"of A-Z a-z 0-9 _ . -)\n",
 			verb, name, NSF_NAME_MAX);
-		return 1;
+		return 2;
 	}
 	err = !strcmp(verb, "add") ? nsf_netns_add(name) : nsf_netns_del(name);
 	if (err) {

@@ -2,8 +2,9 @@
 /*
  * nsfast policy: groups of endpoints, allow/deny rules between groups,
  * the host, the world and CIDRs, and per-group defaults. Every change is
- * saved to <state>/policy.json and synced into the maps at once: live
- * traffic follows it without reattaching anything (docs/policy.md).
+ * synced into the maps and then saved to <state>/policy.json, all or
+ * nothing: live traffic follows it without reattaching anything
+ * (docs/policy.md).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -86,8 +87,8 @@ static bool is_cidr(const char *s)
 static int parse_default(const char *opt, const char *v)
 {
 	if (!v || (strcmp(v, "allow") != 0 && strcmp(v, "deny") != 0))
-		return nsf_fail(0, "%s wants allow or deny, not '%s'", opt,
-				v ? v : "(nothing)");
+		return nsf_usage("%s wants allow or deny, not '%s'", opt,
+				 v ? v : "(nothing)");
 	return 0;
 }
 
@@ -106,8 +107,8 @@ static int group_add_set(cJSON *doc, bool add, int argc, char **argv)
 		else if (!strcmp(argv[i], "--egress"))
 			egress = v;
 		else
-			return nsf_fail(0, "bad option '%s' (%s)", argv[i],
-					USAGE);
+			return nsf_usage("bad option '%s' (%s)", argv[i],
+					 USAGE);
 		if (parse_default(argv[i], v))
 			return -EINVAL;
 	}
@@ -116,11 +117,10 @@ static int group_add_set(cJSON *doc, bool add, int argc, char **argv)
 			return nsf_fail(EEXIST, "group %s", name);
 		if (!nsf_valid_name(name) || !strcmp(name, "any") ||
 		    !strcmp(name, "none") || is_cidr(name))
-			return nsf_fail(0,
-					"invalid group name '%s' (1-%d of "
-					"A-Z a-z 0-9 _ . -; not any, none or "
-					"an address)",
-					name, NSF_NAME_MAX);
+			return nsf_usage("invalid group name '%s' (1-%d of "
+					 "A-Z a-z 0-9 _ . -; not any, none or "
+					 "an address)",
+					 name, NSF_NAME_MAX);
 		id = new_id(doc);
 		if (id < 0)
 			return id;
@@ -204,15 +204,14 @@ static int rule_peer(cJSON *doc, const char *peer, bool src, char *out,
 	/* A CIDR with host bits set is a typo, not a group's name. */
 	if (!is_cidr(peer) && !nsf_parse_cidr4(peer, &c, true)) {
 		nsf_format_cidr4(&c, out);
-		return nsf_fail(0, "%s: host bits set (did you mean %s?)", peer,
-				out);
+		return nsf_usage("%s: host bits set (did you mean %s?)", peer,
+				 out);
 	}
 	if (is_cidr(peer)) {
 		if (src)
-			return nsf_fail(0,
-					"from %s: sources are pods (a group or "
-					"any); CIDRs are destinations",
-					peer);
+			return nsf_usage("from %s: sources are pods (a group "
+					 "or any); CIDRs are destinations",
+					 peer);
 		if (nsf_parse_cidr4(peer, &c, false)) {
 			nsf_parse_ipv4(peer, &a);
 			c.net = a;
@@ -279,36 +278,35 @@ static int parse_rule(int argc, char **argv, struct rule_args *a)
 	a->port = 0;
 	if (argc < 5 || strcmp(argv[1], "from") != 0 ||
 	    strcmp(argv[3], "to") != 0)
-		return nsf_fail(0, "rule add allow|deny from SRC to DST "
-				   "[proto tcp|udp|icmp] [port N]");
+		return nsf_usage("rule add allow|deny from SRC to DST "
+				 "[proto tcp|udp|icmp] [port N]");
 	a->action = argv[0];
 	a->from = argv[2];
 	a->to = argv[4];
 	if (strcmp(a->action, "allow") != 0 && strcmp(a->action, "deny") != 0)
-		return nsf_fail(0, "rule action is allow or deny, not '%s'",
-				a->action);
+		return nsf_usage("rule action is allow or deny, not '%s'",
+				 a->action);
 	for (int i = 5; i < argc; i += 2) {
 		if (i + 1 >= argc)
-			return nsf_fail(0, "%s needs a value", argv[i]);
+			return nsf_usage("%s needs a value", argv[i]);
 		if (!strcmp(argv[i], "proto")) {
 			a->proto = argv[i + 1];
 		} else if (!strcmp(argv[i], "port")) {
 			a->port = strtol(argv[i + 1], &end, 10);
 			if (*end || a->port < 1 || a->port > 65535)
-				return nsf_fail(0, "invalid port '%s'",
-						argv[i + 1]);
+				return nsf_usage("invalid port '%s'",
+						 argv[i + 1]);
 		} else {
-			return nsf_fail(0, "unknown rule keyword '%s'",
-					argv[i]);
+			return nsf_usage("unknown rule keyword '%s'", argv[i]);
 		}
 	}
 	if (strcmp(a->proto, "any") != 0 && strcmp(a->proto, "tcp") != 0 &&
 	    strcmp(a->proto, "udp") != 0 && strcmp(a->proto, "icmp") != 0)
-		return nsf_fail(0, "proto is tcp, udp, icmp or any, not '%s'",
-				a->proto);
+		return nsf_usage("proto is tcp, udp, icmp or any, not '%s'",
+				 a->proto);
 	if (a->port && strcmp(a->proto, "tcp") != 0 &&
 	    strcmp(a->proto, "udp") != 0)
-		return nsf_fail(0, "a port needs proto tcp or udp");
+		return nsf_usage("a port needs proto tcp or udp");
 	return 0;
 }
 
@@ -360,10 +358,9 @@ static int rule_del(cJSON *doc, const char *arg)
 	int i = 0;
 
 	if (end == arg || *end || id <= 0)
-		return nsf_fail(0,
-				"rule '%s': not a rule id (a number from "
-				"'nsfast policy rule list')",
-				arg);
+		return nsf_usage("rule '%s': not a rule id (a number from "
+				 "'nsfast policy rule list')",
+				 arg);
 	cJSON_ArrayForEach(r, rules) {
 		if (str_num(r, "id") == id && id > 0) {
 			cJSON_DeleteItemFromArray(rules, i);
@@ -497,22 +494,11 @@ static bool want_json(int argc, char **argv, int from)
 
 /* ---- dispatch ---- */
 
-static int flush(cJSON **doc, const struct nsf_host *h)
+/* Back to the defaults; the file is replaced only once the maps are. */
+static int flush(cJSON **doc)
 {
-	cJSON *fresh;
-
 	cJSON_Delete(*doc);
-	*doc = NULL;
-	{
-		char path[NSF_PATH_MAX * 2];
-
-		snprintf(path, sizeof(path), "%s/policy.json", h->state_dir);
-		remove(path);
-	}
-	fresh = nsf_policy_load(h);
-	if (!fresh)
-		return -EIO;
-	*doc = fresh;
+	*doc = nsf_policy_default();
 	return 0;
 }
 
@@ -536,7 +522,7 @@ static int change(const struct nsf_host *h, cJSON **doc, int argc, char **argv,
 	if (!strcmp(obj, "rule") && !strcmp(verb, "del") && argc == 3)
 		return rule_del(*doc, argv[2]);
 	if (!strcmp(obj, "flush") && argc == 1)
-		return flush(doc, h);
+		return flush(doc);
 	*changed = false;
 	if (!strcmp(obj, "group") &&
 	    (!strcmp(verb, "list") || !strcmp(verb, "show")))
@@ -546,14 +532,14 @@ static int change(const struct nsf_host *h, cJSON **doc, int argc, char **argv,
 		return show(*doc, "rules", want_json(argc, argv, 2));
 	if (!strcmp(obj, "show") || !strcmp(obj, "list"))
 		return show(*doc, "all", want_json(argc, argv, 1));
-	return nsf_fail(0, "%s", USAGE);
+	return nsf_usage("%s", USAGE);
 }
 
 int cmd_policy(int argc, char **argv)
 {
 	struct nsf_host h = { .lock_fd = -1 };
+	cJSON *doc = NULL, *old = NULL;
 	bool changed = false;
-	cJSON *doc = NULL;
 	int err;
 
 	argc--;
@@ -565,19 +551,19 @@ int cmd_policy(int argc, char **argv)
 	err = cli_host_open(&h, true, false);
 	if (!err) {
 		doc = nsf_policy_load(&h);
-		err = doc ? 0 : -EIO;
+		old = doc ? cJSON_Duplicate(doc, true) : NULL;
+		err = old ? 0 : -EIO;
 	}
 	if (!err)
 		err = change(&h, &doc, argc, argv, &changed);
 	if (!err && changed)
-		err = nsf_policy_save(&h, doc);
-	if (!err && changed)
-		err = nsf_policy_sync(&h, doc);
+		err = nsf_policy_commit(&h, old, doc);
+	cJSON_Delete(old);
 	cJSON_Delete(doc);
 	nsf_host_close(&h);
 	if (err) {
 		nsf_report("policy");
-		return 1;
+		return nsf_exit_status();
 	}
 	return 0;
 }

@@ -67,9 +67,9 @@ static int resolve_pod(const struct nsf_host *h, const char *arg,
 
 	p->pod_port = p->host_port;
 	if (colon && parse_port(colon + 1, &p->pod_port))
-		return nsf_fail(0, "invalid pod port '%s'", colon + 1);
+		return nsf_usage("invalid pod port '%s'", colon + 1);
 	if (!len || len >= sizeof(pod))
-		return nsf_fail(0, "invalid pod '%s'", arg);
+		return nsf_usage("invalid pod '%s'", arg);
 	memcpy(pod, arg, len);
 	pod[len] = '\0';
 	if (!nsf_parse_ipv4(pod, &q.ip)) {
@@ -80,7 +80,7 @@ static int resolve_pod(const struct nsf_host *h, const char *arg,
 			return nsf_fail(0, "no endpoint has address %s", pod);
 	} else {
 		if (!nsf_valid_name(pod))
-			return nsf_fail(0, "invalid pod '%s'", pod);
+			return nsf_usage("invalid pod '%s'", pod);
 		err = nsf_ep_load(h, pod, &q.rec);
 		if (err == -ENOENT)
 			return nsf_fail(0, "no endpoint %s", pod);
@@ -105,15 +105,15 @@ static int parse_args(int argc, char **argv, int npos, struct nsf_publish *p)
 	p->proto = IPPROTO_TCP;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'p')
-			return nsf_fail(0, "bad option '%s'", argv[optind - 1]);
+			return nsf_usage("bad option '%s'", argv[optind - 1]);
 		if (nsf_proto_parse(optarg, &p->proto))
-			return nsf_fail(0, "invalid protocol '%s' (tcp or udp)",
-					optarg);
+			return nsf_usage("invalid protocol '%s' (tcp or udp)",
+					 optarg);
 	}
 	if (argc - optind != npos)
 		return -EINVAL;
 	if (parse_port(argv[optind], &p->host_port))
-		return nsf_fail(0, "invalid host port '%s'", argv[optind]);
+		return nsf_usage("invalid host port '%s'", argv[optind]);
 	return 0;
 }
 
@@ -209,7 +209,7 @@ int cmd_publish(int argc, char **argv)
 	}
 	if (err) {
 		nsf_report("publish %s", verb);
-		return 1;
+		return nsf_exit_status();
 	}
 	return 0;
 }

@@ -22,10 +22,9 @@
 static int parse_cidr(const char *s, struct nsf_cidr4 *c)
 {
 	if (nsf_parse_cidr4(s, c, false))
-		return nsf_fail(0,
-				"invalid CIDR '%s' (want a.b.c.d/len with "
-				"no host bits)",
-				s);
+		return nsf_usage("invalid CIDR '%s' (want a.b.c.d/len with "
+				 "no host bits)",
+				 s);
 	return 0;
 }
 
@@ -35,7 +34,7 @@ static int route_add(const struct nsf_host *h, char **argv)
 	int err = parse_cidr(argv[2], &r.cidr);
 
 	if (!err && nsf_parse_ipv4(argv[4], &r.via))
-		err = nsf_fail(0, "invalid node address '%s'", argv[4]);
+		err = nsf_usage("invalid node address '%s'", argv[4]);
 	return err ? err : nsf_route_add(h, &r);
 }
 
@@ -100,7 +99,7 @@ int cmd_route(int argc, char **argv)
 	nsf_host_close(&h);
 	if (err) {
 		nsf_report("route %s", verb);
-		return 1;
+		return nsf_exit_status();
 	}
 	return 0;
 }

@@ -26,7 +26,7 @@ static cJSON *reserved_group(const char *name, int id, const char *ingress)
 }
 
 /* A host starts with the host itself closed to pods, all else open. */
-static cJSON *policy_default(void)
+cJSON *nsf_policy_default(void)
 {
 	cJSON *doc = cJSON_CreateObject(), *groups;
 
@@ -50,7 +50,7 @@ cJSON *nsf_policy_load(const struct nsf_host *h)
 
 	doc = nsf_state_read_json(h, POLICY_FILE, &err);
 	if (!doc && err == -ENOENT)
-		return policy_default();
+		return nsf_policy_default();
 	return doc;
 }
 
@@ -404,6 +404,36 @@ int nsf_policy_sync(const struct nsf_host *h, const cJSON *doc)
 	}
 	free(flags);
 	sync_close(&m);
+	return err;
+}
+
+/*
+ * Maps first, file last, so that a change either lands in both or in
+ * neither: on a failure the maps get @old back (which bumps the
+ * generation again, so flows judged against the half-written maps are
+ * judged again) and the file is never written. A crash between the two
+ * leaves the old file, which the next init syncs back into the maps.
+ */
+int nsf_policy_commit(const struct nsf_host *h, const cJSON *old,
+		      const cJSON *doc)
+{
+	char why[NSF_ERR_MAX];
+	int err;
+
+	err = nsf_policy_sync(h, doc);
+	if (!err)
+		err = nsf_policy_save(h, doc);
+	if (!err)
+		return 0;
+	nsf_strlcpy(why, nsf_last_error(), sizeof(why));
+	if (nsf_policy_sync(h, old)) {
+		char again[NSF_ERR_MAX];
+
+		nsf_strlcpy(again, nsf_last_error(), sizeof(again));
+		nsf_fail(0, "%s (restoring the old policy: %s)", why, again);
+	} else {
+		nsf_fail(0, "%s", why);
+	}
 	return err;
 }
 

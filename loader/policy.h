@@ -2,10 +2,11 @@
 /*
  * Policy state (groups, members, rules, CIDR identities) and its copy in
  * the datapath's maps, plus the per-endpoint maps anti-spoofing needs.
- * The file <state>/policy.json is the truth; every change rewrites it and
- * then brings all policy maps in line (nsf_policy_sync), bumping the
- * generation so live flows are judged by the new rules. The caller holds
- * the host lock for anything that changes state.
+ * The file <state>/policy.json is the truth; every change brings all
+ * policy maps in line (nsf_policy_sync), bumping the generation so live
+ * flows are judged by the new rules, and then rewrites the file
+ * (nsf_policy_commit: all or nothing). The caller holds the host lock for
+ * anything that changes state.
  */
 #ifndef NSF_POLICY_H
 #define NSF_POLICY_H
@@ -18,10 +19,16 @@ struct cJSON;
 
 /* The policy document (defaults if there is none yet); NULL on error. */
 struct cJSON *nsf_policy_load(const struct nsf_host *h);
+/* The policy of a host that has none yet. */
+struct cJSON *nsf_policy_default(void);
 int nsf_policy_save(const struct nsf_host *h, const struct cJSON *doc);
 
 /* Write every policy map from @doc (and bump the generation). */
 int nsf_policy_sync(const struct nsf_host *h, const struct cJSON *doc);
+/* Change the policy from @old to @doc: maps, then file. On failure the
+ * maps hold @old again, the file is untouched, and the error is kept. */
+int nsf_policy_commit(const struct nsf_host *h, const struct cJSON *old,
+		      const struct cJSON *doc);
 /* Load and sync (after init loaded programs). */
 int nsf_policy_sync_host(const struct nsf_host *h);
 

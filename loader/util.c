@@ -13,6 +13,7 @@
 #include <time.h>
 
 static char last_error[NSF_ERR_MAX];
+static bool last_is_usage;
 
 int nsf_print_json(const struct cJSON *json)
 {
@@ -33,11 +34,28 @@ int nsf_fail(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_error, sizeof(last_error), fmt, ap);
 	va_end(ap);
+	last_is_usage = false;
 	used = strlen(last_error);
 	if (err > 0 && used < sizeof(last_error))
 		snprintf(last_error + used, sizeof(last_error) - used, ": %s",
 			 strerror(err));
 	return err > 0 ? -err : -EINVAL;
+}
+
+int nsf_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	last_is_usage = true;
+	return -EINVAL;
+}
+
+int nsf_exit_status(void)
+{
+	return last_is_usage ? 2 : 1;
 }
 
 const char *nsf_last_error(void)
@@ -48,6 +66,7 @@ const char *nsf_last_error(void)
 void nsf_clear_error(void)
 {
 	last_error[0] = '\0';
+	last_is_usage = false;
 }
 
 void nsf_report(const char *fmt, ...)

@@ -19,6 +19,14 @@
  * (or -EINVAL when err == 0) so callers can `return nsf_fail(...)`. */
 int nsf_fail(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Like nsf_fail(0, ...) for a command line that is wrong: an unknown
+ * option or keyword, a missing or extra argument, a value not of its form
+ * (number, address, CIDR, name, one of a set of words). The command then
+ * exits 2 instead of 1 (nsf_exit_status()), as most CLIs do. */
+int nsf_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit status of a failed command: 2 if the last recorded error came
+ * from nsf_usage(), 1 otherwise. */
+int nsf_exit_status(void);
 /* The last recorded error, "" when none. */
 const char *nsf_last_error(void);
 void nsf_clear_error(void);

@@ -170,6 +170,24 @@ static __always_inline void hairpin_in_key(struct nsf_nat_key *key,
 	key->pad = 0;
 }
 
+/*
+ * Take back the SNAT pair (egress entry and reply entry on NAT port
+ * @port) that this packet made when its DNAT pair is refused: the flow
+ * is dropped, and like conntrack, which never confirms a dropped
+ * connection, it must leave nothing that holds the port until gc.
+ * @key and @reply are scratch (the caller's, to spare stack).
+ */
+static __always_inline void hairpin_unmake(struct nsf_nat_key *key,
+					   struct nsf_nat_key *reply,
+					   const struct iphdr *ip,
+					   const struct nat_l4 *l4, __be16 port)
+{
+	nat_egress_key(key, ip, l4);
+	nsf_nat_reply_key(reply, key, ip->daddr, port);
+	bpf_map_delete_elem(&nsf_nat4, reply);
+	bpf_map_delete_elem(&nsf_nat4, key);
+}
+
 /* Both translations of a hairpin packet, found or made. */
 struct hairpin {
 	struct nsf_nat_entry *snat; /* new source */
@@ -236,8 +254,13 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 	}
 	if (!hp->dnat) /* *reason: DROP_HAIRPIN unless this says why */
 		hp->dnat = publish_dnat(&key, &hp->l4, now, reason);
-	if (!hp->dnat)
+	if (!hp->dnat) {
+		/* A clash, say: two host ports published to one pod port,
+		 * reached from one pod tuple through the same NAT port. */
+		if (fresh.port)
+			hairpin_unmake(&key, &other, ip, &hp->l4, fresh.port);
 		return -1;
+	}
 	hp->dst = endpoint_v4(hp->dnat->addr);
 	nat_touch(hp->snat, hp->l4.seen, ipv4_len(ip, skb->len - ETH_HLEN),
 		  now);

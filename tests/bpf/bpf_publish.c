@@ -17,7 +17,8 @@
  *    keeps its replies' port; a flow's first packet again after its
  *    ingress entry was evicted carries on;
  *  - hairpin: a pod to a published port via the uplink address, both
- *    directions (source and destination rewritten, four NAT entries);
+ *    directions (source and destination rewritten, four NAT entries); a
+ *    hairpin flow refused for a clash leaves no entry behind;
  *  - routes: a pod to another node's pod CIDR forwarded unchanged to the
  *    node's MAC (longest prefix wins, unresolved neighbour, unreachable
  *    node never masqueraded); a packet from another node for a local pod
@@ -1022,6 +1023,64 @@ static void test_hairpin_udp(void **state)
 	check_hairpin(IPPROTO_UDP);
 }
 
+/*
+ * Pod B's one tuple to host ports HPORT and HPORT+1, both published to
+ * A:PPORT, with a single NAT port: both flows are masqueraded to
+ * host:PORT_MIN, so the second's DNAT pair would need the first's egress
+ * entry (A:PPORT -> host:PORT_MIN). The second is dropped
+ * (drop-publish-clash) and takes back the SNAT pair it had made first:
+ * the first flow's four entries stay, nothing else until gc.
+ */
+static void test_hairpin_clash(void **state)
+{
+	struct nsf_config cfg;
+	struct result r;
+	struct frame in;
+	uint32_t key = 0;
+
+	(void)state;
+	reset();
+	assert_int_equal(bpf_map_lookup_elem(h.config_fd, &key, &cfg), 0);
+	cfg.nat_port_max = PORT_MIN;
+	assert_int_equal(put(h.config_fd, &key, &cfg), 0);
+	publish(IPPROTO_UDP, HPORT, POD_A, PPORT);
+	publish(IPPROTO_UDP, HPORT + 1, POD_A, PPORT);
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_UDP, POD_B, 5555, SNAT_IP,
+	      HPORT, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), SNAT_IP, PORT_MIN, POD_A, PPORT);
+	assert_int_equal(nat_count(), 4);
+
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_UDP, POD_B, 5555, SNAT_IP,
+	      HPORT + 1, 0);
+	for (int i = 0; i < 2; i++) { /* and its retransmission */
+		run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+		assert_int_equal(r.retval, TC_ACT_SHOT);
+		assert_int_equal(counter(NSF_R_DROP_PUBLISH_CLASH), i + 1);
+		assert_int_equal(nat_count(), 4);
+	}
+	expect_entry(nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_B, SNAT_IP, 5555,
+			     HPORT),
+		     SNAT_IP, PORT_MIN);
+	expect_entry(nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, SNAT_IP, SNAT_IP,
+			     HPORT, PORT_MIN),
+		     POD_B, 5555);
+	expect_entry(nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, SNAT_IP, SNAT_IP,
+			     PORT_MIN, HPORT),
+		     POD_A, PPORT);
+	expect_entry(nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, SNAT_IP, PPORT,
+			     PORT_MIN),
+		     SNAT_IP, HPORT);
+
+	/* The first flow's replies still reach B. */
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, PPORT, SNAT_IP,
+	      PORT_MIN, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, POD_B, 5555);
+}
+
 /* To the host address but no published port: the host's business. */
 static void test_hairpin_not_published(void **state)
 {
@@ -1353,6 +1412,7 @@ int main(void)
 		T(test_hairpin_tcp),
 		T(test_hairpin_udp),
 		T(test_hairpin_not_published),
+		T(test_hairpin_clash),
 		T(test_route_forward),
 		T(test_route_lpm_no_neigh),
 		T(test_route_published_reply),

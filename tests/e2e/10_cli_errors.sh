@@ -76,6 +76,31 @@ expect_fail_clean() {
 	return 1
 }
 
+# expect_status DESC STATUS CMD [ARGS...]: CMD exits STATUS with a message
+# on stderr, nothing on stdout, and leaves no trace. Status 2 is a usage
+# error (the command line is wrong), 1 a command that was understood but
+# failed.
+expect_status() {
+	local desc=$1 want=$2 before after out err rc problems=()
+	shift 2
+	before=$(snapshot)
+	out=$("$@" 2>"$ERRF")
+	rc=$?
+	err=$(cat "$ERRF")
+	after=$(snapshot)
+	[[ $rc -eq $want ]] || problems+=("exit status $rc, want $want")
+	[[ -z "$out" ]] || problems+=("stdout not empty: $out")
+	[[ -n "$err" ]] || problems+=("nothing on stderr")
+	[[ "$before" == "$after" ]] || problems+=("left something behind:"
+		"$(diff <(echo "$before") <(echo "$after") | grep '^[<>]')")
+	if [[ ${#problems[@]} -eq 0 ]]; then
+		ok "$desc"
+		return 0
+	fi
+	not_ok "$desc" "command: $*" "${problems[@]}" "stderr: $err"
+	return 1
+}
+
 # shellcheck disable=SC2317 # called through expect_error
 nobody() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
@@ -133,6 +158,72 @@ expect_fail_clean "unknown option: init --bogus fails" \
 
 check "init" nsf -n "$HOST" init
 e2e_require $? "nsfast init"
+
+# ---- exit status: 2 for every command's usage error, 1 for a failure ----
+
+usage_cases=(
+	"--bogus"
+	"nosuchcommand"
+	"init --bogus"
+	"init --pod-cidr"
+	"init unexpected"
+	"init --nat-entries many"
+	"init --xdp-mode fast"
+	"init --pod-cidr 10.0.0.0/33"
+	"init --uplink wan0 --no-uplink"
+	"attach"
+	"attach $P-a --bogus"
+	"attach $P-a --ip"
+	"attach $P-a --ip 300.1.1.1"
+	"attach a/b"
+	"detach"
+	"detach a/b"
+	"status --bogus"
+	"reset now"
+	"nat bogus"
+	"gc --bogus"
+	"gc --interval"
+	"gc --interval soon"
+	"gc unexpected"
+	"publish bogus"
+	"publish add 8080"
+	"publish add --bogus 8080 $P-a"
+	"publish add --proto sctp 8080 $P-a"
+	"publish add eighty $P-a"
+	"publish add 8080 $P-a:99999"
+	"route bogus"
+	"route add 10.0.0.0/33 via 192.0.2.1"
+	"route add 10.9.0.0/16 via 192.0.2"
+	"policy"
+	"policy bogus"
+	"policy group add g1 --bogus allow"
+	"policy group add g1 --ingress maybe"
+	"policy rule add allow from any"
+	"policy rule add allow from any to world port 80"
+	"policy rule add allow from any to world proto tcp port 0"
+	"policy rule del abc"
+	"monitor --bogus"
+	"monitor --count"
+	"monitor --count many"
+	"monitor --reason nosuch"
+	"monitor bogusfilter"
+	"stats --bogus"
+	"stats --watch soon"
+	"ns bogus"
+	"ns add a/b"
+)
+for c in "${usage_cases[@]}"; do
+	# shellcheck disable=SC2086 # word splitting of $c intended
+	expect_status "usage error exits 2: $c" 2 nsf -n "$HOST" $c
+done
+expect_status "failure exits 1: detach of an unknown pod" 1 \
+	nsf -n "$HOST" detach "$P-ghost"
+expect_status "failure exits 1: publish to an unknown pod" 1 \
+	nsf -n "$HOST" publish add 8080 "$P-ghost"
+expect_status "failure exits 1: policy assign of an unknown pod" 1 \
+	nsf -n "$HOST" policy assign "$P-ghost" web
+expect_status "failure exits 1: init with an unknown uplink" 1 \
+	nsf -n "$HOST" init --uplink "${P}x"
 
 entries=$(nsf -n "$HOST" status --json | jq -r .nat.capacity)
 expect_error "init --nat-entries other than the host's" \

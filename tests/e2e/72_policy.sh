@@ -177,6 +177,47 @@ check_match "a CIDR with host bits set is named as such" \
 	"^nsfast: policy: 10\.0\.0\.1/8: host bits set \(did you mean 10\.0\.0\.0/8\?\)" \
 	"$err"
 
+# ---- a change the maps refuse is not made: file and maps stay old ----
+
+PINS=${E2E_PINS[0]}
+POLICY_FILE=${E2E_STATE[0]}/policy.json
+pol_maps() { # the policy maps the loader writes (groups without flags left out)
+	local m
+	for m in nsf_pol_groups nsf_pol_rules nsf_pol_cidr; do
+		bpftool -j map dump pinned "$PINS/$m" | jq -c '[.[] |
+			select(.value != ["0x00", "0x00", "0x00", "0x00"]) |
+			.formatted // [.key, .value]] | sort_by(tostring)'
+	done
+}
+snap=$(pol show --json)
+file=$(cat "$POLICY_FILE")
+maps=$(pol_maps)
+mv "$PINS/nsf_pol_rules" "$PINS/nsf_pol_rules_away"
+check_fails "rule add with nsf_pol_rules missing fails" \
+	pol rule add allow from any to db proto tcp port 22
+mv "$PINS/nsf_pol_rules_away" "$PINS/nsf_pol_rules"
+check_eq "... and policy show is unchanged" "$snap" "$(pol show --json)"
+check_eq "... and policy.json is unchanged" "$file" "$(cat "$POLICY_FILE")"
+# A CIDR map with room for the CIDRs there are and no more, in place of
+# the real one (the datapath keeps using that): a rule to a new CIDR
+# gets its group flags and rule written, then fails on the CIDR.
+ncidrs=$(jq '.cidrs | length' <<<"$snap")
+mv "$PINS/nsf_pol_cidr" "$PINS/nsf_pol_cidr_real"
+bpftool map create "$PINS/nsf_pol_cidr" type lpm_trie key 8 value 4 \
+	entries "$ncidrs" name nsf_pol_cidr flags 1
+out=$(pol rule add deny from any to 10.99.2.0/24 2>&1)
+rc=$?
+rm -f "$PINS/nsf_pol_cidr"
+mv "$PINS/nsf_pol_cidr_real" "$PINS/nsf_pol_cidr"
+check_eq "rule add with the CIDR map full fails (exit 1)" 1 "$rc"
+check_match "... naming the map" "^nsfast: policy: map nsf_pol_cidr" "$out"
+check_eq "... and policy show is unchanged" "$snap" "$(pol show --json)"
+check_eq "... and policy.json is unchanged" "$file" "$(cat "$POLICY_FILE")"
+check_eq "... and the group and rule maps are as before" "$maps" "$(pol_maps)"
+check "policy changes work again" pol rule add deny from any to 10.99.2.0/24
+check "rule del of it" pol rule del "$(pol rule list --json | jq -r '.[-1].id')"
+check_eq "back to the policy before" "$snap" "$(pol show --json)"
+
 # ---- detach forgets membership ----
 
 check "detach $DB" nsf -n "$HOST" detach "$DB"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Observability: `nsfast monitor` shows fast-path events of all pods,
-# --pcap writes a capture tshark and tcpdump read with the packets sent,
+# --pcap writes a capture tshark and tcpdump read with the packets sent
+# (also live through a pipe: --pcap - -U),
 # --drops shows drops with their reason, --pod narrows to one pod; the
 # datapath stops reporting when the monitor ends (also on SIGINT, SIGTERM,
 # SIGHUP, a closed pipe, and after the expiry when killed outright). `nsfast stats`: JSON, Prometheus text format, --watch.
@@ -53,6 +54,28 @@ check_match "tcpdump reads it as Ethernet" "ICMP echo request" \
 	"$(tcpdump -nr "$TMP/a.pcap" 2>&1)"
 check_eq "captured frames: 98 bytes each, as sent" "98" \
 	"$(tshark -r "$TMP/a.pcap" -T fields -e frame.len 2>/dev/null | sort -u | xargs)"
+
+# ---- --pcap - -U: a live capture through a pipe, as tcpdump -w - -U ----
+
+# The monitor runs 8 s; with each packet flushed, tcpdump reading the pipe
+# prints the ping while it still runs (stdio buffering would hold the
+# records until 4 KiB or the end).
+bg_start timeout 60 bash -c "'$NSFAST' -n '$HOST' monitor --pcap - -U \
+	--duration 8 icmp host '$IPB' 2>'$TMP/live.err' |
+	tcpdump -l -nr - >'$TMP/live.out' 2>/dev/null"
+LIVE=$E2E_LAST_PID
+wait_file "$TMP/live.err" monitoring 10
+check "ping $A -> $B once" pod_exec "$A" ping -c 1 -W 2 "$IPB"
+check "tcpdump -r - shows the request at once" \
+	wait_file "$TMP/live.out" "ICMP echo request" 4
+check "... and the reply" wait_file "$TMP/live.out" "ICMP echo reply" 2
+check_fails "... while the monitor still runs" \
+	grep -q "events" "$TMP/live.err"
+wait "$LIVE"
+result "monitor --pcap - -U ended by itself" $? "$(cat "$TMP/live.err")"
+check_eq "2 packets in the live capture" 2 \
+	"$(grep -c ICMP "$TMP/live.out")"
+check_eq "monitor off after it ended" false "$(mon_enabled)"
 
 # ---- --drops: a spoofed packet shows up with its reason ----
 
