@@ -334,19 +334,32 @@ static int addr_msg_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/*
+ * Start a dump request of @type in @buf: a dump ends with NLMSG_DONE, so
+ * no NLM_F_ACK, or a stray ACK would wait in the socket for the next
+ * request. Returns the header; the caller adds its family header.
+ */
+static struct nlmsghdr *dump_request(struct nsf_nl *nl, char *buf,
+				     uint16_t type)
+{
+	struct nlmsghdr *nlh;
+
+	memset(buf, 0, MNL_SOCKET_BUFFER_SIZE);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++nl->seq;
+	return nlh;
+}
+
 int nsf_nl_addr_first(struct nsf_nl *nl, int ifindex, uint32_t *addr)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct addr_search search = { .ifindex = ifindex };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = dump_request(nl, buf, RTM_GETADDR);
 	struct ifaddrmsg *ifa;
 	int err;
 
-	/* A dump ends with NLMSG_DONE; no NLM_F_ACK, or a stray ACK would
-	 * wait in the socket for the next request. */
-	nlh->nlmsg_type = RTM_GETADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = ++nl->seq;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = AF_INET;
 	err = talk(nl, nlh, addr_msg_cb, &search);
@@ -440,15 +453,9 @@ int nsf_nl_routes(struct nsf_nl *nl, nsf_nl_route_cb cb, void *arg)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct route_dump d = { cb, arg };
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = dump_request(nl, buf, RTM_GETROUTE);
 	struct rtmsg *rtm;
 
-	/* A dump ends with NLMSG_DONE: no NLM_F_ACK (see nsf_nl_addr_first). */
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = ++nl->seq;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = AF_INET;
 	return talk(nl, nlh, route_msg_cb, &d);
@@ -467,15 +474,10 @@ static int count_msg_cb(const struct nlmsghdr *nlh, void *data)
 int nsf_nl_link_count(struct nsf_nl *nl, int *n)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = dump_request(nl, buf, RTM_GETLINK);
 	struct ifinfomsg *ifm;
 
 	*n = 0;
-	memset(buf, 0, sizeof(buf));
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = ++nl->seq;
 	ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
 	ifm->ifi_family = AF_UNSPEC;
 	return talk(nl, nlh, count_msg_cb, n);
