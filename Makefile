@@ -96,6 +96,12 @@ demo: all
 bench: all
 	@bash bench/run.sh $(NSFAST)
 
+# The least any tc forwarder can cost, beside the ceiling, the bridge and
+# nsfast (bench/floor.sh, docs/benchmarks.md "The floor"); ~3 minutes.
+.PHONY: bench-floor
+bench-floor: all
+	@bash bench/floor.sh $(NSFAST)
+
 install: all
 	install -D -m 0755 $(NSFAST) $(DESTDIR)$(PREFIX)/bin/nsfast
 
@@ -109,7 +115,7 @@ format:
 check-format:
 	clang-format --dry-run --Werror $(LOADER_SRCS) loader/*.h \
 		include/nsfast/*.h $(BPF_SRCS) bpf/lib/*.h $(UNIT_SRCS) $(BPFT_SRCS) \
-		$(FUZZ_SRCS)
+		$(FUZZ_SRCS) bench/floor.bpf.c
 
 lint: $(SKELS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

@@ -6,6 +6,8 @@
 Reads workloads.csv and samples.csv (written by run.sh) in RESULTS_DIR,
 prints the table and the targets, and writes results.csv, results.json,
 table.md, chart.dat, chart.gp and (with gnuplot) chart.svg there.
+BENCH_PATHS="ceiling bridge ..." names other paths (bench/floor.sh),
+whose runs get no chart.
 
 Ratios:
   vs bridge   median / bridge's median. For "lower is better" workloads
@@ -22,8 +24,10 @@ import statistics
 import subprocess
 import sys
 
-PATHS = ["ceiling", "bridge", "nsfast-tc", "nsfast-xdp"]
-NSFAST = ["nsfast-tc", "nsfast-xdp"]
+DEFAULT_PATHS = ["ceiling", "bridge", "nsfast-tc", "nsfast-xdp"]
+# Another driver (bench/floor.sh) names its own paths, in table order.
+PATHS = os.environ.get("BENCH_PATHS", "").split() or DEFAULT_PATHS
+NSFAST = [p for p in ("nsfast-tc", "nsfast-xdp") if p in PATHS]
 CHART_GROUPS = ["pps", "newflow", "onedst", "latency", "bulk", "conn"]
 # Relative difference the targets treat as measurement noise when a
 # comparison misses narrowly (reported as "within noise", never "met").
@@ -269,6 +273,8 @@ def notes_text(workloads):
 
 
 def chart(out, workloads, env):
+    if PATHS != DEFAULT_PATHS:
+        return None  # its bars and colours are those of the four paths
     groups = [w for w in workloads if w["group"] in CHART_GROUPS and
               "ceiling" in w["results"]]
     if not groups:

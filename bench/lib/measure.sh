@@ -101,6 +101,7 @@ flush_state() {
 	case ${PK[$1]} in
 	b) in_ns "${NS_H[$1]}" conntrack -F >/dev/null 2>&1 ;;
 	t | x) nsf "$P-${NS_H[$1]}" nat flush >/dev/null ;;
+	f | g) floor_attach "$1" ;; # bench/floor.sh: a fresh flow table
 	esac
 	return 0
 }
@@ -411,7 +412,7 @@ start_servers() {
 	done
 	# Wait (at most 10 s) until the last sink listens on its last port.
 	for i in $(seq 100); do
-		nsenter --net="/run/netns/$P-${NS_PW[nsfast-xdp]}" ss -Hlun \
+		nsenter --net="/run/netns/$P-${NS_PW[${PATHS[-1]}]}" ss -Hlun \
 			'sport = :10999' | grep -q . && break
 		sleep 0.1
 	done

@@ -11,11 +11,13 @@
 #  - installs the cleanup trap (EXIT, INT, TERM, HUP) and a watchdog that
 #    ends the run (with cleanup) after BENCH_DEADLINE seconds.
 #
-# Needs: BENCH_DIR, NSFAST_BIN set by run.sh.
+# Needs: BENCH_DIR, NSFAST_BIN set by run.sh (or by another driver, which
+# names itself in BENCH_SCRIPT: bench/floor.sh).
 
 # shellcheck source=../../scripts/lib/reexec.sh
 . "$BENCH_DIR/../scripts/lib/reexec.sh"
-if ! sandbox_reexec NSFAST_BENCH_SANDBOXED "$BENCH_DIR/run.sh" "$NSFAST_BIN"; then
+if ! sandbox_reexec NSFAST_BENCH_SANDBOXED "${BENCH_SCRIPT:-$BENCH_DIR/run.sh}" \
+	"$NSFAST_BIN"; then
 	echo "bench: needs root (namespaces, BPF); try: sudo make bench" >&2
 	exit 1
 fi
