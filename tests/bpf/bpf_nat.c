@@ -2136,6 +2136,83 @@ static void test_rnat_padded_tc(void **state)
 	check_reply_padded(PATH_TC);
 }
 
+/* Put an 802.1Q (or 802.1ad) tag with @tci after the MACs of @f. */
+static void frame_tag(struct frame *f, uint16_t tpid, uint16_t tci)
+{
+	memmove(f->data + 2 * ETH_ALEN + 4, f->data + 2 * ETH_ALEN,
+		f->len - 2 * ETH_ALEN);
+	nf_put16(f->data + 2 * ETH_ALEN, tpid);
+	nf_put16(f->data + 2 * ETH_ALEN + 2, tci);
+	f->len += 4;
+}
+
+/*
+ * XDP sees an 802.1Q tag in the frame; tc, on a real uplink, only after
+ * the kernel moved it into the skb (test_run leaves it in the frame, so
+ * this is XDP's case alone; e2e_nat sends tagged frames through both).
+ * A priority tag (VLAN 0, any priority) is no VLAN: the kernel and
+ * nsf_uplink_tc take the frame as untagged, so a reply in it goes to the
+ * pod, untagged. A frame of VLAN 100 is the host's, untouched.
+ */
+static void test_rnat_prio_tag_xdp(void **state)
+{
+	static const uint16_t tpids[] = { ETH_P_8021Q, ETH_P_8021AD };
+	struct flow fl = flow_a(IPPROTO_TCP);
+	struct frame first, plain, f, want;
+	struct result r;
+	uint64_t bytes = 0;
+	uint16_t port;
+	size_t i;
+
+	(void)state;
+	reset();
+	port = open_flow(&fl, &first);
+	build_reply(&plain, &fl, port, NF_TCP_ACK, 20);
+	for (i = 0; i < 2; i++) {
+		f = plain;
+		frame_tag(&f, tpids[i], 5 << 13); /* PCP 5, VLAN 0 */
+		run_up(PATH_XDP, &f, &r);
+		FIXED_BUG(!r.err && r.retval == XDP_PASS,
+			  "a reply behind a priority tag (TPID 0x%04x) went "
+			  "to the host, which resets the pod's connection",
+			  tpids[i]);
+		expect_retval(&r, XDP_REDIRECT);
+		want_rnat(&want, &plain, &fl);
+		expect_translated(&want, &r.out);
+		count(NSF_R_FWD_RNAT, plain.len);
+		count_to_pod(fl.ep, plain.len);
+		expect_counters();
+		bytes += l3_len(&plain);
+	}
+	expect_flow(&fl, port, 1, l3_len(&first), NSF_SEEN_SYN, 2, bytes,
+		    NSF_SEEN_ACK);
+
+	/* VLAN 100, and a priority tag in front of VLAN 100's tag. */
+	f = plain;
+	frame_tag(&f, ETH_P_8021Q, 100);
+	send_up_not(PATH_XDP, &f, XDP_PASS, NSF_R_PASS_HOST);
+	f = plain;
+	frame_tag(&f, ETH_P_8021Q, 100);
+	frame_tag(&f, ETH_P_8021AD, 0);
+	run_up(PATH_XDP, &f, &r);
+	expect_retval(&r, XDP_PASS);
+	expect_frame(&f, &r.out);
+	count(NSF_R_PASS_HOST, f.len - 4);
+	expect_counters();
+	/* A priority-tagged frame that is no reply: the host's, as it is. */
+	f = plain;
+	nf_set_dport(frame_ip_hdr(&f), port + 1);
+	nf_set_csums(frame_ip_hdr(&f));
+	frame_tag(&f, ETH_P_8021Q, 0);
+	run_up(PATH_XDP, &f, &r);
+	expect_retval(&r, XDP_PASS);
+	expect_frame(&f, &r.out);
+	count(NSF_R_PASS_HOST, f.len - 4);
+	expect_counters();
+	expect_flow(&fl, port, 1, l3_len(&first), NSF_SEEN_SYN, 2, bytes,
+		    NSF_SEEN_ACK);
+}
+
 /*
  * XDP: the pod's veth is missing from nsf_tx_ports (attach adds it after
  * the endpoint, so there is a window; or it was deleted). Known bug:
@@ -3174,6 +3251,7 @@ int main(void)
 		T(test_rnat_padded_xdp),
 		T(test_rnat_padded_tc),
 		T(test_rnat_xdp_no_tx_port),
+		T(test_rnat_prio_tag_xdp),
 		/* 4. ICMP errors */
 		T(test_icmp_err_udp_xdp),
 		T(test_icmp_err_udp_tc),

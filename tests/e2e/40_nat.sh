@@ -7,8 +7,9 @@
 # generic) or tc (--xdp-mode off). The main checks run once per XDP mode,
 # each on a fresh host: ICMP/TCP/UDP to the world, what the world sees
 # (capture), nat list/gc/flush, 20 pods x 25 concurrent connections, ICMP
-# error translation, the host's own traffic, init re-run (and a mode
-# switch) under an iperf3 stream, the uplink MTU, reset. Then once: NAT
+# error translation, a reply behind a priority tag, the host's own
+# traffic, init re-run (and a mode switch) under an iperf3 stream, the
+# uplink MTU, reset. Then once: NAT
 # port exhaustion, the MTU before the uplink neighbour is resolved (a known
 # bug, reported as TAP TODO), and init errors (ports overlapping the
 # host's ip_local_port_range, missing uplink, uplink without an IPv4
@@ -144,13 +145,41 @@ XLAT_OK="[.[] | select(.translated.src != \$x or
 	(.translated.sport | ($IN_RANGES) | not))] | length == 0"
 RANGES="$PORT_MIN-$PORT_MAX,$PORT_MIN2-65535"
 
+# The priority-tag check: the pod sends a datagram from port 5555 to
+# argv[1]:argv[2] and waits up to 10 s for the answer "prio"; the world
+# answers from argv[2] (arguments: the uplink's MAC, the world's and the
+# host's address, the NAT port) in a frame tagged VLAN 0, priority 5.
+PRIO_POD='
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 5555))
+s.sendto(b"out", (sys.argv[1], int(sys.argv[2])))
+s.settimeout(10)
+data, peer = s.recvfrom(100)
+print(data, peer)
+sys.exit(data != b"prio")'
+PRIO_WORLD='
+import sys
+from scapy.all import Dot1Q, Ether, IP, UDP, Raw, conf, sendp
+conf.verb = 0
+sendp(Ether(dst=sys.argv[1]) / Dot1Q(vlan=0, prio=5) /
+      IP(src=sys.argv[2], dst=sys.argv[3]) /
+      UDP(sport=7777, dport=int(sys.argv[4])) / Raw(b"prio"), iface="wan0")'
+
+# prio_flow HOST: the NAT port of the flow to port 7777 (fails if none).
+prio_flow() {
+	nsf -n "$1" nat list --json |
+		jq -e '[.[] | select(.original.dport == 7777)][0] |
+		.translated.sport'
+}
+
 # ---- the main checks, for one XDP mode on a fresh host ----
 
 run_mode() {
 	local mode=$1 tag=${1:0:1}
 	local H="$P-$tag" W="$P-${tag}w" other=off
 	local pods=() ips=() i ip out rc before after json srv stream total
-	local flows ipc ips_srv hsrv pcap dump prog1 prog2 p
+	local flows ipc ips_srv hsrv pcap dump prog1 prog2 p prio
 
 	[[ $mode == off ]] && other=native
 	comment "==== --xdp-mode $mode: host $H, world $W ===="
@@ -291,6 +320,24 @@ run_mode() {
 	after=$(status_json "$H")
 	check_rises "[$mode] fwd-rnat-icmp rose" fwd-rnat-icmp \
 		"$before" "$after"
+
+	# -- a reply behind a priority tag (802.1Q, VLAN 0) reaches the pod --
+	# The kernel takes such a frame as untagged, and the tc program sees
+	# it after the kernel moved the tag into the skb; XDP sees the tag
+	# and handed the reply to the host, which has no socket on the NAT
+	# port (the pod never got it).
+	bg_pod "${pods[6]}" 20 "$E2E_PY" -c "$PRIO_POD" "$WAN_W" 7777 \
+		>"$TMP/$tag.prio" 2>&1
+	prio=$E2E_LAST_PID
+	wait_until 5 prio_flow "$H"
+	out=$(prio_flow "$H")
+	check "[$mode] $W answers ${pods[6]}'s UDP behind a priority tag" \
+		pod_exec "$W" "$E2E_PY" -c "$PRIO_WORLD" \
+		"$(ip -n "$H" -br link show wan0 | awk '{print $3}')" \
+		"$WAN_W" "$WAN_H" "$out"
+	wait "$prio"
+	result "[$mode] ${pods[6]} got the tagged reply" $? \
+		"$(cat "$TMP/$tag.prio")"
 
 	# -- the host's own traffic through the uplink --
 	before=$(status_json "$H")

@@ -6,11 +6,13 @@
  * datapath promises (docs/guarantees.md):
  *
  *  I1 the kernel accepts the run, or refuses the input as too short/long;
- *  I2 exactly one reason is counted, with the frame's length in bytes;
+ *  I2 exactly one reason is counted, with the frame's length in bytes
+ *     (nsf_uplink_xdp: less a priority tag, which it takes for none);
  *  I3 the verdict matches the kind of that reason (FWD: redirect,
  *     PASS: to the stack, DROP: dropped);
  *  I4 a frame handed to the kernel stack (PASS) is unchanged;
- *  I5 a forwarded IPv4 frame keeps its length, its TTL went down by one,
+ *  I5 a forwarded IPv4 frame keeps its length (nsf_uplink_xdp cuts a
+ *     priority tag off, as the kernel would), its TTL went down by one,
  *     its IPv4 header checksum is valid, the validity of its L4 checksum
  *     (and, for ICMP errors, of the quoted IPv4 header) is what it was,
  *     and nothing past the IP total length (Ethernet padding) changed;
@@ -514,6 +516,25 @@ static void prepare(uint8_t meta, uint8_t *f, uint32_t len)
 		nf_l4_set_csum(ip);
 }
 
+/*
+ * Bytes of a priority tag (802.1Q or 802.1ad, VLAN 0) after the MACs of
+ * the frame @f that @t runs on: nsf_uplink_xdp takes such a frame as
+ * untagged, counts it without the tag and, if it forwards it, cuts the
+ * tag off. 0 for anything else (tc never sees a tag in the frame on a
+ * real uplink: the kernel moves it into the skb first).
+ */
+static uint32_t prio_tag_len(enum target t, const uint8_t *f, uint32_t len)
+{
+	uint16_t tpid;
+
+	if (t != T_UPLINK_XDP || len < 2 * ETH_ALEN + 4)
+		return 0;
+	tpid = nf_get16(f + 2 * ETH_ALEN);
+	if (tpid != ETH_P_8021Q && tpid != ETH_P_8021AD)
+		return 0;
+	return nf_get16(f + 2 * ETH_ALEN + 2) & 0x0fff ? 0 : 4;
+}
+
 /* Run one input through @t; false (and fz.failure) if an invariant broke. */
 static bool run_one(enum target t, const uint8_t *data, size_t size)
 {
@@ -523,7 +544,8 @@ static bool run_one(enum target t, const uint8_t *data, size_t size)
 	uint8_t *in = in_buf + 2, *out = out_buf + 2;
 	struct nsf_counter before[NSF_R_MAX], after[NSF_R_MAX];
 	struct nsf_nat_key added[4];
-	uint32_t len, reason = NSF_R_MAX, counted = 0, ifindex;
+	static uint8_t untagged[MAX_FRAME];
+	uint32_t len, reason = NSF_R_MAX, counted = 0, ifindex, tag, out_len;
 	static const int *const ifs[4] = { &fz.if_pod0, &fz.if_pod1,
 					   &fz.if_pod0, &fz.if_oth0 };
 	bool egress_ok = false;
@@ -536,6 +558,8 @@ static bool run_one(enum target t, const uint8_t *data, size_t size)
 	len = (uint32_t)(size - 1 > MAX_FRAME ? MAX_FRAME : size - 1);
 	memcpy(in, data + 1, len);
 	prepare(meta, in, len);
+	tag = prio_tag_len(t, in, len);
+	out_len = len;
 	memset(out_buf, 0, sizeof(out_buf));
 	if (read_counters(before))
 		return fail("reading counters: %s", strerror(errno));
@@ -549,9 +573,11 @@ static bool run_one(enum target t, const uint8_t *data, size_t size)
 			    .data_size_out = MAX_FRAME + 64, .ctx_in = &ctx,
 			    .ctx_size_in = sizeof(ctx));
 		err = bpf_prog_test_run_opts(fz.prog_fd[t], &o);
-		if (!err && o.data_size_out != len)
+		if (!err && o.data_size_out != len &&
+		    (!tag || o.data_size_out != len - tag))
 			return fail("xdp: output %u bytes, input %u",
 				    o.data_size_out, len);
+		out_len = o.data_size_out;
 		if (!err)
 			reason = o.retval; /* verdict, checked below */
 	} else {
@@ -590,14 +616,15 @@ static bool run_one(enum target t, const uint8_t *data, size_t size)
 				continue;
 			counted += (uint32_t)dp;
 			reason = r;
-			if (after[r].bytes - before[r].bytes != dp * len)
+			if (after[r].bytes - before[r].bytes !=
+			    dp * (len - tag))
 				return fail(
 					"%s counted %llu bytes for a "
-					"%u-byte frame",
+					"%u-byte frame (%u of tag)",
 					reason_str[r],
 					(unsigned long long)(after[r].bytes -
 							     before[r].bytes),
-					len);
+					len, tag);
 		}
 		egress_ok = has_egress_entry(in, len);
 		n_added = nat_new_keys(added, 4);
@@ -614,12 +641,21 @@ static bool run_one(enum target t, const uint8_t *data, size_t size)
 				    verdict);
 	}
 	/* I4 */
-	if (reason_kind[reason] == NSF_KIND_PASS && memcmp(in, out, len))
+	if (reason_kind[reason] == NSF_KIND_PASS &&
+	    (out_len != len || memcmp(in, out, len)))
 		return fail("%s: frame passed to the stack was modified",
 			    reason_str[reason]);
-	/* I5 */
+	/* I5, on the frame without its priority tag, as it is forwarded */
+	if (reason_kind[reason] == NSF_KIND_FWD && out_len != len - tag)
+		return fail("%s: output %u bytes, input %u (%u of tag)",
+			    reason_str[reason], out_len, len, tag);
+	if (tag) {
+		memcpy(untagged, in, 2 * ETH_ALEN);
+		memcpy(untagged + 2 * ETH_ALEN, in + 2 * ETH_ALEN + tag,
+		       len - 2 * ETH_ALEN - tag);
+	}
 	if (reason_kind[reason] == NSF_KIND_FWD &&
-	    !check_forwarded(in, out, len, reason))
+	    !check_forwarded(tag ? untagged : in, out, len - tag, reason))
 		return false;
 	/* I6 */
 	if (reason != NSF_R_FWD_SNAT && n_added)

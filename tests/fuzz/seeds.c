@@ -255,6 +255,14 @@ static void wan_seeds(void)
 	nf_l4(ip)[6] = 0;
 	nf_l4(ip)[7] = 0;
 	save("wan-udp-reply-nocsum", 0, &f);
+	/* Behind a priority tag (802.1Q, PCP 5, VLAN 0): still a reply. */
+	wan_ip(&f, peer, snat, IPPROTO_UDP, 53, 61000);
+	memmove(f.data + 2 * ETH_ALEN + 4, f.data + 2 * ETH_ALEN,
+		f.len - 2 * ETH_ALEN);
+	nf_put16(f.data + 2 * ETH_ALEN, ETH_P_8021Q);
+	nf_put16(f.data + 2 * ETH_ALEN + 2, 0xa000);
+	f.len += 4;
+	save("wan-udp-reply-prio-tag", 0, &f);
 	{
 		struct ipv4_spec s = { .saddr = htonl(peer),
 				       .daddr = htonl(snat),
