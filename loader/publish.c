@@ -13,6 +13,7 @@
 
 #include "hooks.h"
 #include "maps.h"
+#include "nat.h"
 #include "sysfs.h"
 
 #define PUBLISH_FILE	"publish.json"
@@ -379,9 +380,39 @@ int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
 	return err;
 }
 
+/*
+ * The flows the mapping @p made end with it, as with a pod's detach:
+ * left alone, a client that keeps sending (UDP, or a TCP tuple used
+ * again) would go on reaching the pod through a port no longer
+ * published, even after the port is published to another pod.
+ */
+static int del_flows(const struct nsf_host *h, const struct nsf_publish *p)
+{
+	struct nsf_nat_published pub = { .pod = p->pod_ip,
+					 .host_port = htons(p->host_port),
+					 .pod_port = htons(p->pod_port),
+					 .proto = p->proto };
+	struct nsf_host_config cfg;
+	uint64_t n;
+	int fd, err;
+
+	err = nsf_config_load(h, &cfg);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	pub.snat = htonl(cfg.snat);
+	fd = nsf_map_open(h, NSF_MAP_NAT4);
+	if (fd < 0) {
+		nsf_clear_error(); /* no table, no flows */
+		return 0;
+	}
+	err = nsf_nat_del_published(fd, &pub, &n);
+	close(fd);
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_NAT4) : 0;
+}
+
 int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p)
 {
-	struct nsf_publish *old;
+	struct nsf_publish *old, gone;
 	struct pub_state st;
 	int fd, err;
 
@@ -394,6 +425,7 @@ int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p)
 		return nsf_fail(ENOENT, "%s port %u is not published",
 				nsf_proto_name(p->proto), p->host_port);
 	}
+	gone = *old;
 	fd = nsf_map_open(h, NSF_MAP_PUBLISH4);
 	err = fd < 0 ? fd : map_del(fd, old);
 	if (fd >= 0)
@@ -402,6 +434,9 @@ int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p)
 		*old = st.list[--st.count];
 		err = state_save(h, &st);
 	}
+	/* After the map entry: no new flow starts meanwhile. */
+	if (!err)
+		err = del_flows(h, &gone);
 	state_free(&st);
 	return err;
 }

@@ -30,7 +30,8 @@ struct nsf_publish {
  * endpoint or whose address is not @p->pod_ip.
  */
 int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p);
-/* Remove the mapping of @p->proto/@p->host_port (-ENOENT if none). */
+/* Remove the mapping of @p->proto/@p->host_port (-ENOENT if none) and
+ * the NAT flows it made. */
 int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p);
 /* Remove every mapping of endpoint @endpoint (none is fine). */
 int nsf_publish_del_owner(const struct nsf_host *h, const char *endpoint);

@@ -19,6 +19,7 @@
  *  - hairpin: a pod to a published port via the uplink address, both
  *    directions (source and destination rewritten, four NAT entries); a
  *    hairpin flow refused for a clash leaves no entry behind;
+ *  - unpublishing removes the flows of the port, and only those;
  *  - routes: a pod to another node's pod CIDR forwarded unchanged to the
  *    node's MAC (longest prefix wins, unresolved neighbour, unreachable
  *    node never masqueraded); a packet from another node for a local pod
@@ -1345,6 +1346,60 @@ static void test_gc_orphan_udp(void **state)
 	assert_int_equal(gc.orphans, 1); /* 20 s > UDP's 10 */
 }
 
+/*
+ * Unpublishing a port removes the flows it made (nsf_nat_del_published,
+ * loader/nat.c): a world client's pair and pod B's hairpin flow (its
+ * SNAT and its DNAT pair); the flows of another published port and a
+ * masqueraded flow of the same pod port stay.
+ */
+static void test_unpublish_flows(void **state)
+{
+	struct nsf_nat_published pub = { .snat = htonl(SNAT_IP),
+					 .pod = htonl(POD_A),
+					 .host_port = htons(HPORT),
+					 .pod_port = htons(PPORT),
+					 .proto = IPPROTO_UDP };
+	struct nsf_nat_entry e;
+	struct nsf_nat_key eg;
+	struct result r;
+	struct frame in;
+	uint64_t n;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_UDP, HPORT, POD_A, PPORT);
+	publish(IPPROTO_UDP, HPORT + 1, POD_A, PPORT);
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
+	      HPORT, 0);
+	run_up(PATH_TC, &in, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_UDP, POD_B, 5555, SNAT_IP,
+	      HPORT, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	/* What stays: HPORT + 1's flow, A's own flow to the world. */
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40002, SNAT_IP,
+	      HPORT + 1, 0);
+	run_up(PATH_TC, &in, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, PPORT, PEER, 53, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	assert_int_equal(nat_count(), 10);
+
+	assert_int_equal(nsf_nat_del_published(h.nat_fd, &pub, &n), 0);
+	assert_int_equal(n, 6);
+	assert_int_equal(nat_count(), 4);
+	expect_entry(nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, PEER, SNAT_IP, 40002,
+			     HPORT + 1),
+		     POD_A, PPORT);
+	expect_entry(
+		nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, PPORT, 40002),
+		SNAT_IP, HPORT + 1);
+	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, PPORT, 53);
+	assert_int_equal(bpf_map_lookup_elem(h.nat_fd, &eg, &e), 0);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int group_teardown(void **state)
@@ -1413,6 +1468,7 @@ int main(void)
 		T(test_hairpin_udp),
 		T(test_hairpin_not_published),
 		T(test_hairpin_clash),
+		T(test_unpublish_flows),
 		T(test_route_forward),
 		T(test_route_lpm_no_neigh),
 		T(test_route_published_reply),

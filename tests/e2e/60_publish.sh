@@ -8,7 +8,9 @@
 # address as source, replies carry the host address; the flows show in
 # nat list; hairpin from the same pod and from another pod (masqueraded
 # to the host address); the host itself reaching the published port;
-# detach removes a pod's mappings. Once: validation errors, 1,000
+# publish del ends the mapping's flows (a UDP client from the same port
+# reaches the pod the port is published to next); detach removes a pod's
+# mappings. Once: validation errors, 1,000
 # published ports, init restoring a mapping the map lost, reset leaving
 # lo bare.
 #
@@ -140,6 +142,24 @@ udp 8081 -> $a $ipa:81" "$out"
 		send "$H" udp "$WAN_H" 8080 "host-udp" --want-tag B
 	check "[$mode] tcp from $H itself -> $WAN_H:8081 reaches $a" \
 		send "$H" tcp "$WAN_H" 8081 "host-a" --want-tag A
+
+	# -- publish del ends the mapping's flows (world, hairpin, host) --
+	check "[$mode] udp $W:40123 -> $WAN_H:8080 reaches $b" \
+		send "$W" udp "$WAN_H" 8080 "pre-del" --sport 40123 \
+		--want-tag B
+	check "[$mode] publish del --proto udp 8080" \
+		nsf -n "$H" publish del --proto udp 8080
+	check_jq "[$mode] nat list: no flow through udp 8080 left" \
+		"$(nsf -n "$H" nat list --json)" \
+		'all(.[]; .proto != "udp" or
+		(.translated.sport != 8080 and .original.dport != 8080))'
+	check "[$mode] publish add --proto udp 8080 $a:81 (another pod)" \
+		nsf -n "$H" publish add --proto udp 8080 "$a:81"
+	check "[$mode] udp $W:40123 -> $WAN_H:8080 again reaches $a, not $b" \
+		send "$W" udp "$WAN_H" 8080 "re-pub" --sport 40123 \
+		--want-tag A
+	check "[$mode] publish del --proto udp 8080 again" \
+		nsf -n "$H" publish del --proto udp 8080
 
 	# -- no netfilter involved --
 	check_eq "[$mode] iptables -t nat -S in $H: policies only" "" \
