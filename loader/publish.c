@@ -616,10 +616,19 @@ int nsf_publish_restore(const struct nsf_host *h,
 		err = map_put(fd, &st.list[i]);
 	if (fd >= 0)
 		close(fd);
-	if (!err)
+	if (!err) {
 		err = cfg->uplink[0] ? lo_attach(h, &st) : lo_detach(&st);
-	if (!err)
-		err = state_save(h, &st);
+		/*
+		 * Recorded even when that failed midway: a clsact qdisc made
+		 * or a program attached before the failure would otherwise
+		 * stay on lo, unknown to reset (and a qdisc found there by
+		 * the next init would pass for the host's own).
+		 */
+		if (err)
+			state_save(h, &st);
+		else
+			err = state_save(h, &st);
+	}
 	state_free(&st);
 	return err;
 }

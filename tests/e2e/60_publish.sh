@@ -10,9 +10,10 @@
 # to the host address); the host itself reaching the published port;
 # publish del ends the mapping's flows (a UDP client from the same port
 # reaches the pod the port is published to next); detach removes a pod's
-# mappings. Once: validation errors, 1,000
-# published ports, init restoring a mapping the map lost, reset leaving
-# lo bare.
+# mappings. Once: validation errors, 1,000 published ports, init
+# restoring a mapping the map lost, reset leaving lo bare; an init that
+# fails on lo (accept_local read-only) leaves nothing there, first init
+# or not.
 #
 #   pod a, pod b --veth-- H (nsfast, ip_forward=0)        W ("the world")
 #                         wan0 10.99.0.2/24 ===== veth ===== wan0 10.99.0.1/24
@@ -304,8 +305,53 @@ run_once() {
 	ip netns del "$H"
 }
 
+# ---- a failed init: what it did on lo is undone or recorded ----
+
+# init_ro_accept_local HOST: init --uplink wan0 with lo's accept_local
+# read-only (as /proc/sys is in an unprivileged container), in a mount
+# namespace of its own (unshare: private, so the mount goes with it).
+# Fails with the file's name in $TMP/lo-fail.out, or says why not.
+init_ro_accept_local() {
+	local f=/proc/sys/net/ipv4/conf/lo/accept_local ro=$TMP/accept_local rc
+
+	echo 0 >"$ro"
+	# nsenter, not ip netns exec: that one hides the run's bpffs.
+	timeout "$E2E_CMD_TIMEOUT" nsenter --net="/run/netns/$1" \
+		unshare -m sh -c 'mount --bind "$1" "$2" &&
+		mount -o remount,bind,ro "$2" && exec "$3" -n "$4" init \
+		--uplink wan0' sh "$ro" "$f" "$NSFAST" "$1" \
+		>"$TMP/lo-fail.out" 2>&1
+	rc=$?
+	((rc == 1)) && grep -q accept_local "$TMP/lo-fail.out" && return 0
+	echo "exit $rc: $(cat "$TMP/lo-fail.out")"
+	return 1
+}
+
+# lo_bare HOST: no filter and no clsact qdisc on HOST's lo.
+lo_bare() {
+	check_eq "$2" "" "$(tc -n "$1" filter show dev lo ingress
+		tc -n "$1" qdisc show dev lo | grep clsact)"
+}
+
+run_lo_fail() {
+	local H="$P-l" W="$P-lw"
+
+	comment "==== init failing on lo: host $H ===="
+	host_world "$H" "$W"
+	check "a first init fails: lo's accept_local cannot be written" \
+		init_ro_accept_local "$H"
+	lo_bare "$H" "the failed first init left nothing on lo"
+	check "init --no-uplink" nsf -n "$H" init --no-uplink
+	check "init --uplink wan0 fails the same way" init_ro_accept_local "$H"
+	check "reset $H" nsf -n "$H" reset
+	lo_bare "$H" "reset left nothing on lo"
+	ip netns del "$W"
+	ip netns del "$H"
+}
+
 for m in $MODES; do
 	run_mode "$m"
 done
 run_once
+run_lo_fail
 e2e_finish
