@@ -6,7 +6,8 @@
  *    nsf_uplink_tc: the rewritten frame (address, port, MACs, TTL, both
  *    checksums recomputed from scratch), the pair of NAT entries, the
  *    counters; what must not start a flow (ACK, SYN-ACK, RST, an
- *    unpublished port);
+ *    unpublished port); a first packet dropped for a pod that is gone
+ *    or TTL 1 (also hairpin) leaves no entry;
  *  - the pod's reply leaving through nsf_from_pod's SNAT path as
  *    host:hport;
  *  - a closed TCP tuple (RST, FIN both ways) reused by a new connection:
@@ -518,21 +519,75 @@ static void test_no_dnat_tc(void **state)
 	check_no_dnat(PATH_TC);
 }
 
-/* A published port whose pod is gone: dropped, counted. */
-static void test_dnat_pod_gone(void **state)
+/* A published port whose pod is gone: dropped, counted, and no flow
+ * made for it (which would hold the client's tuple until gc). */
+static void check_dnat_pod_gone(enum path p)
 {
 	uint32_t gone = HOST_IP(10, 244, 0, 99);
 	struct result r;
 	struct frame in;
 
-	(void)state;
 	reset();
 	publish(IPPROTO_UDP, HPORT, gone, PPORT);
 	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
 	      HPORT, 0);
-	run_up(PATH_XDP, &in, &r);
-	assert_int_equal(r.retval, XDP_DROP);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, p == PATH_XDP ? XDP_DROP : TC_ACT_SHOT);
 	assert_int_equal(counter(NSF_R_DROP_NO_ENDPOINT), 1);
+	assert_int_equal(nat_count(), 0);
+}
+
+static void test_dnat_pod_gone_xdp(void **state)
+{
+	(void)state;
+	check_dnat_pod_gone(PATH_XDP);
+}
+
+static void test_dnat_pod_gone_tc(void **state)
+{
+	(void)state;
+	check_dnat_pod_gone(PATH_TC);
+}
+
+/*
+ * A first packet that would expire on the way to the pod (TTL 1) is
+ * dropped as drop-ttl and makes no flow: the client's next SYN, with a
+ * TTL that gets it there, is the flow's first packet (fwd-publish).
+ */
+static void check_dnat_ttl(enum path p)
+{
+	struct result r;
+	struct frame in;
+	struct iphdr *ip;
+
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	ip = build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, PEER, 40001, SNAT_IP,
+		   HPORT, NF_TCP_SYN);
+	ip->ttl = 1;
+	nf_set_csums(ip);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, p == PATH_XDP ? XDP_DROP : TC_ACT_SHOT);
+	assert_int_equal(counter(NSF_R_DROP_TTL), 1);
+	assert_int_equal(nat_count(), 0);
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, PEER, 40001, SNAT_IP,
+	      HPORT, NF_TCP_SYN);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_redirect(p));
+	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 1);
+	assert_int_equal(nat_count(), 2);
+}
+
+static void test_dnat_ttl_xdp(void **state)
+{
+	(void)state;
+	check_dnat_ttl(PATH_XDP);
+}
+
+static void test_dnat_ttl_tc(void **state)
+{
+	(void)state;
+	check_dnat_ttl(PATH_TC);
 }
 
 /* The pod's reply leaves masqueraded as host:hport (nsf_from_pod). */
@@ -1082,6 +1137,29 @@ static void test_hairpin_clash(void **state)
 	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, POD_B, 5555);
 }
 
+/*
+ * Pod B to a port published to a pod that is gone: dropped as
+ * drop-no-endpoint, with nothing left in the table; not handed to lo,
+ * the way to the host, with the gone pod's address as destination.
+ */
+static void test_hairpin_pod_gone(void **state)
+{
+	uint32_t gone = HOST_IP(10, 244, 0, 99);
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_UDP, HPORT, gone, PPORT);
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_UDP, POD_B, 5555, SNAT_IP,
+	      HPORT, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_SHOT);
+	assert_int_equal(counter(NSF_R_DROP_NO_ENDPOINT), 1);
+	assert_int_equal(counter(NSF_R_FWD_HAIRPIN), 0);
+	assert_int_equal(nat_count(), 0);
+}
+
 /* To the host address but no published port: the host's business. */
 static void test_hairpin_not_published(void **state)
 {
@@ -1451,7 +1529,10 @@ int main(void)
 		T(test_dnat_udp_tc),
 		T(test_no_dnat_xdp),
 		T(test_no_dnat_tc),
-		T(test_dnat_pod_gone),
+		T(test_dnat_pod_gone_xdp),
+		T(test_dnat_pod_gone_tc),
+		T(test_dnat_ttl_xdp),
+		T(test_dnat_ttl_tc),
 		T(test_reply_tcp),
 		T(test_reply_udp),
 		T(test_gc_orphan_udp),
@@ -1467,6 +1548,7 @@ int main(void)
 		T(test_hairpin_tcp),
 		T(test_hairpin_udp),
 		T(test_hairpin_not_published),
+		T(test_hairpin_pod_gone),
 		T(test_hairpin_clash),
 		T(test_unpublish_flows),
 		T(test_route_forward),
