@@ -38,7 +38,21 @@ static void egress_key(const struct nsf_nat_key *reply,
 	key->dir = NSF_NAT_EGRESS;
 }
 
-/* TCP state from the flags each direction has seen, as conntrack names it. */
+/*
+ * Whether both sides have sent. Either may have opened the flow: the pod
+ * (masquerading: its egress entry counted the first packet) or, for a
+ * published port, the client (the ingress entry did, and the egress one
+ * stays at 0 until the pod answers).
+ */
+static bool replied(const struct nsf_nat_flow *f)
+{
+	return f->in.packets && f->out.packets;
+}
+
+/* TCP state from the flags each direction has seen, as conntrack names it.
+ * A SYN-ACK counts as a SYN (tcp_seen): a side has seen an ACK once it
+ * sent a segment past its SYN, the opener's first being the handshake's
+ * last ACK, whichever side opened. */
 static void tcp_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t)
 {
 	uint32_t out = f->out.seen, in = f->in.seen;
@@ -55,10 +69,10 @@ static void tcp_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t)
 	} else if (in & NSF_SEEN_FIN) {
 		f->state = "CLOSE_WAIT";
 		f->timeout = t->tcp_close_wait;
-	} else if (!f->in.packets) {
+	} else if (!replied(f)) {
 		f->state = "SYN_SENT";
 		f->timeout = t->tcp_syn;
-	} else if (!(out & NSF_SEEN_ACK)) {
+	} else if (!((out | in) & NSF_SEEN_ACK)) {
 		f->state = "SYN_RECV";
 		f->timeout = t->tcp_syn;
 	} else {
@@ -76,10 +90,10 @@ static void flow_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t,
 	if (f->key.proto == IPPROTO_TCP) {
 		tcp_state(f, t);
 	} else if (f->key.proto == IPPROTO_UDP) {
-		f->state = f->in.packets ? "REPLIED" : "UNREPLIED";
-		f->timeout = f->in.packets ? t->udp_stream : t->udp;
+		f->state = replied(f) ? "REPLIED" : "UNREPLIED";
+		f->timeout = replied(f) ? t->udp_stream : t->udp;
 	} else {
-		f->state = f->in.packets ? "REPLIED" : "UNREPLIED";
+		f->state = replied(f) ? "REPLIED" : "UNREPLIED";
 		f->timeout = t->icmp;
 	}
 	f->idle_ns = now > last ? now - last : 0;

@@ -10,6 +10,9 @@
  *    or TTL 1 (also hairpin) leaves no entry;
  *  - the pod's reply leaving through nsf_from_pod's SNAT path as
  *    host:hport;
+ *  - a published flow's state with the client as its opener: UDP
+ *    UNREPLIED until the pod answers, TCP ESTABLISHED after the client's
+ *    ACK, and gc judging them so;
  *  - a closed TCP tuple (RST, FIN both ways) reused by a new connection:
  *    masqueraded, published (XDP and tc) and hairpin flows start over and
  *    outlive gc; a SYN in a live connection changes nothing;
@@ -1007,6 +1010,80 @@ static void test_publish_ingress_evicted(void **state)
 	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 2);
 }
 
+/*
+ * A published UDP flow the pod has not answered is UNREPLIED (30 s), as
+ * conntrack has it, though its ingress entry, the client's, counted the
+ * first datagram; the pod's answer makes it REPLIED (120 s).
+ */
+static void test_publish_udp_unreplied(void **state)
+{
+	struct nsf_nat_key in = nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, PEER,
+					SNAT_IP, 40001, HPORT);
+	struct nsf_nat_key eg =
+		nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, PPORT, 40001);
+	struct nsf_nat_gc_result gc;
+	struct nsf_nat_timeouts t;
+	struct flow_seen st = { 0 };
+	struct result r;
+	struct frame f;
+
+	(void)state;
+	reset();
+	nsf_nat_default_timeouts(&t);
+	publish(IPPROTO_UDP, HPORT, POD_A, PPORT);
+	build(&f, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP, HPORT,
+	      0);
+	run_up(PATH_TC, &f, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	assert_int_equal(nsf_nat_foreach(h.nat_fd, &t, grab_flow, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.state, "UNREPLIED");
+	assert_int_equal(st.timeout, t.udp);
+	age_entry(eg, t.udp + 10);
+	age_entry(in, t.udp + 10);
+	assert_int_equal(nsf_nat_gc(h.nat_fd, &t, &gc), 0);
+	assert_int_equal(gc.expired, 1);
+	assert_int_equal(nat_count(), 0);
+
+	run_up(PATH_TC, &f, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	build(&f, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, PPORT, PEER, 40001,
+	      0);
+	run_skb(h.from_pod_fd, &f, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	st.n = 0;
+	assert_int_equal(nsf_nat_foreach(h.nat_fd, &t, grab_flow, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.state, "REPLIED");
+	assert_int_equal(st.timeout, t.udp_stream);
+}
+
+/*
+ * A published TCP connection is opened by the client: after its ACK of
+ * the pod's SYN-ACK it is ESTABLISHED, though the pod has sent nothing
+ * since, and stays so when idle (an idle SYN_RECV, 120 s, was cut).
+ */
+static void test_publish_tcp_idle_after_handshake(void **state)
+{
+	struct nsf_nat_key in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER,
+					SNAT_IP, 40001, HPORT);
+	struct nsf_nat_key eg =
+		nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, PPORT, 40001);
+	struct result r;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	assert_int_equal(conn_world(PATH_TC, 40001, HPORT, NF_TCP_SYN, &r),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(
+		conn_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(conn_world(PATH_TC, 40001, HPORT, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	conn_expect_survives(eg, in, 600, 40001, HPORT, PPORT);
+}
+
 /* ---- hairpin ------------------------------------------------------------ */
 
 static void check_hairpin(uint8_t proto)
@@ -1545,6 +1622,8 @@ int main(void)
 		T(test_publish_clash_xdp),
 		T(test_publish_clash_tc),
 		T(test_publish_ingress_evicted),
+		T(test_publish_udp_unreplied),
+		T(test_publish_tcp_idle_after_handshake),
 		T(test_hairpin_tcp),
 		T(test_hairpin_udp),
 		T(test_hairpin_not_published),
