@@ -14,6 +14,7 @@
 #include "hooks.h"
 #include "maps.h"
 #include "nat.h"
+#include "recover.h"
 #include "sysfs.h"
 
 #define PUBLISH_FILE	"publish.json"
@@ -325,13 +326,40 @@ static bool same_mapping(const struct nsf_publish *a,
 
 /* ---- API ---- */
 
-int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
+/* Write mapping @p into the map. */
+static int map_write(const struct nsf_host *h, const struct nsf_publish *p)
+{
+	int fd = nsf_map_open(h, NSF_MAP_PUBLISH4);
+	int err = fd < 0 ? fd : map_put(fd, p);
+
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* @p again, recorded already: the same mapping is a no-op, another an
+ * error. */
+static int add_again(const struct nsf_host *h, const struct nsf_publish *old,
+		     const struct nsf_publish *p)
 {
 	char addr[NSF_ADDR_STRLEN];
+
+	nsf_format_ipv4(ntohl(old->pod_ip), addr);
+	if (!same_mapping(old, p))
+		return nsf_fail(0,
+				"%s port %u is already published to %s (%s:%u)",
+				nsf_proto_name(p->proto), p->host_port,
+				old->owner, addr, old->pod_port);
+	/* Written again: an add killed after its record did not get to. */
+	return map_write(h, p);
+}
+
+int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
+{
 	struct nsf_host_config cfg;
 	struct nsf_publish *old, *grown;
 	struct pub_state st;
-	int fd, err;
+	int err;
 
 	err = nsf_config_load(h, &cfg);
 	if (err == -ENOENT)
@@ -342,20 +370,8 @@ int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
 	if (err)
 		return err;
 	old = state_find(&st, p->proto, p->host_port);
-	if (old) {
-		nsf_format_ipv4(ntohl(old->pod_ip), addr);
-		err = same_mapping(old, p)
-			      ? 0
-			      : nsf_fail(0,
-					 "%s port %u is already published "
-					 "to %s (%s:%u)",
-					 nsf_proto_name(p->proto), p->host_port,
-					 old->owner, addr, old->pod_port);
-		state_free(&st);
-		return err;
-	}
-	err = check_new(h, &cfg, p);
-	if (err) {
+	err = old ? add_again(h, old, p) : check_new(h, &cfg, p);
+	if (err || old) {
 		state_free(&st);
 		return err;
 	}
@@ -366,16 +382,20 @@ int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
 	}
 	st.list = grown;
 	st.list[st.count++] = *p;
-	fd = nsf_map_open(h, NSF_MAP_PUBLISH4);
-	err = fd < 0 ? fd : map_put(fd, p);
-	/* Record first, so the map never holds what the file does not. */
+	/*
+	 * Recorded first, so the map never holds what the file does not: an
+	 * add killed in between leaves a mapping that list shows, del
+	 * removes, and init or the same add again writes into the map.
+	 */
+	err = state_save(h, &st);
+	nsf_fault("publish-add");
 	if (!err) {
-		err = state_save(h, &st);
-		if (err)
-			map_del(fd, p);
+		err = map_write(h, p);
+		if (err) {
+			st.count--;
+			state_save(h, &st);
+		}
 	}
-	if (fd >= 0)
-		close(fd);
 	state_free(&st);
 	return err;
 }

@@ -194,6 +194,18 @@ udp 8081 -> $a $ipa:81" "$out"
 
 # ---- validation, 1,000 ports, restore ----
 
+# killed_publish_add PORT POD: publish add PORT POD, killed midway
+# (NSFAST_FAULT=publish-add), on host $H.
+killed_publish_add() {
+	local out rc
+
+	out=$(NSFAST_FAULT=publish-add nsf -n "$H" publish add "$@" 2>&1)
+	rc=$?
+	[[ $rc -eq 137 && $out == *"fault injected at publish-add"* ]]
+	result "publish add $* killed midway (publish-add)" $? \
+		"exit $rc: $out"
+}
+
 run_once() {
 	local H="$P-v" W="$P-vw" a="$P-va" b="$P-vb" ipa ipb i srv hsrv
 	local pins last=$((61000 + MANY - 1)) t0 json
@@ -262,6 +274,24 @@ run_once() {
 	check "init (re-run) restores it" nsf -n "$H" init
 	check "$W -> $WAN_H:8080 reaches $a again" \
 		send "$W" tcp "$WAN_H" 8080 "after" --want-tag A
+
+	# -- publish add killed midway: the record has it, any command goes on --
+	killed_publish_add 8090 "$a:80"
+	check_eq "publish list shows the mapping the killed add recorded" \
+		"tcp 8080 -> $a $ipa:80
+tcp 8090 -> $a $ipa:80" "$(nsf -n "$H" publish list 2>&1)"
+	check "publish add again completes it" \
+		nsf -n "$H" publish add 8090 "$a:80"
+	check "the map holds 8090" bpftool map lookup pinned \
+		"$pins/nsf_publish4" key 0x1f 0x9a 0x06 0x00
+	check "$W -> $WAN_H:8090 reaches $a" \
+		send "$W" tcp "$WAN_H" 8090 "completed" --want-tag A
+	check "publish del 8090" nsf -n "$H" publish del 8090
+	killed_publish_add 8090 "$a:80"
+	check "publish del 8090 after a killed add" \
+		nsf -n "$H" publish del 8090
+	check "the map does not hold 8090" bash -c "! bpftool map lookup \
+		pinned $pins/nsf_publish4 key 0x1f 0x9a 0x06 0x00 2>/dev/null"
 
 	# -- 1,000 published ports --
 	bg_pod "$b" 200 "$E2E_PY" "$PT" serve --ports "5000-$((5000 + MANY - 1))" \
