@@ -393,6 +393,7 @@ int cmd_init(int argc, char **argv)
 		/* A first init that failed leaves nothing behind. */
 		if (fresh) {
 			nsf_uplink_detach(&cfg);
+			nsf_publish_teardown(&h); /* lo, from its record */
 			nsf_dp_unpin(&h);
 			nsf_host_remove_state(&h);
 		}

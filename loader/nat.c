@@ -38,7 +38,21 @@ static void egress_key(const struct nsf_nat_key *reply,
 	key->dir = NSF_NAT_EGRESS;
 }
 
-/* TCP state from the flags each direction has seen, as conntrack names it. */
+/*
+ * Whether both sides have sent. Either may have opened the flow: the pod
+ * (masquerading: its egress entry counted the first packet) or, for a
+ * published port, the client (the ingress entry did, and the egress one
+ * stays at 0 until the pod answers).
+ */
+static bool replied(const struct nsf_nat_flow *f)
+{
+	return f->in.packets && f->out.packets;
+}
+
+/* TCP state from the flags each direction has seen, as conntrack names it.
+ * A SYN-ACK counts as a SYN (tcp_seen): a side has seen an ACK once it
+ * sent a segment past its SYN, the opener's first being the handshake's
+ * last ACK, whichever side opened. */
 static void tcp_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t)
 {
 	uint32_t out = f->out.seen, in = f->in.seen;
@@ -55,10 +69,10 @@ static void tcp_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t)
 	} else if (in & NSF_SEEN_FIN) {
 		f->state = "CLOSE_WAIT";
 		f->timeout = t->tcp_close_wait;
-	} else if (!f->in.packets) {
+	} else if (!replied(f)) {
 		f->state = "SYN_SENT";
 		f->timeout = t->tcp_syn;
-	} else if (!(out & NSF_SEEN_ACK)) {
+	} else if (!((out | in) & NSF_SEEN_ACK)) {
 		f->state = "SYN_RECV";
 		f->timeout = t->tcp_syn;
 	} else {
@@ -76,10 +90,10 @@ static void flow_state(struct nsf_nat_flow *f, const struct nsf_nat_timeouts *t,
 	if (f->key.proto == IPPROTO_TCP) {
 		tcp_state(f, t);
 	} else if (f->key.proto == IPPROTO_UDP) {
-		f->state = f->in.packets ? "REPLIED" : "UNREPLIED";
-		f->timeout = f->in.packets ? t->udp_stream : t->udp;
+		f->state = replied(f) ? "REPLIED" : "UNREPLIED";
+		f->timeout = replied(f) ? t->udp_stream : t->udp;
 	} else {
-		f->state = f->in.packets ? "REPLIED" : "UNREPLIED";
+		f->state = replied(f) ? "REPLIED" : "UNREPLIED";
 		f->timeout = t->icmp;
 	}
 	f->idle_ns = now > last ? now - last : 0;
@@ -221,9 +235,36 @@ int nsf_nat_flush(int map_fd, uint64_t *removed)
 }
 
 static bool flow_of(const struct nsf_nat_key *k, const struct nsf_nat_entry *e,
-		    __be32 a)
+		    const void *arg)
 {
+	__be32 a = *(const __be32 *)arg;
+
 	return k->dir == NSF_NAT_EGRESS ? k->saddr == a : e->addr == a;
+}
+
+typedef bool (*nat_match_fn)(const struct nsf_nat_key *k,
+			     const struct nsf_nat_entry *e, const void *arg);
+
+struct nat_kv {
+	struct nsf_nat_key key;
+	struct nsf_nat_entry val;
+};
+
+static int kv_push(struct nat_kv **list, size_t *n, size_t *cap,
+		   const struct nsf_nat_key *k, const struct nsf_nat_entry *e)
+{
+	struct nat_kv *grown;
+
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		grown = realloc(*list, *cap * sizeof(**list));
+		if (!grown)
+			return -ENOMEM;
+		*list = grown;
+	}
+	(*list)[*n].key = *k;
+	(*list)[(*n)++].val = *e;
+	return 0;
 }
 
 #define BATCH 4096
@@ -231,14 +272,16 @@ static bool flow_of(const struct nsf_nat_key *k, const struct nsf_nat_entry *e,
 /*
  * Keys and values in batches: one system call per BATCH entries instead of
  * two per entry, since this runs at every detach, over the whole table
- * (~0.3 s for 500,000 entries, 1.3 s one by one). Deleted after the walk,
- * which deletions during it could make skip entries.
+ * (~0.3 s for 500,000 entries, 1.3 s one by one). The entries @match
+ * picks are collected, to be deleted after the walk, which deletions
+ * during it could make skip entries.
  */
-static int del_addr_batched(int fd, __be32 a, uint64_t *removed)
+static int collect_batched(int fd, nat_match_fn match, const void *arg,
+			   struct nat_kv **out, size_t *n)
 {
-	struct nsf_nat_key *keys = calloc(BATCH, sizeof(*keys)), *del = NULL;
+	struct nsf_nat_key *keys = calloc(BATCH, sizeof(*keys));
 	struct nsf_nat_entry *vals = calloc(BATCH, sizeof(*vals));
-	size_t n = 0, cap = 0;
+	size_t cap = 0;
 	__u32 batch, count;
 	void *in = NULL;
 	int err = keys && vals ? 0 : -ENOMEM;
@@ -248,55 +291,127 @@ static int del_addr_batched(int fd, __be32 a, uint64_t *removed)
 		err = bpf_map_lookup_batch(fd, in, &batch, keys, vals, &count,
 					   NULL);
 		for (__u32 i = 0; (!err || err == -ENOENT) && i < count; i++) {
-			if (!flow_of(&keys[i], &vals[i], a))
+			if (!match(&keys[i], &vals[i], arg))
 				continue;
-			if (n == cap) {
-				struct nsf_nat_key *grown;
-
-				cap = cap ? cap * 2 : 64;
-				grown = realloc(del, cap * sizeof(*del));
-				if (!grown) {
-					err = -ENOMEM;
-					break;
-				}
-				del = grown;
+			if (kv_push(out, n, &cap, &keys[i], &vals[i])) {
+				err = -ENOMEM;
+				break;
 			}
-			del[n++] = keys[i];
 		}
 		in = &batch;
 	}
 	if (err == -ENOENT) /* the end of the table */
 		err = 0;
-	for (size_t i = 0; !err && i < n; i++)
-		if (!bpf_map_delete_elem(fd, &del[i]))
-			(*removed)++;
-	free(del);
 	free(keys);
 	free(vals);
 	return err;
 }
 
+/* The same, one entry at a time: a kernel without batches, or a bucket
+ * larger than BATCH. */
+static int collect_each(int fd, nat_match_fn match, const void *arg,
+			struct nat_kv **out, size_t *n)
+{
+	struct nsf_nat_entry e;
+	size_t count, cap = 0;
+	int err;
+	struct nsf_nat_key *keys = all_keys(fd, &count, &err);
+
+	for (size_t i = 0; !err && i < count; i++)
+		if (!bpf_map_lookup_elem(fd, &keys[i], &e) &&
+		    match(&keys[i], &e, arg))
+			err = kv_push(out, n, &cap, &keys[i], &e);
+	free(keys);
+	return err;
+}
+
+/* Every entry @match picks, in *out (free it), *n of them. */
+static int collect(int fd, nat_match_fn match, const void *arg,
+		   struct nat_kv **out, size_t *n)
+{
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = collect_batched(fd, match, arg, out, n);
+	if (err != -EINVAL && err != -ENOSPC)
+		return err;
+	free(*out);
+	*out = NULL;
+	*n = 0;
+	return collect_each(fd, match, arg, out, n);
+}
+
+static void del_counted(int fd, const struct nsf_nat_key *k, uint64_t *removed)
+{
+	if (!bpf_map_delete_elem(fd, k))
+		(*removed)++;
+}
+
 int nsf_nat_del_addr(int map_fd, uint32_t addr, uint64_t *removed)
 {
 	__be32 a = htonl(addr);
-	struct nsf_nat_entry e;
-	struct nsf_nat_key *keys;
-	size_t count;
+	struct nat_kv *list;
+	size_t n;
 	int err;
 
 	*removed = 0;
-	err = del_addr_batched(map_fd, a, removed);
-	if (err != -EINVAL && err != -ENOSPC)
-		return err;
-	/* A kernel without batches, or a bucket larger than BATCH. */
-	keys = all_keys(map_fd, &count, &err);
-	for (size_t i = 0; !err && i < count; i++)
-		if ((keys[i].dir == NSF_NAT_EGRESS ||
-		     !bpf_map_lookup_elem(map_fd, &keys[i], &e)) &&
-		    flow_of(&keys[i], &e, a) &&
-		    !bpf_map_delete_elem(map_fd, &keys[i]))
-			(*removed)++;
-	free(keys);
+	err = collect(map_fd, flow_of, &a, &list, &n);
+	for (size_t i = 0; !err && i < n; i++)
+		del_counted(map_fd, &list[i].key, removed);
+	free(list);
+	return err;
+}
+
+/*
+ * An entry of a flow through published port @arg: its ingress entry
+ * (client -> snat:hport, to the pod; a hairpin flow's DNAT pair too), or
+ * the egress entry of a hairpin flow to it (pod or host -> snat:hport).
+ */
+static bool published_of(const struct nsf_nat_key *k,
+			 const struct nsf_nat_entry *e, const void *arg)
+{
+	const struct nsf_nat_published *p = arg;
+
+	if (k->proto != p->proto || k->daddr != p->snat ||
+	    k->dport != p->host_port)
+		return false;
+	if (k->dir == NSF_NAT_EGRESS)
+		return true;
+	return e->addr == p->pod && e->port == p->pod_port;
+}
+
+/* The other entry of the flow of @kv, if it is that flow's. */
+static bool partner(int fd, const struct nat_kv *kv, struct nsf_nat_key *other)
+{
+	struct nsf_nat_entry e;
+
+	if (kv->key.dir == NSF_NAT_EGRESS) {
+		nsf_nat_reply_key(other, &kv->key, kv->val.addr, kv->val.port);
+		return !bpf_map_lookup_elem(fd, other, &e) &&
+		       e.addr == kv->key.saddr && e.port == kv->key.sport;
+	}
+	egress_key(&kv->key, &kv->val, other);
+	return !bpf_map_lookup_elem(fd, other, &e) && e.addr == kv->key.daddr &&
+	       e.port == kv->key.dport;
+}
+
+int nsf_nat_del_published(int map_fd, const struct nsf_nat_published *p,
+			  uint64_t *removed)
+{
+	struct nsf_nat_key other;
+	struct nat_kv *list;
+	size_t n;
+	int err;
+
+	*removed = 0;
+	err = collect(map_fd, published_of, p, &list, &n);
+	for (size_t i = 0; !err && i < n; i++) {
+		if (partner(map_fd, &list[i], &other))
+			del_counted(map_fd, &other, removed);
+		del_counted(map_fd, &list[i].key, removed);
+	}
+	free(list);
 	return err;
 }
 

@@ -62,6 +62,18 @@ int nsf_nat_gc(int map_fd, const struct nsf_nat_timeouts *t,
 /* Remove the flows of pod address @addr (host order): its egress entries
  * and the reply entries that lead back to it; *removed counts entries. */
 int nsf_nat_del_addr(int map_fd, uint32_t addr, uint64_t *removed);
+/* A published port (network order): @proto @snat:@host_port to
+ * @pod:@pod_port. */
+struct nsf_nat_published {
+	__be32 snat, pod;
+	__be16 host_port, pod_port;
+	uint8_t proto;
+};
+
+/* Remove the flows through published port @p, both entries: from the
+ * world, hairpin and host flows alike; *removed counts entries. */
+int nsf_nat_del_published(int map_fd, const struct nsf_nat_published *p,
+			  uint64_t *removed);
 /* Remove everything; *removed counts entries. */
 int nsf_nat_flush(int map_fd, uint64_t *removed);
 

@@ -13,6 +13,8 @@
 
 #include "hooks.h"
 #include "maps.h"
+#include "nat.h"
+#include "recover.h"
 #include "sysfs.h"
 
 #define PUBLISH_FILE	"publish.json"
@@ -324,13 +326,40 @@ static bool same_mapping(const struct nsf_publish *a,
 
 /* ---- API ---- */
 
-int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
+/* Write mapping @p into the map. */
+static int map_write(const struct nsf_host *h, const struct nsf_publish *p)
+{
+	int fd = nsf_map_open(h, NSF_MAP_PUBLISH4);
+	int err = fd < 0 ? fd : map_put(fd, p);
+
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* @p again, recorded already: the same mapping is a no-op, another an
+ * error. */
+static int add_again(const struct nsf_host *h, const struct nsf_publish *old,
+		     const struct nsf_publish *p)
 {
 	char addr[NSF_ADDR_STRLEN];
+
+	nsf_format_ipv4(ntohl(old->pod_ip), addr);
+	if (!same_mapping(old, p))
+		return nsf_fail(0,
+				"%s port %u is already published to %s (%s:%u)",
+				nsf_proto_name(p->proto), p->host_port,
+				old->owner, addr, old->pod_port);
+	/* Written again: an add killed after its record did not get to. */
+	return map_write(h, p);
+}
+
+int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
+{
 	struct nsf_host_config cfg;
 	struct nsf_publish *old, *grown;
 	struct pub_state st;
-	int fd, err;
+	int err;
 
 	err = nsf_config_load(h, &cfg);
 	if (err == -ENOENT)
@@ -341,20 +370,8 @@ int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
 	if (err)
 		return err;
 	old = state_find(&st, p->proto, p->host_port);
-	if (old) {
-		nsf_format_ipv4(ntohl(old->pod_ip), addr);
-		err = same_mapping(old, p)
-			      ? 0
-			      : nsf_fail(0,
-					 "%s port %u is already published "
-					 "to %s (%s:%u)",
-					 nsf_proto_name(p->proto), p->host_port,
-					 old->owner, addr, old->pod_port);
-		state_free(&st);
-		return err;
-	}
-	err = check_new(h, &cfg, p);
-	if (err) {
+	err = old ? add_again(h, old, p) : check_new(h, &cfg, p);
+	if (err || old) {
 		state_free(&st);
 		return err;
 	}
@@ -365,23 +382,57 @@ int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p)
 	}
 	st.list = grown;
 	st.list[st.count++] = *p;
-	fd = nsf_map_open(h, NSF_MAP_PUBLISH4);
-	err = fd < 0 ? fd : map_put(fd, p);
-	/* Record first, so the map never holds what the file does not. */
+	/*
+	 * Recorded first, so the map never holds what the file does not: an
+	 * add killed in between leaves a mapping that list shows, del
+	 * removes, and init or the same add again writes into the map.
+	 */
+	err = state_save(h, &st);
+	nsf_fault("publish-add");
 	if (!err) {
-		err = state_save(h, &st);
-		if (err)
-			map_del(fd, p);
+		err = map_write(h, p);
+		if (err) {
+			st.count--;
+			state_save(h, &st);
+		}
 	}
-	if (fd >= 0)
-		close(fd);
 	state_free(&st);
 	return err;
 }
 
+/*
+ * The flows the mapping @p made end with it, as with a pod's detach:
+ * left alone, a client that keeps sending (UDP, or a TCP tuple used
+ * again) would go on reaching the pod through a port no longer
+ * published, even after the port is published to another pod.
+ */
+static int del_flows(const struct nsf_host *h, const struct nsf_publish *p)
+{
+	struct nsf_nat_published pub = { .pod = p->pod_ip,
+					 .host_port = htons(p->host_port),
+					 .pod_port = htons(p->pod_port),
+					 .proto = p->proto };
+	struct nsf_host_config cfg;
+	uint64_t n;
+	int fd, err;
+
+	err = nsf_config_load(h, &cfg);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	pub.snat = htonl(cfg.snat);
+	fd = nsf_map_open(h, NSF_MAP_NAT4);
+	if (fd < 0) {
+		nsf_clear_error(); /* no table, no flows */
+		return 0;
+	}
+	err = nsf_nat_del_published(fd, &pub, &n);
+	close(fd);
+	return err ? nsf_fail(-err, "map %s", NSF_MAP_NAT4) : 0;
+}
+
 int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p)
 {
-	struct nsf_publish *old;
+	struct nsf_publish *old, gone;
 	struct pub_state st;
 	int fd, err;
 
@@ -394,6 +445,7 @@ int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p)
 		return nsf_fail(ENOENT, "%s port %u is not published",
 				nsf_proto_name(p->proto), p->host_port);
 	}
+	gone = *old;
 	fd = nsf_map_open(h, NSF_MAP_PUBLISH4);
 	err = fd < 0 ? fd : map_del(fd, old);
 	if (fd >= 0)
@@ -402,6 +454,9 @@ int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p)
 		*old = st.list[--st.count];
 		err = state_save(h, &st);
 	}
+	/* After the map entry: no new flow starts meanwhile. */
+	if (!err)
+		err = del_flows(h, &gone);
 	state_free(&st);
 	return err;
 }
@@ -581,10 +636,19 @@ int nsf_publish_restore(const struct nsf_host *h,
 		err = map_put(fd, &st.list[i]);
 	if (fd >= 0)
 		close(fd);
-	if (!err)
+	if (!err) {
 		err = cfg->uplink[0] ? lo_attach(h, &st) : lo_detach(&st);
-	if (!err)
-		err = state_save(h, &st);
+		/*
+		 * Recorded even when that failed midway: a clsact qdisc made
+		 * or a program attached before the failure would otherwise
+		 * stay on lo, unknown to reset (and a qdisc found there by
+		 * the next init would pass for the host's own).
+		 */
+		if (err)
+			state_save(h, &st);
+		else
+			err = state_save(h, &st);
+	}
 	state_free(&st);
 	return err;
 }

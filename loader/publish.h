@@ -25,12 +25,14 @@ struct nsf_publish {
 /*
  * Publish @p. Refused: no uplink, a port 0, a host port inside the host's
  * ip_local_port_range (its own connections' ports), a host port already
- * published to something else (the same mapping again is a no-op) or
- * held by a listening socket of the host, an owner that is not an
- * endpoint or whose address is not @p->pod_ip.
+ * published to something else or held by a listening socket of the
+ * host, an owner that is not an endpoint or whose address is not
+ * @p->pod_ip. The same mapping again only writes its map entry again
+ * (a retried CNI ADD, an add killed after its record was saved).
  */
 int nsf_publish_add(const struct nsf_host *h, const struct nsf_publish *p);
-/* Remove the mapping of @p->proto/@p->host_port (-ENOENT if none). */
+/* Remove the mapping of @p->proto/@p->host_port (-ENOENT if none) and
+ * the NAT flows it made. */
 int nsf_publish_del(const struct nsf_host *h, const struct nsf_publish *p);
 /* Remove every mapping of endpoint @endpoint (none is fine). */
 int nsf_publish_del_owner(const struct nsf_host *h, const char *endpoint);

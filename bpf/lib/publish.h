@@ -105,15 +105,15 @@ static __always_inline void publish_restart(const struct nsf_nat_key *in,
 }
 
 /*
- * A packet @l4 whose ingress key @in (client -> snat:hport) has no NAT
- * entry: if it starts a flow and hport is published, make the flow's pair
- * of entries and return the ingress one. NULL otherwise: *reason is left
- * alone if the packet is not a published flow's, set if it must be
+ * A packet @ip (@l4) whose ingress key @in (client -> snat:hport) has no
+ * NAT entry: if it starts a flow and hport is published, make the flow's
+ * pair of entries and return the ingress one. NULL otherwise: *reason is
+ * left alone if the packet is not a published flow's, set if it must be
  * dropped.
  */
 static __always_inline struct nsf_nat_entry *
-publish_dnat(const struct nsf_nat_key *in, const struct nat_l4 *l4, __u64 now,
-	     enum nsf_reason *reason)
+publish_dnat(const struct nsf_nat_key *in, const struct iphdr *ip,
+	     const struct nat_l4 *l4, __u64 now, enum nsf_reason *reason)
 {
 	struct nsf_nat_entry val = { .created = now, .last_seen = now };
 	struct nsf_nat_entry *old;
@@ -125,6 +125,22 @@ publish_dnat(const struct nsf_nat_key *in, const struct nat_l4 *l4, __u64 now,
 	pub = publish_lookup(in->proto, in->dport);
 	if (!pub)
 		return NULL;
+	/*
+	 * A first packet that will not reach the pod makes no flow, as
+	 * conntrack confirms no connection whose first packet was dropped:
+	 * its entries would hold the client's tuple until gc, and the
+	 * client's next try (the pod back, a TTL that gets there) would not
+	 * be the flow's first packet. A hairpin packet to a pod that is gone
+	 * would also be taken for a reply to the host, and sent to lo.
+	 */
+	if (!endpoint_v4(pub->pod_addr)) {
+		*reason = NSF_R_DROP_NO_ENDPOINT;
+		return NULL;
+	}
+	if (ip->ttl <= 1) {
+		*reason = NSF_R_DROP_TTL;
+		return NULL;
+	}
 	publish_egress_key(&eg, in, pub->pod_addr, pub->pod_port);
 	val.addr = in->daddr;
 	val.port = in->dport;
@@ -253,7 +269,7 @@ static __always_inline int hairpin_find(struct __sk_buff *skb, struct iphdr *ip,
 		nat_restart(hp->dnat, &other, now);
 	}
 	if (!hp->dnat) /* *reason: DROP_HAIRPIN unless this says why */
-		hp->dnat = publish_dnat(&key, &hp->l4, now, reason);
+		hp->dnat = publish_dnat(&key, ip, &hp->l4, now, reason);
 	if (!hp->dnat) {
 		/* A clash, say: two host ports published to one pod port,
 		 * reached from one pod tuple through the same NAT port. */

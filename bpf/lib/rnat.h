@@ -147,7 +147,7 @@ static __always_inline bool rnat_find(void *data, void *data_end, __u32 len,
 	r->e = bpf_map_lookup_elem(&nsf_nat4, &key);
 	if (!r->e && !r->l4.icmp_error) {
 		/* A new flow to a published port? (publish.h) */
-		r->e = publish_dnat(&key, &r->l4, nsf_now(), reason);
+		r->e = publish_dnat(&key, r->ip, &r->l4, nsf_now(), reason);
 		fresh = r->e != NULL;
 	} else if (r->e && !r->l4.icmp_error && nat_bare_syn(&r->l4)) {
 		/* Or a new one on a closed published flow's tuple? */

@@ -6,9 +6,13 @@
  *    nsf_uplink_tc: the rewritten frame (address, port, MACs, TTL, both
  *    checksums recomputed from scratch), the pair of NAT entries, the
  *    counters; what must not start a flow (ACK, SYN-ACK, RST, an
- *    unpublished port);
+ *    unpublished port); a first packet dropped for a pod that is gone
+ *    or TTL 1 (also hairpin) leaves no entry;
  *  - the pod's reply leaving through nsf_from_pod's SNAT path as
  *    host:hport;
+ *  - a published flow's state with the client as its opener: UDP
+ *    UNREPLIED until the pod answers, TCP ESTABLISHED after the client's
+ *    ACK, and gc judging them so;
  *  - a closed TCP tuple (RST, FIN both ways) reused by a new connection:
  *    masqueraded, published (XDP and tc) and hairpin flows start over and
  *    outlive gc; a SYN in a live connection changes nothing;
@@ -19,6 +23,7 @@
  *  - hairpin: a pod to a published port via the uplink address, both
  *    directions (source and destination rewritten, four NAT entries); a
  *    hairpin flow refused for a clash leaves no entry behind;
+ *  - unpublishing removes the flows of the port, and only those;
  *  - routes: a pod to another node's pod CIDR forwarded unchanged to the
  *    node's MAC (longest prefix wins, unresolved neighbour, unreachable
  *    node never masqueraded); a packet from another node for a local pod
@@ -517,21 +522,75 @@ static void test_no_dnat_tc(void **state)
 	check_no_dnat(PATH_TC);
 }
 
-/* A published port whose pod is gone: dropped, counted. */
-static void test_dnat_pod_gone(void **state)
+/* A published port whose pod is gone: dropped, counted, and no flow
+ * made for it (which would hold the client's tuple until gc). */
+static void check_dnat_pod_gone(enum path p)
 {
 	uint32_t gone = HOST_IP(10, 244, 0, 99);
 	struct result r;
 	struct frame in;
 
-	(void)state;
 	reset();
 	publish(IPPROTO_UDP, HPORT, gone, PPORT);
 	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
 	      HPORT, 0);
-	run_up(PATH_XDP, &in, &r);
-	assert_int_equal(r.retval, XDP_DROP);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, p == PATH_XDP ? XDP_DROP : TC_ACT_SHOT);
 	assert_int_equal(counter(NSF_R_DROP_NO_ENDPOINT), 1);
+	assert_int_equal(nat_count(), 0);
+}
+
+static void test_dnat_pod_gone_xdp(void **state)
+{
+	(void)state;
+	check_dnat_pod_gone(PATH_XDP);
+}
+
+static void test_dnat_pod_gone_tc(void **state)
+{
+	(void)state;
+	check_dnat_pod_gone(PATH_TC);
+}
+
+/*
+ * A first packet that would expire on the way to the pod (TTL 1) is
+ * dropped as drop-ttl and makes no flow: the client's next SYN, with a
+ * TTL that gets it there, is the flow's first packet (fwd-publish).
+ */
+static void check_dnat_ttl(enum path p)
+{
+	struct result r;
+	struct frame in;
+	struct iphdr *ip;
+
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	ip = build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, PEER, 40001, SNAT_IP,
+		   HPORT, NF_TCP_SYN);
+	ip->ttl = 1;
+	nf_set_csums(ip);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, p == PATH_XDP ? XDP_DROP : TC_ACT_SHOT);
+	assert_int_equal(counter(NSF_R_DROP_TTL), 1);
+	assert_int_equal(nat_count(), 0);
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_TCP, PEER, 40001, SNAT_IP,
+	      HPORT, NF_TCP_SYN);
+	run_up(p, &in, &r);
+	assert_int_equal(r.retval, act_redirect(p));
+	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 1);
+	assert_int_equal(nat_count(), 2);
+}
+
+static void test_dnat_ttl_xdp(void **state)
+{
+	(void)state;
+	check_dnat_ttl(PATH_XDP);
+}
+
+static void test_dnat_ttl_tc(void **state)
+{
+	(void)state;
+	check_dnat_ttl(PATH_TC);
 }
 
 /* The pod's reply leaves masqueraded as host:hport (nsf_from_pod). */
@@ -951,6 +1010,80 @@ static void test_publish_ingress_evicted(void **state)
 	assert_int_equal(counter(NSF_R_FWD_PUBLISH), 2);
 }
 
+/*
+ * A published UDP flow the pod has not answered is UNREPLIED (30 s), as
+ * conntrack has it, though its ingress entry, the client's, counted the
+ * first datagram; the pod's answer makes it REPLIED (120 s).
+ */
+static void test_publish_udp_unreplied(void **state)
+{
+	struct nsf_nat_key in = nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, PEER,
+					SNAT_IP, 40001, HPORT);
+	struct nsf_nat_key eg =
+		nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, PPORT, 40001);
+	struct nsf_nat_gc_result gc;
+	struct nsf_nat_timeouts t;
+	struct flow_seen st = { 0 };
+	struct result r;
+	struct frame f;
+
+	(void)state;
+	reset();
+	nsf_nat_default_timeouts(&t);
+	publish(IPPROTO_UDP, HPORT, POD_A, PPORT);
+	build(&f, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP, HPORT,
+	      0);
+	run_up(PATH_TC, &f, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	assert_int_equal(nsf_nat_foreach(h.nat_fd, &t, grab_flow, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.state, "UNREPLIED");
+	assert_int_equal(st.timeout, t.udp);
+	age_entry(eg, t.udp + 10);
+	age_entry(in, t.udp + 10);
+	assert_int_equal(nsf_nat_gc(h.nat_fd, &t, &gc), 0);
+	assert_int_equal(gc.expired, 1);
+	assert_int_equal(nat_count(), 0);
+
+	run_up(PATH_TC, &f, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	build(&f, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, PPORT, PEER, 40001,
+	      0);
+	run_skb(h.from_pod_fd, &f, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	st.n = 0;
+	assert_int_equal(nsf_nat_foreach(h.nat_fd, &t, grab_flow, &st), 0);
+	assert_int_equal(st.n, 1);
+	assert_string_equal(st.state, "REPLIED");
+	assert_int_equal(st.timeout, t.udp_stream);
+}
+
+/*
+ * A published TCP connection is opened by the client: after its ACK of
+ * the pod's SYN-ACK it is ESTABLISHED, though the pod has sent nothing
+ * since, and stays so when idle (an idle SYN_RECV, 120 s, was cut).
+ */
+static void test_publish_tcp_idle_after_handshake(void **state)
+{
+	struct nsf_nat_key in = nat_key(NSF_NAT_INGRESS, IPPROTO_TCP, PEER,
+					SNAT_IP, 40001, HPORT);
+	struct nsf_nat_key eg =
+		nat_key(NSF_NAT_EGRESS, IPPROTO_TCP, POD_A, PEER, PPORT, 40001);
+	struct result r;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_TCP, HPORT, POD_A, PPORT);
+	assert_int_equal(conn_world(PATH_TC, 40001, HPORT, NF_TCP_SYN, &r),
+			 TC_ACT_REDIRECT);
+	assert_int_equal(
+		conn_pod(PPORT, PEER, 40001, NF_TCP_SYN | NF_TCP_ACK, &r),
+		TC_ACT_REDIRECT);
+	assert_int_equal(conn_world(PATH_TC, 40001, HPORT, NF_TCP_ACK, &r),
+			 TC_ACT_REDIRECT);
+	conn_expect_survives(eg, in, 600, 40001, HPORT, PPORT);
+}
+
 /* ---- hairpin ------------------------------------------------------------ */
 
 static void check_hairpin(uint8_t proto)
@@ -1079,6 +1212,29 @@ static void test_hairpin_clash(void **state)
 	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
 	assert_int_equal(r.retval, TC_ACT_REDIRECT);
 	expect_tuple(expect_valid(&r), SNAT_IP, HPORT, POD_B, 5555);
+}
+
+/*
+ * Pod B to a port published to a pod that is gone: dropped as
+ * drop-no-endpoint, with nothing left in the table; not handed to lo,
+ * the way to the host, with the gone pod's address as destination.
+ */
+static void test_hairpin_pod_gone(void **state)
+{
+	uint32_t gone = HOST_IP(10, 244, 0, 99);
+	struct result r;
+	struct frame in;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_UDP, HPORT, gone, PPORT);
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_UDP, POD_B, 5555, SNAT_IP,
+	      HPORT, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_SHOT);
+	assert_int_equal(counter(NSF_R_DROP_NO_ENDPOINT), 1);
+	assert_int_equal(counter(NSF_R_FWD_HAIRPIN), 0);
+	assert_int_equal(nat_count(), 0);
 }
 
 /* To the host address but no published port: the host's business. */
@@ -1345,6 +1501,60 @@ static void test_gc_orphan_udp(void **state)
 	assert_int_equal(gc.orphans, 1); /* 20 s > UDP's 10 */
 }
 
+/*
+ * Unpublishing a port removes the flows it made (nsf_nat_del_published,
+ * loader/nat.c): a world client's pair and pod B's hairpin flow (its
+ * SNAT and its DNAT pair); the flows of another published port and a
+ * masqueraded flow of the same pod port stay.
+ */
+static void test_unpublish_flows(void **state)
+{
+	struct nsf_nat_published pub = { .snat = htonl(SNAT_IP),
+					 .pod = htonl(POD_A),
+					 .host_port = htons(HPORT),
+					 .pod_port = htons(PPORT),
+					 .proto = IPPROTO_UDP };
+	struct nsf_nat_entry e;
+	struct nsf_nat_key eg;
+	struct result r;
+	struct frame in;
+	uint64_t n;
+
+	(void)state;
+	reset();
+	publish(IPPROTO_UDP, HPORT, POD_A, PPORT);
+	publish(IPPROTO_UDP, HPORT + 1, POD_A, PPORT);
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40001, SNAT_IP,
+	      HPORT, 0);
+	run_up(PATH_TC, &in, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	build(&in, mac_pod1, mac_pod1p, IPPROTO_UDP, POD_B, 5555, SNAT_IP,
+	      HPORT, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod1, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	/* What stays: HPORT + 1's flow, A's own flow to the world. */
+	build(&in, mac_wan0, mac_wan0p, IPPROTO_UDP, PEER, 40002, SNAT_IP,
+	      HPORT + 1, 0);
+	run_up(PATH_TC, &in, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	build(&in, mac_pod0, mac_pod0p, IPPROTO_UDP, POD_A, PPORT, PEER, 53, 0);
+	run_skb(h.from_pod_fd, &in, h.if_pod0, &r);
+	assert_int_equal(r.retval, TC_ACT_REDIRECT);
+	assert_int_equal(nat_count(), 10);
+
+	assert_int_equal(nsf_nat_del_published(h.nat_fd, &pub, &n), 0);
+	assert_int_equal(n, 6);
+	assert_int_equal(nat_count(), 4);
+	expect_entry(nat_key(NSF_NAT_INGRESS, IPPROTO_UDP, PEER, SNAT_IP, 40002,
+			     HPORT + 1),
+		     POD_A, PPORT);
+	expect_entry(
+		nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, PPORT, 40002),
+		SNAT_IP, HPORT + 1);
+	eg = nat_key(NSF_NAT_EGRESS, IPPROTO_UDP, POD_A, PEER, PPORT, 53);
+	assert_int_equal(bpf_map_lookup_elem(h.nat_fd, &eg, &e), 0);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int group_teardown(void **state)
@@ -1396,7 +1606,10 @@ int main(void)
 		T(test_dnat_udp_tc),
 		T(test_no_dnat_xdp),
 		T(test_no_dnat_tc),
-		T(test_dnat_pod_gone),
+		T(test_dnat_pod_gone_xdp),
+		T(test_dnat_pod_gone_tc),
+		T(test_dnat_ttl_xdp),
+		T(test_dnat_ttl_tc),
 		T(test_reply_tcp),
 		T(test_reply_udp),
 		T(test_gc_orphan_udp),
@@ -1409,10 +1622,14 @@ int main(void)
 		T(test_publish_clash_xdp),
 		T(test_publish_clash_tc),
 		T(test_publish_ingress_evicted),
+		T(test_publish_udp_unreplied),
+		T(test_publish_tcp_idle_after_handshake),
 		T(test_hairpin_tcp),
 		T(test_hairpin_udp),
 		T(test_hairpin_not_published),
+		T(test_hairpin_pod_gone),
 		T(test_hairpin_clash),
+		T(test_unpublish_flows),
 		T(test_route_forward),
 		T(test_route_lpm_no_neigh),
 		T(test_route_published_reply),

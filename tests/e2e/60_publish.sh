@@ -8,9 +8,12 @@
 # address as source, replies carry the host address; the flows show in
 # nat list; hairpin from the same pod and from another pod (masqueraded
 # to the host address); the host itself reaching the published port;
-# detach removes a pod's mappings. Once: validation errors, 1,000
-# published ports, init restoring a mapping the map lost, reset leaving
-# lo bare.
+# publish del ends the mapping's flows (a UDP client from the same port
+# reaches the pod the port is published to next); detach removes a pod's
+# mappings. Once: validation errors, 1,000 published ports, init
+# restoring a mapping the map lost, reset leaving lo bare; an init that
+# fails on lo (accept_local read-only) leaves nothing there, first init
+# or not.
 #
 #   pod a, pod b --veth-- H (nsfast, ip_forward=0)        W ("the world")
 #                         wan0 10.99.0.2/24 ===== veth ===== wan0 10.99.0.1/24
@@ -141,6 +144,24 @@ udp 8081 -> $a $ipa:81" "$out"
 	check "[$mode] tcp from $H itself -> $WAN_H:8081 reaches $a" \
 		send "$H" tcp "$WAN_H" 8081 "host-a" --want-tag A
 
+	# -- publish del ends the mapping's flows (world, hairpin, host) --
+	check "[$mode] udp $W:40123 -> $WAN_H:8080 reaches $b" \
+		send "$W" udp "$WAN_H" 8080 "pre-del" --sport 40123 \
+		--want-tag B
+	check "[$mode] publish del --proto udp 8080" \
+		nsf -n "$H" publish del --proto udp 8080
+	check_jq "[$mode] nat list: no flow through udp 8080 left" \
+		"$(nsf -n "$H" nat list --json)" \
+		'all(.[]; .proto != "udp" or
+		(.translated.sport != 8080 and .original.dport != 8080))'
+	check "[$mode] publish add --proto udp 8080 $a:81 (another pod)" \
+		nsf -n "$H" publish add --proto udp 8080 "$a:81"
+	check "[$mode] udp $W:40123 -> $WAN_H:8080 again reaches $a, not $b" \
+		send "$W" udp "$WAN_H" 8080 "re-pub" --sport 40123 \
+		--want-tag A
+	check "[$mode] publish del --proto udp 8080 again" \
+		nsf -n "$H" publish del --proto udp 8080
+
 	# -- no netfilter involved --
 	check_eq "[$mode] iptables -t nat -S in $H: policies only" "" \
 		"$(pod_exec "$H" iptables -t nat -S 2>&1 | grep -v '^-P ')"
@@ -172,6 +193,18 @@ udp 8081 -> $a $ipa:81" "$out"
 }
 
 # ---- validation, 1,000 ports, restore ----
+
+# killed_publish_add PORT POD: publish add PORT POD, killed midway
+# (NSFAST_FAULT=publish-add), on host $H.
+killed_publish_add() {
+	local out rc
+
+	out=$(NSFAST_FAULT=publish-add nsf -n "$H" publish add "$@" 2>&1)
+	rc=$?
+	[[ $rc -eq 137 && $out == *"fault injected at publish-add"* ]]
+	result "publish add $* killed midway (publish-add)" $? \
+		"exit $rc: $out"
+}
 
 run_once() {
 	local H="$P-v" W="$P-vw" a="$P-va" b="$P-vb" ipa ipb i srv hsrv
@@ -242,6 +275,24 @@ run_once() {
 	check "$W -> $WAN_H:8080 reaches $a again" \
 		send "$W" tcp "$WAN_H" 8080 "after" --want-tag A
 
+	# -- publish add killed midway: the record has it, any command goes on --
+	killed_publish_add 8090 "$a:80"
+	check_eq "publish list shows the mapping the killed add recorded" \
+		"tcp 8080 -> $a $ipa:80
+tcp 8090 -> $a $ipa:80" "$(nsf -n "$H" publish list 2>&1)"
+	check "publish add again completes it" \
+		nsf -n "$H" publish add 8090 "$a:80"
+	check "the map holds 8090" bpftool map lookup pinned \
+		"$pins/nsf_publish4" key 0x1f 0x9a 0x06 0x00
+	check "$W -> $WAN_H:8090 reaches $a" \
+		send "$W" tcp "$WAN_H" 8090 "completed" --want-tag A
+	check "publish del 8090" nsf -n "$H" publish del 8090
+	killed_publish_add 8090 "$a:80"
+	check "publish del 8090 after a killed add" \
+		nsf -n "$H" publish del 8090
+	check "the map does not hold 8090" bash -c "! bpftool map lookup \
+		pinned $pins/nsf_publish4 key 0x1f 0x9a 0x06 0x00 2>/dev/null"
+
 	# -- 1,000 published ports --
 	bg_pod "$b" 200 "$E2E_PY" "$PT" serve --ports "5000-$((5000 + MANY - 1))" \
 		--tag B --lifetime 190 >"$TMP/many.srv" 2>&1
@@ -284,8 +335,53 @@ run_once() {
 	ip netns del "$H"
 }
 
+# ---- a failed init: what it did on lo is undone or recorded ----
+
+# init_ro_accept_local HOST: init --uplink wan0 with lo's accept_local
+# read-only (as /proc/sys is in an unprivileged container), in a mount
+# namespace of its own (unshare: private, so the mount goes with it).
+# Fails with the file's name in $TMP/lo-fail.out, or says why not.
+init_ro_accept_local() {
+	local f=/proc/sys/net/ipv4/conf/lo/accept_local ro=$TMP/accept_local rc
+
+	echo 0 >"$ro"
+	# nsenter, not ip netns exec: that one hides the run's bpffs.
+	timeout "$E2E_CMD_TIMEOUT" nsenter --net="/run/netns/$1" \
+		unshare -m sh -c 'mount --bind "$1" "$2" &&
+		mount -o remount,bind,ro "$2" && exec "$3" -n "$4" init \
+		--uplink wan0' sh "$ro" "$f" "$NSFAST" "$1" \
+		>"$TMP/lo-fail.out" 2>&1
+	rc=$?
+	((rc == 1)) && grep -q accept_local "$TMP/lo-fail.out" && return 0
+	echo "exit $rc: $(cat "$TMP/lo-fail.out")"
+	return 1
+}
+
+# lo_bare HOST: no filter and no clsact qdisc on HOST's lo.
+lo_bare() {
+	check_eq "$2" "" "$(tc -n "$1" filter show dev lo ingress
+		tc -n "$1" qdisc show dev lo | grep clsact)"
+}
+
+run_lo_fail() {
+	local H="$P-l" W="$P-lw"
+
+	comment "==== init failing on lo: host $H ===="
+	host_world "$H" "$W"
+	check "a first init fails: lo's accept_local cannot be written" \
+		init_ro_accept_local "$H"
+	lo_bare "$H" "the failed first init left nothing on lo"
+	check "init --no-uplink" nsf -n "$H" init --no-uplink
+	check "init --uplink wan0 fails the same way" init_ro_accept_local "$H"
+	check "reset $H" nsf -n "$H" reset
+	lo_bare "$H" "reset left nothing on lo"
+	ip netns del "$W"
+	ip netns del "$H"
+}
+
 for m in $MODES; do
 	run_mode "$m"
 done
 run_once
+run_lo_fail
 e2e_finish

@@ -8,9 +8,12 @@ library only, no threads.
         so the client learns which pod and port answered and which source
         address the server saw (masqueraded or not).
   send --proto tcp|udp IP PORT MSG [--want-peer IP] [--want-tag T]
+       [--sport N]
         one exchange; exit 0 iff the answer carries MSG (and, if given,
         the tag and the peer address the server saw). A UDP answer must
         also come from IP:PORT, as a TCP one does by construction.
+        --sport: from this source port (UDP only), so that a second
+        send is the same flow.
   sweep --proto tcp|udp IP A-B POD_A [--tag T]
         one exchange with every port A..B; port A+i must be answered by
         the server's port POD_A+i. Prints "sweep: N ok, M failed".
@@ -88,12 +91,14 @@ def cmd_serve(args):
     return 0
 
 
-def exchange(proto, ip, port, msg, timeout):
+def exchange(proto, ip, port, msg, timeout, sport=0):
     """One request; returns (answer line or None, where it came from)."""
     deadline = time.monotonic() + timeout
     if proto == "udp":
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.3)
+        if sport:
+            s.bind(("0.0.0.0", sport))
         try:
             while time.monotonic() < deadline:
                 s.sendto(msg.encode() + b"\n", (ip, port))
@@ -127,7 +132,7 @@ def exchange(proto, ip, port, msg, timeout):
 
 def cmd_send(args):
     line, src = exchange(args.proto, args.ip, args.port, args.message,
-                         args.timeout)
+                         args.timeout, args.sport)
     print("%s %s:%d -> %r from %s" % (args.proto, args.ip, args.port, line,
                                       src))
     if line is None:
@@ -175,6 +180,7 @@ def main():
     p.add_argument("--timeout", type=float, default=5)
     p.add_argument("--want-peer")
     p.add_argument("--want-tag")
+    p.add_argument("--sport", type=int, default=0)
     p.add_argument("ip")
     p.add_argument("port", type=int)
     p.add_argument("message")
