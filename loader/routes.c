@@ -12,6 +12,7 @@
 
 #include "maps.h"
 #include "netlink.h"
+#include "recover.h"
 
 #define ROUTES_FILE "routes.json"
 
@@ -316,36 +317,51 @@ int nsf_route_add(const struct nsf_host *h, const struct nsf_route *r)
 	if (err)
 		return err;
 	old = set_find(&s, &r->cidr);
-	if (old) {
+	if (old && old->via != r->via) {
 		nsf_format_cidr4(&old->cidr, cidr);
 		nsf_format_ipv4(old->via, via);
-		err = old->via == r->via
-			      ? 0
-			      : nsf_fail(EEXIST, "route %s via %s", cidr, via);
 		set_free(&s);
-		return err;
+		return nsf_fail(EEXIST, "route %s via %s", cidr, via);
 	}
-	grown = realloc(s.list, (s.count + 1) * sizeof(*s.list));
-	if (!grown) {
-		set_free(&s);
-		return nsf_fail(ENOMEM, "route");
+	if (!old) {
+		grown = realloc(s.list, (s.count + 1) * sizeof(*s.list));
+		if (!grown) {
+			set_free(&s);
+			return nsf_fail(ENOMEM, "route");
+		}
+		s.list = grown;
+		s.list[s.count++] = *r;
+		/*
+		 * The record first: killed after it, the route is listed,
+		 * and the same add again (or init) completes it, route del
+		 * and reset take off whatever of it was made. Killed after
+		 * the kernel route and the map entry but before the record,
+		 * they would stay, unlisted: del refused the route and reset
+		 * left the kernel's.
+		 */
+		err = set_save(h, &s);
+		if (err) {
+			set_free(&s);
+			return err;
+		}
+		nsf_fault("route-add");
 	}
-	s.list = grown;
-	s.list[s.count++] = *r;
+	/* Recorded already (the same route again, or an add killed after
+	 * its record): make sure of the kernel route and the entries. */
 	fd = nsf_map_open(h, NSF_MAP_ROUTES4);
 	err = fd < 0 ? fd : kernel_route(r, true);
 	if (!err) {
 		kernel = true;
 		err = route_sync(fd, &s, r);
 	}
-	if (!err)
-		err = set_save(h, &s);
-	if (err && fd >= 0) { /* roll back: the entries as before */
+	if (err && !old) { /* roll back: the entries and record as before */
 		s.count--;
-		route_sync(fd, &s, r);
+		if (fd >= 0)
+			route_sync(fd, &s, r);
+		if (kernel)
+			kernel_route(r, false);
+		set_save(h, &s);
 	}
-	if (err && kernel)
-		kernel_route(r, false);
 	if (fd >= 0)
 		close(fd);
 	set_free(&s);

@@ -6,8 +6,8 @@
 # node A talk to pods on node B without NAT (the peer sees the real pod
 # address) by TCP, UDP and ping, forwarded by the BPF fast path on both
 # ends (pod veth -> uplink, uplink XDP/tc -> pod), and still reach the
-# world with SNAT. Then: route validation errors, init restoring a route
-# the map lost, route del.
+# world with SNAT. Then: route validation errors, a route add killed
+# midway, init restoring a route the map lost, route del.
 #
 #          node A (nsfast)              W: the LAN (bridge) and the world
 #   pods --veth-- A wan0 10.99.0.2 ---- pa \
@@ -293,7 +293,7 @@ run_round() {
 }
 
 run_errors() {
-	local H="$P-e"
+	local H="$P-e" C=10.247.0.0/24
 
 	comment "==== route errors: host $H ===="
 	host_create "$H"
@@ -392,8 +392,39 @@ run_errors() {
 		"$(ip -n "$H" route show "$CIDR_B"; ip -n "$H" route show 10.245.0.128/25)"
 	check_eq "the map is empty (node /32 entries gone too)" "0" \
 		"$(bpftool map dump pinned "$(status_json "$H" | jq -r .pin_dir)/nsf_routes4" -j | jq length)"
-	check "reset" nsf -n "$H" reset
+	# A route add killed midway: whatever it made is listed, so del,
+	# the same add again and reset finish or undo it (it used to make
+	# the kernel route and the map entry before the record: del then
+	# refused the route and reset left the kernel's behind).
+	killed_route_add "$C" "$NODE_B"
+	check_eq "route list shows the route the killed add recorded" \
+		"$C via $NODE_B" "$(nsf -n "$H" route list 2>&1)"
+	check "route del $C after a killed add" nsf -n "$H" route del "$C"
+	check_eq "... no kernel route, no map entry left" "none" \
+		"$(ip -n "$H" route show "$C")$(route_entry "$H" "$C")"
+	killed_route_add "$C" "$NODE_B"
+	check "the same add again completes it" \
+		nsf -n "$H" route add "$C" via "$NODE_B"
+	check_eq "... the kernel route and the map entry are there" \
+		"$C via $NODE_B dev wan0 proto static|$NODE_B 0" \
+		"$(ip -n "$H" route show "$C" | xargs)|$(route_entry "$H" "$C")"
+	check "route del $C" nsf -n "$H" route del "$C"
+	killed_route_add "$C" "$NODE_B"
+	check "reset after a killed add" nsf -n "$H" reset
+	check_eq "... left no kernel route" "" "$(ip -n "$H" route show "$C")"
 	ip netns del "$H"
+}
+
+# killed_route_add CIDR NODE: route add CIDR via NODE on host $H, killed
+# midway (NSFAST_FAULT=route-add).
+killed_route_add() {
+	local out rc
+
+	out=$(NSFAST_FAULT=route-add nsf -n "$H" route add "$1" via "$2" 2>&1)
+	rc=$?
+	[[ $rc -eq 137 && $out == *"fault injected at route-add"* ]]
+	result "route add $1 via $2 killed midway (route-add)" $? \
+		"exit $rc: $out"
 }
 
 # route_entry HOST A.B.C.D/LEN: the node of that exact nsf_routes4 entry
