@@ -216,6 +216,33 @@ for c in "${usage_cases[@]}"; do
 	# shellcheck disable=SC2086 # word splitting of $c intended
 	expect_status "usage error exits 2: $c" 2 nsf -n "$HOST" $c
 done
+# nsfast CMD --help (or -h, also after a subcommand): that command's usage
+# on stdout, status 0, nothing done (detach --help detaches no pod
+# "--help", policy --help is no "not initialised").
+for c in "init --help" "attach --help" "detach --help" "detach -h" \
+	"status --help" "reset --help" "nat list --help" "gc --help" \
+	"publish add --help" "route --help" "policy rule add --help" \
+	"monitor --help" "stats --help" "ns exec --help"; do
+	before=$(snapshot)
+	# shellcheck disable=SC2086 # word splitting of $c intended
+	out=$(nsf -n "$HOST" $c 2>"$ERRF")
+	rc=$?
+	after=$(snapshot)
+	word=${c%% *}
+	if [[ $rc -eq 0 && ! -s "$ERRF" && "$before" == "$after" ]] &&
+		grep -q "^  $word " <<<"$out"; then
+		ok "$c: usage of $word on stdout, exit 0"
+	else
+		not_ok "$c: usage of $word on stdout, exit 0" \
+			"exit $rc" "stdout: $out" "stderr: $(cat "$ERRF")"
+	fi
+done
+out=$(nsf -n "$HOST" ns exec "$HOST" -- ip --help 2>&1)
+if grep -q '^Usage: ip ' <<<"$out"; then
+	ok "ns exec NAME -- CMD --help: --help is CMD's"
+else
+	not_ok "ns exec NAME -- CMD --help: --help is CMD's" "output: $out"
+fi
 expect_status "failure exits 1: detach of an unknown pod" 1 \
 	nsf -n "$HOST" detach "$P-ghost"
 expect_status "failure exits 1: publish to an unknown pod" 1 \
