@@ -216,6 +216,24 @@ for c in "${usage_cases[@]}"; do
 	# shellcheck disable=SC2086 # word splitting of $c intended
 	expect_status "usage error exits 2: $c" 2 nsf -n "$HOST" $c
 done
+# The message names what is wrong: a value is not called an option, an
+# option without its value is not called unknown.
+expect_error "gc --interval soon: the option and the value" \
+	"gc: invalid --interval 'soon' \\(seconds" nsf -n "$HOST" gc --interval soon
+expect_error "gc --tcp-timeout=-1: the option and the value" \
+	"gc: invalid --tcp-timeout '-1' " nsf -n "$HOST" gc --tcp-timeout=-1
+expect_error "gc --interval without a value" "gc: --interval needs a value" \
+	nsf -n "$HOST" gc --interval
+expect_error "init --pod-cidr without a value" \
+	"init: --pod-cidr needs a value" nsf -n "$HOST" init --pod-cidr
+expect_error "attach --ip without a value" "attach: --ip needs a value" \
+	nsf -n "$HOST" attach "$P-a" --ip
+expect_error "publish add --proto without a value" \
+	"publish add: --proto needs a value" \
+	nsf -n "$HOST" publish add 8080 "$P-a" --proto
+expect_error "attach --bogus is still a bad option" \
+	"attach: bad option '--bogus'" nsf -n "$HOST" attach "$P-a" --bogus
+
 # nsfast CMD --help (or -h, also after a subcommand): that command's usage
 # on stdout, status 0, nothing done (detach --help detaches no pod
 # "--help", policy --help is no "not initialised").
