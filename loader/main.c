@@ -89,7 +89,7 @@ static const char usage_text[] =
 	"  monitor [--pod NAME] [--drops] [--reason R] [--pcap FILE|- [-U]]\n"
 	"          [--count N] [--duration S] [--sample N] [--rate N] [FILTER]\n"
 	"                                  live packet events of all pods\n"
-	"  stats [--json] [--prometheus] [--watch [SEC]]\n"
+	"  stats [--json | --prometheus] [--watch [SEC]]\n"
 	"                                  packets, drops by reason, NAT fill\n"
 	"  ns add|del NAME                 named netns, as `ip netns add|del`\n"
 	"  ns list                         named namespaces, as `ip netns list`\n"

@@ -209,6 +209,7 @@ usage_cases=(
 	"monitor bogusfilter"
 	"stats --bogus"
 	"stats --watch soon"
+	"stats --json --prometheus"
 	"ns bogus"
 	"ns add a/b"
 )
