@@ -53,8 +53,7 @@ static int parse_args(int argc, char **argv, struct nsf_attach_req *req)
 		else if (c == 'g')
 			group = optarg;
 		else
-			return nsf_usage("bad option '%s' (%s)",
-					 argv[optind - 1], USAGE);
+			return nsf_bad_option(opts, argv, optind, USAGE);
 	}
 	if (optind + 1 != argc)
 		return nsf_usage(USAGE);

@@ -58,9 +58,9 @@ static int parse_args(int argc, char **argv, uint32_t *interval,
 	};
 	bool udp_given = false;
 	uint32_t *target;
-	int c;
+	int c, idx = 0;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		switch (c) {
 		case 'i':
 			target = interval;
@@ -76,11 +76,12 @@ static int parse_args(int argc, char **argv, uint32_t *interval,
 			target = &t->icmp;
 			break;
 		default:
-			target = NULL;
+			return nsf_bad_option(opts, argv, optind, USAGE);
 		}
-		if (!target || parse_u32(optarg, target))
-			return nsf_usage("bad option '%s' (%s)",
-					 argv[optind - 1], USAGE);
+		if (parse_u32(optarg, target))
+			return nsf_usage("invalid --%s '%s' (seconds, 0 to "
+					 "100000000)",
+					 opts[idx].name, optarg);
 	}
 	if (optind != argc)
 		return nsf_usage("unexpected argument '%s' (%s)", argv[optind],

@@ -208,8 +208,7 @@ static int parse_args(int argc, char **argv, struct init_args *a)
 			a->nat_entries = optarg;
 			break;
 		default:
-			return nsf_usage("bad option '%s' (%s)",
-					 argv[optind - 1], USAGE);
+			return nsf_bad_option(opts, argv, optind, USAGE);
 		}
 	}
 	if (optind != argc)

@@ -105,7 +105,7 @@ static int parse_args(int argc, char **argv, int npos, struct nsf_publish *p)
 	p->proto = IPPROTO_TCP;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'p')
-			return nsf_usage("bad option '%s'", argv[optind - 1]);
+			return nsf_bad_option(opts, argv, optind, NULL);
 		if (nsf_proto_parse(optarg, &p->proto))
 			return nsf_usage("invalid protocol '%s' (tcp or udp)",
 					 optarg);

@@ -358,10 +358,18 @@ int cmd_stats(int argc, char **argv)
 	int err;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j")) {
-			fmt = FMT_JSON;
-		} else if (!strcmp(argv[i], "--prometheus")) {
-			fmt = FMT_PROM;
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j") ||
+		    !strcmp(argv[i], "--prometheus")) {
+			enum stats_fmt f =
+				argv[i][2] == 'p' ? FMT_PROM : FMT_JSON;
+
+			if (fmt != FMT_TEXT && fmt != f) {
+				fprintf(stderr,
+					"nsfast: stats: --json and "
+					"--prometheus exclude each other\n");
+				return 2;
+			}
+			fmt = f;
 		} else if (!strcmp(argv[i], "--watch") ||
 			   !strcmp(argv[i], "-w")) {
 			watch = 1;

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,27 @@ int nsf_usage(const char *fmt, ...)
 	va_end(ap);
 	last_is_usage = true;
 	return -EINVAL;
+}
+
+int nsf_bad_option(const struct option *opts, char **argv, int optind,
+		   const char *usage)
+{
+	const char *arg = argv[optind - 1];
+
+	/* glibc: optopt is the option's val when its argument is missing,
+	 * 0 for an unknown long option. */
+	for (; optopt && opts->name; opts++) {
+		if (opts->val != optopt || opts->has_arg != required_argument ||
+		    strncmp(arg, "--", 2) != 0)
+			continue;
+		if (usage)
+			return nsf_usage("--%s needs a value (%s)", opts->name,
+					 usage);
+		return nsf_usage("--%s needs a value", opts->name);
+	}
+	if (usage)
+		return nsf_usage("bad option '%s' (%s)", arg, usage);
+	return nsf_usage("bad option '%s'", arg);
 }
 
 int nsf_exit_status(void)

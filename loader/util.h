@@ -24,6 +24,12 @@ int nsf_fail(int err, const char *fmt, ...)
  * (number, address, CIDR, name, one of a set of words). The command then
  * exits 2 instead of 1 (nsf_exit_status()), as most CLIs do. */
 int nsf_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* nsf_usage() for what getopt_long() refused at argv[optind - 1]: an option
+ * of @opts given without its value ("--ip needs a value"), or an unknown
+ * one ("bad option '--bogus'"); @usage, if not NULL, follows in brackets. */
+struct option;
+int nsf_bad_option(const struct option *opts, char **argv, int optind,
+		   const char *usage);
 /* Exit status of a failed command: 2 if the last recorded error came
  * from nsf_usage(), 1 otherwise. */
 int nsf_exit_status(void);

@@ -209,6 +209,7 @@ usage_cases=(
 	"monitor bogusfilter"
 	"stats --bogus"
 	"stats --watch soon"
+	"stats --json --prometheus"
 	"ns bogus"
 	"ns add a/b"
 )
@@ -216,6 +217,51 @@ for c in "${usage_cases[@]}"; do
 	# shellcheck disable=SC2086 # word splitting of $c intended
 	expect_status "usage error exits 2: $c" 2 nsf -n "$HOST" $c
 done
+# The message names what is wrong: a value is not called an option, an
+# option without its value is not called unknown.
+expect_error "gc --interval soon: the option and the value" \
+	"gc: invalid --interval 'soon' \\(seconds" nsf -n "$HOST" gc --interval soon
+expect_error "gc --tcp-timeout=-1: the option and the value" \
+	"gc: invalid --tcp-timeout '-1' " nsf -n "$HOST" gc --tcp-timeout=-1
+expect_error "gc --interval without a value" "gc: --interval needs a value" \
+	nsf -n "$HOST" gc --interval
+expect_error "init --pod-cidr without a value" \
+	"init: --pod-cidr needs a value" nsf -n "$HOST" init --pod-cidr
+expect_error "attach --ip without a value" "attach: --ip needs a value" \
+	nsf -n "$HOST" attach "$P-a" --ip
+expect_error "publish add --proto without a value" \
+	"publish add: --proto needs a value" \
+	nsf -n "$HOST" publish add 8080 "$P-a" --proto
+expect_error "attach --bogus is still a bad option" \
+	"attach: bad option '--bogus'" nsf -n "$HOST" attach "$P-a" --bogus
+
+# nsfast CMD --help (or -h, also after a subcommand): that command's usage
+# on stdout, status 0, nothing done (detach --help detaches no pod
+# "--help", policy --help is no "not initialised").
+for c in "init --help" "attach --help" "detach --help" "detach -h" \
+	"status --help" "reset --help" "nat list --help" "gc --help" \
+	"publish add --help" "route --help" "policy rule add --help" \
+	"monitor --help" "stats --help" "ns exec --help"; do
+	before=$(snapshot)
+	# shellcheck disable=SC2086 # word splitting of $c intended
+	out=$(nsf -n "$HOST" $c 2>"$ERRF")
+	rc=$?
+	after=$(snapshot)
+	word=${c%% *}
+	if [[ $rc -eq 0 && ! -s "$ERRF" && "$before" == "$after" ]] &&
+		grep -q "^  $word " <<<"$out"; then
+		ok "$c: usage of $word on stdout, exit 0"
+	else
+		not_ok "$c: usage of $word on stdout, exit 0" \
+			"exit $rc" "stdout: $out" "stderr: $(cat "$ERRF")"
+	fi
+done
+out=$(nsf -n "$HOST" ns exec "$HOST" -- ip --help 2>&1)
+if grep -q '^Usage: ip ' <<<"$out"; then
+	ok "ns exec NAME -- CMD --help: --help is CMD's"
+else
+	not_ok "ns exec NAME -- CMD --help: --help is CMD's" "output: $out"
+fi
 expect_status "failure exits 1: detach of an unknown pod" 1 \
 	nsf -n "$HOST" detach "$P-ghost"
 expect_status "failure exits 1: publish to an unknown pod" 1 \
