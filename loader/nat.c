@@ -165,20 +165,31 @@ int nsf_nat_foreach(int map_fd, const struct nsf_nat_timeouts *t,
 	return err;
 }
 
+/* Whether reply entry @key (value @in) has its egress entry, in @ekey:
+ * there, and still mapped to this reply's address and port. */
+static bool reply_paired(int fd, const struct nsf_nat_key *key,
+			 const struct nsf_nat_entry *in,
+			 struct nsf_nat_key *ekey)
+{
+	struct nsf_nat_entry out;
+
+	egress_key(key, in, ekey);
+	return !bpf_map_lookup_elem(fd, ekey, &out) && out.addr == key->daddr &&
+	       out.port == key->dport;
+}
+
 /* A reply entry whose egress entry is gone or maps elsewhere, idle for
  * longer than its protocol's shortest timeout. */
 static bool stale_orphan(int fd, const struct nsf_nat_key *key,
 			 const struct nsf_nat_timeouts *t, uint64_t now)
 {
-	struct nsf_nat_entry in, out;
+	struct nsf_nat_entry in;
 	struct nsf_nat_key ekey;
 	uint64_t limit;
 
 	if (bpf_map_lookup_elem(fd, key, &in))
 		return false;
-	egress_key(key, &in, &ekey);
-	if (!bpf_map_lookup_elem(fd, &ekey, &out) && out.port == key->dport &&
-	    out.addr == key->daddr)
+	if (reply_paired(fd, key, &in, &ekey))
 		return false; /* has its egress entry: judged with the flow */
 	limit = key->proto == IPPROTO_TCP   ? t->tcp_syn
 		: key->proto == IPPROTO_UDP ? t->udp
@@ -391,9 +402,7 @@ static bool partner(int fd, const struct nat_kv *kv, struct nsf_nat_key *other)
 		return !bpf_map_lookup_elem(fd, other, &e) &&
 		       e.addr == kv->key.saddr && e.port == kv->key.sport;
 	}
-	egress_key(&kv->key, &kv->val, other);
-	return !bpf_map_lookup_elem(fd, other, &e) && e.addr == kv->key.daddr &&
-	       e.port == kv->key.dport;
+	return reply_paired(fd, &kv->key, &kv->val, other);
 }
 
 int nsf_nat_del_published(int map_fd, const struct nsf_nat_published *p,
